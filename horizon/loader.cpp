@@ -1,0 +1,666 @@
+// loader.cpp -- the only place that knows the JSON shape of the Phoenix inventory.
+#include "loader.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "label.hpp"
+
+namespace phoenix::horizon {
+namespace {
+
+using nlohmann::json;
+
+std::string escape_pointer_token(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out += c;
+  }
+  return out;
+}
+
+std::string child(const std::string& ptr, const std::string& key) { return ptr + "/" + escape_pointer_token(key); }
+std::string child(const std::string& ptr, size_t index) { return ptr + "/" + std::to_string(index); }
+
+std::string quoted(const json& v) {
+  std::string s = v.dump();
+  if (s.size() > 80) s = s.substr(0, 77) + "...";
+  return s;
+}
+
+/// Typed access to one file's JSON, reporting each problem with file + pointer.
+class FileReader {
+ public:
+  FileReader(std::string file, Diagnostics& diag) : file_(std::move(file)), diag_(diag) {}
+
+  void error(const std::string& ptr, const std::string& msg) { diag_.error(file_, ptr, msg); }
+  void warning(const std::string& ptr, const std::string& msg) { diag_.warning(file_, ptr, msg); }
+  Location at(const std::string& ptr) const { return {file_, ptr}; }
+  const std::string& file() const { return file_; }
+
+  /// Object member if present and an object; reports a wrong type.
+  const json* object(const json& parent, const std::string& ptr, const char* key) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) return nullptr;
+    if (!it->is_object()) {
+      error(child(ptr, key), "invalid value " + quoted(*it) + " (expected an object)");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  const json* array(const json& parent, const std::string& ptr, const char* key) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) return nullptr;
+    if (!it->is_array()) {
+      error(child(ptr, key), "invalid value " + quoted(*it) + " (expected an array)");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  std::optional<std::string> string(const json& parent, const std::string& ptr, const char* key,
+                                    bool required = false) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) {
+      if (required) error(ptr, std::string("missing required field \"") + key + "\"");
+      return std::nullopt;
+    }
+    if (!it->is_string()) {
+      error(child(ptr, key), "invalid value " + quoted(*it) + " (expected a string)");
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  }
+
+  std::optional<bool> boolean(const json& parent, const std::string& ptr, const char* key) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) return std::nullopt;
+    if (!it->is_boolean()) {
+      error(child(ptr, key), "invalid value " + quoted(*it) + " (expected true or false)");
+      return std::nullopt;
+    }
+    return it->get<bool>();
+  }
+
+  /// A port given as a number or a numeric string.
+  std::optional<uint16_t> port(const json& parent, const std::string& ptr, const char* key) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) return std::nullopt;
+    long v = -1;
+    if (it->is_number_integer()) v = it->get<long>();
+    else if (it->is_string()) {
+      try {
+        size_t used = 0;
+        auto s = it->get<std::string>();
+        v = std::stol(s, &used);
+        if (used != s.size()) v = -1;
+      } catch (const std::exception&) {
+        v = -1;
+      }
+    }
+    if (v < 1 || v > 65535) {
+      error(child(ptr, key), "invalid port " + quoted(*it) + " (expected 1..65535)");
+      return std::nullopt;
+    }
+    return static_cast<uint16_t>(v);
+  }
+
+  std::optional<uint32_t> uint(const json& parent, const std::string& ptr, const char* key, uint32_t max) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number_integer() || it->get<long long>() < 0 || it->get<long long>() > max) {
+      error(child(ptr, key), "invalid value " + quoted(*it) + " (expected an integer 0.." + std::to_string(max) + ")");
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(it->get<long long>());
+  }
+
+  std::optional<IpAddr> address(const json& parent, const std::string& ptr, const char* key) {
+    auto s = string(parent, ptr, key);
+    if (!s) return std::nullopt;
+    auto a = IpAddr::parse(*s);
+    if (!a) error(child(ptr, key), "\"" + *s + "\" is not an IP address");
+    return a;
+  }
+
+  /// A list given either as a JSON array of strings or a string separated by spaces/commas.
+  std::vector<std::string> string_list(const json& parent, const std::string& ptr, const char* key) {
+    std::vector<std::string> out;
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) return out;
+    auto split = [&](const std::string& s) {
+      std::string cur;
+      for (char c : s + " ") {
+        if (c == ' ' || c == ',' || c == '\t') {
+          if (!cur.empty()) out.push_back(cur);
+          cur.clear();
+        } else {
+          cur += c;
+        }
+      }
+    };
+    if (it->is_string()) {
+      split(it->get<std::string>());
+    } else if (it->is_array()) {
+      for (size_t i = 0; i < it->size(); ++i) {
+        if ((*it)[i].is_string()) out.push_back((*it)[i].get<std::string>());
+        else error(child(child(ptr, key), i), "invalid value " + quoted((*it)[i]) + " (expected a string)");
+      }
+    } else {
+      error(child(ptr, key), "invalid value " + quoted(*it) + " (expected a string or a list of strings)");
+    }
+    return out;
+  }
+
+ private:
+  std::string file_;
+  Diagnostics& diag_;
+};
+
+std::optional<json> read_json(const std::filesystem::path& path, const std::string& name, bool required,
+                              Diagnostics& diag) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (required) diag.error(name, "", "cannot read file (not found in " + path.parent_path().string() + ")");
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diag.error(name, "", "cannot read file (permission denied or not a file)");
+    return std::nullopt;
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) {
+    diag.error(name, "", "cannot read file (I/O error)");
+    return std::nullopt;
+  }
+  try {
+    auto j = json::parse(buf.str());
+    if (!j.is_object()) {
+      diag.error(name, "", "invalid document (expected a JSON object at the top level)");
+      return std::nullopt;
+    }
+    return j;
+  } catch (const json::parse_error& e) {
+    // nlohmann reports a byte offset; turn it into a line number an editor can jump to.
+    std::string text = buf.str();
+    size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(std::min(e.byte, text.size())), '\n'));
+    diag.error(name, "line " + std::to_string(line), std::string("not valid JSON (") + e.what() + ")");
+    return std::nullopt;
+  }
+}
+
+Firewall read_firewall(FileReader& r, const json& fw, const std::string& ptr, bool cluster) {
+  Firewall out;
+  out.present = true;
+  out.where = r.at(ptr);
+  out.enabled = r.boolean(fw, ptr, "enabled").value_or(false);
+  if (cluster) {
+    out.policy_in = r.string(fw, ptr, "default_input_policy").value_or("DROP");
+    out.policy_out = r.string(fw, ptr, "default_output_policy").value_or("ACCEPT");
+  }
+  const char* rules_key = cluster ? "global_firewall_rules" : "rules";
+  if (const json* rules = r.array(fw, ptr, rules_key)) {
+    auto rptr = child(ptr, rules_key);
+    for (size_t i = 0; i < rules->size(); ++i) {
+      const json& rj = (*rules)[i];
+      auto p = child(rptr, i);
+      if (!rj.is_object()) {
+        r.error(p, "invalid rule " + quoted(rj) + " (expected an object)");
+        continue;
+      }
+      FirewallRule rule;
+      rule.direction = r.string(rj, p, "type").value_or("");
+      rule.action = r.string(rj, p, "action").value_or("");
+      rule.source = r.string(rj, p, "source").value_or("");
+      rule.dest = r.string(rj, p, "dest").value_or("");
+      rule.proto = r.string(rj, p, "proto").value_or("");
+      auto port_it = rj.find("port");
+      if (port_it != rj.end() && port_it->is_number_integer()) rule.port = std::to_string(port_it->get<long>());
+      else rule.port = r.string(rj, p, "port").value_or("");
+      rule.comment = r.string(rj, p, "comment").value_or("");
+      rule.where = r.at(p);
+      out.rules.push_back(std::move(rule));
+    }
+  }
+  return out;
+}
+
+std::optional<Service> read_service(FileReader& r, const json& parent, const std::string& ptr) {
+  const json* s = r.object(parent, ptr, "traefik_service");
+  if (!s) return std::nullopt;
+  auto p = child(ptr, "traefik_service");
+  Service svc;
+  svc.where = r.at(p);
+  auto name = r.string(*s, p, "name", true);
+  if (!name) return std::nullopt;
+  svc.name = *name;
+  svc.port = r.port(*s, p, "port").value_or(0);
+  svc.protocol = r.string(*s, p, "protocol").value_or("");
+  if (!svc.protocol.empty() && svc.protocol != "http" && svc.protocol != "https" && svc.protocol != "tcp") {
+    r.error(child(p, "protocol"), "invalid protocol \"" + svc.protocol + "\" (expected http, https or tcp)");
+  }
+  if (sanitize_label(svc.name).empty()) {
+    r.error(child(p, "name"), "invalid service name \"" + svc.name + "\" (no usable DNS label)");
+    return std::nullopt;
+  }
+  return svc;
+}
+
+/// Fields shared by LXC and VM guests.
+void read_guest_common(FileReader& r, const json& g, const std::string& ptr, Guest& guest) {
+  guest.where = r.at(ptr);
+  guest.name = r.string(g, ptr, "name", true).value_or("");
+  if (!guest.name.empty() && sanitize_label(guest.name).empty())
+    r.error(child(ptr, "name"), "invalid guest name \"" + guest.name + "\" (no usable DNS label)");
+  if (const json* net = r.object(g, ptr, "network_config")) {
+    auto np = child(ptr, "network_config");
+    if (auto ip = r.string(*net, np, "ip")) {
+      if (*ip == "dhcp" || *ip == "DHCP") {
+        guest.dhcp = true;
+      } else {
+        auto pfx = IpPrefix::parse(*ip);
+        if (!pfx || !pfx->addr.is_v4())
+          r.error(child(np, "ip"), "\"" + *ip + "\" is not an IPv4 address/prefix");
+        else
+          guest.ip = pfx;
+      }
+    }
+    guest.nameservers = r.string_list(*net, np, "nameservers");
+    for (auto& ns : r.string_list(*net, np, "nameserver")) guest.nameservers.push_back(ns);
+  }
+  guest.service = read_service(r, g, ptr);
+  guest.portainer_role = r.string(g, ptr, "portainer_role").value_or("");
+  guest.portainer_agent_hostname = r.string(g, ptr, "portainer_agent_hostname").value_or("");
+  if (const json* fw = r.object(g, ptr, "firewall")) guest.firewall = read_firewall(r, *fw, child(ptr, "firewall"), false);
+}
+
+void read_lxcs(const json& doc, Diagnostics& diag, Inventory& inv) {
+  FileReader r(kLxcFile, diag);
+  const json* lxcs = r.object(doc, "", "lxc_configs");
+  if (!lxcs) {
+    r.warning("", "no \"lxc_configs\" object; no containers loaded");
+    return;
+  }
+  for (auto& [key, g] : lxcs->items()) {
+    auto ptr = child("/lxc_configs", key);
+    Guest guest;
+    guest.kind = Guest::Kind::lxc;
+    try {
+      size_t used = 0;
+      unsigned long id = std::stoul(key, &used);
+      if (used != key.size() || id == 0 || id > 999999999) throw std::invalid_argument("range");
+      guest.id = static_cast<uint32_t>(id);
+    } catch (const std::exception&) {
+      r.error(ptr, "invalid container id \"" + key + "\" (expected a number)");
+      continue;
+    }
+    if (!g.is_object()) {
+      r.error(ptr, "invalid container " + quoted(g) + " (expected an object)");
+      continue;
+    }
+    read_guest_common(r, g, ptr, guest);
+    inv.guests.push_back(std::move(guest));
+  }
+}
+
+void read_vms(const json& doc, Diagnostics& diag, Inventory& inv) {
+  FileReader r(kVmFile, diag);
+  const json* vms = r.array(doc, "", "vms");
+  if (!vms) {
+    r.warning("", "no \"vms\" array; no virtual machines loaded");
+    return;
+  }
+  for (size_t i = 0; i < vms->size(); ++i) {
+    const json& g = (*vms)[i];
+    auto ptr = child("/vms", i);
+    if (!g.is_object()) {
+      r.error(ptr, "invalid vm " + quoted(g) + " (expected an object)");
+      continue;
+    }
+    Guest guest;
+    guest.kind = Guest::Kind::vm;
+    auto id = r.uint(g, ptr, "vmid", 999999999);
+    if (!id) {
+      if (g.find("vmid") == g.end()) r.error(ptr, "missing required field \"vmid\"");
+      continue;
+    }
+    guest.id = *id;
+    read_guest_common(r, g, ptr, guest);
+    inv.guests.push_back(std::move(guest));
+  }
+}
+
+/// Every `name` inside Host(`name`, ...) of a Traefik rule, lower-cased.
+std::vector<std::string> hosts_in_rule(const std::string& rule) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while ((pos = rule.find("Host(", pos)) != std::string::npos) {
+    size_t end = rule.find(')', pos);
+    if (end == std::string::npos) break;
+    std::string inner = rule.substr(pos + 5, end - pos - 5);
+    size_t q = 0;
+    while ((q = inner.find('`', q)) != std::string::npos) {
+      size_t q2 = inner.find('`', q + 1);
+      if (q2 == std::string::npos) break;
+      out.push_back(normalize_fqdn(inner.substr(q + 1, q2 - q - 1)));
+      q = q2 + 1;
+    }
+    pos = end;
+  }
+  return out;
+}
+
+void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
+  FileReader r(kStacksFile, diag);
+  const json* stacks = r.object(doc, "", "docker_stacks");
+  if (!stacks) return;
+  for (auto& [stack, sj] : stacks->items()) {
+    auto sp = child("/docker_stacks", stack);
+    if (!sj.is_object()) continue;
+    const json* envs = r.object(sj, sp, "environments");
+    if (!envs) continue;
+    for (auto& [env, ej] : envs->items()) {
+      auto ep = child(child(sp, "environments"), env);
+      if (!ej.is_object()) continue;
+      const json* services = r.object(ej, ep, "services");
+      if (!services) continue;
+      for (auto& [svc, vj] : services->items()) {
+        auto vp = child(child(ep, "services"), svc);
+        if (!vj.is_object()) continue;
+        const json* labels = r.array(vj, vp, "traefik_labels");
+        if (!labels) continue;
+        auto lp = child(vp, "traefik_labels");
+        std::map<std::string, uint16_t> ports;
+        std::map<std::string, std::string> schemes;
+        std::vector<StackRoute> routes;
+        for (size_t i = 0; i < labels->size(); ++i) {
+          if (!(*labels)[i].is_string()) {
+            r.error(child(lp, i), "invalid label " + quoted((*labels)[i]) + " (expected a string)");
+            continue;
+          }
+          auto label = (*labels)[i].get<std::string>();
+          auto eq = label.find('=');
+          if (eq == std::string::npos) continue;
+          auto key = label.substr(0, eq), value = label.substr(eq + 1);
+          static const std::string router_prefix = "traefik.http.routers.";
+          static const std::string service_prefix = "traefik.http.services.";
+          if (key.rfind(router_prefix, 0) == 0 && key.size() > router_prefix.size() + 5 &&
+              key.compare(key.size() - 5, 5, ".rule") == 0) {
+            auto router = key.substr(router_prefix.size(), key.size() - router_prefix.size() - 5);
+            auto hosts = hosts_in_rule(value);
+            if (hosts.empty()) r.warning(child(lp, i), "router \"" + router + "\" has no Host() rule; ignored");
+            for (auto& h : hosts) {
+              if (!is_valid_hostname(h)) {
+                r.error(child(lp, i), "invalid host name \"" + h + "\" in Host() rule");
+                continue;
+              }
+              routes.push_back({stack, env, svc, router, h, 0, "", r.at(child(lp, i))});
+            }
+          } else if (key.rfind(service_prefix, 0) == 0) {
+            auto rest = key.substr(service_prefix.size());
+            auto dot = rest.find('.');
+            if (dot == std::string::npos) continue;
+            auto name = rest.substr(0, dot), field = rest.substr(dot + 1);
+            if (field == "loadbalancer.server.port") {
+              try {
+                size_t used = 0;
+                long v = std::stol(value, &used);
+                if (used != value.size() || v < 1 || v > 65535) throw std::out_of_range("port");
+                ports[name] = static_cast<uint16_t>(v);
+              } catch (const std::exception&) {
+                r.error(child(lp, i), "invalid port \"" + value + "\" (expected 1..65535)");
+              }
+            } else if (field == "loadbalancer.server.scheme") {
+              schemes[name] = value;
+            }
+          }
+        }
+        // Traefik links a router to the service of the same name, or to the only service declared.
+        for (auto& route : routes) {
+          auto pick = [&](auto& m) -> decltype(m.begin()) {
+            auto it = m.find(route.router);
+            if (it == m.end() && m.size() == 1) it = m.begin();
+            return it;
+          };
+          if (auto it = pick(ports); it != ports.end()) route.port = it->second;
+          if (auto it = pick(schemes); it != schemes.end()) route.scheme = it->second;
+          inv.stack_routes.push_back(route);
+        }
+      }
+    }
+  }
+}
+
+std::optional<std::string> zone_name(FileReader& r, const json& parent, const std::string& ptr, const char* key) {
+  auto s = r.string(parent, ptr, key);
+  if (!s) return std::nullopt;
+  if (!is_valid_hostname(*s)) {
+    r.error(child(ptr, key), "invalid zone name \"" + *s + "\"");
+    return std::nullopt;
+  }
+  return normalize_fqdn(*s);
+}
+
+void read_views(FileReader& r, const json& dns, const std::string& dp, DnsSettings& out) {
+  const json* views = r.array(dns, dp, "views");
+  if (!views) return;
+  auto vp = child(dp, "views");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < views->size(); ++i) {
+    const json& vj = (*views)[i];
+    auto p = child(vp, i);
+    if (!vj.is_object()) {
+      r.error(p, "invalid view " + quoted(vj) + " (expected an object)");
+      continue;
+    }
+    ViewSpec v;
+    v.where = r.at(p);
+    v.name = r.string(vj, p, "name", true).value_or("");
+    if (v.name.empty()) continue;
+    if (!seen.insert(v.name).second) r.error(child(p, "name"), "duplicate view \"" + v.name + "\"");
+    auto clients = r.string_list(vj, p, "match_clients");
+    if (clients.empty()) r.error(p, "view \"" + v.name + "\" has no \"match_clients\"");
+    for (size_t k = 0; k < clients.size(); ++k) {
+      const auto& c = clients[k];
+      if (c == "any") {
+        v.match_clients.push_back(*IpPrefix::parse("0.0.0.0/0"));
+        v.match_clients.push_back(*IpPrefix::parse("::/0"));
+      } else if (auto pfx = IpPrefix::parse(c)) {
+        v.match_clients.push_back(*pfx);
+      } else {
+        r.error(child(child(p, "match_clients"), k), "\"" + c + "\" is not an address prefix or \"any\"");
+      }
+    }
+    if (vj.contains("zones")) {
+      std::vector<std::string> zones;
+      for (auto& z : r.string_list(vj, p, "zones")) zones.push_back(normalize_fqdn(z));
+      v.zones = zones;
+    }
+    v.horizon = r.string(vj, p, "horizon").value_or(v.name == "internal" ? "internal" : "external");
+    if (v.horizon != "internal" && v.horizon != "external")
+      r.error(child(p, "horizon"), "invalid horizon \"" + v.horizon + "\" (expected internal or external)");
+    v.recursion = r.boolean(vj, p, "recursion");
+    out.views.push_back(std::move(v));
+  }
+}
+
+void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, Inventory& inv) {
+  DnsSettings& d = inv.dns;
+  const json* dns = r.object(doc, "", "dns_server");
+  if (!dns) return;
+  const std::string dp = "/dns_server";
+  d.where = r.at(dp);
+  d.enabled = r.boolean(*dns, dp, "enabled").value_or(true);
+  auto ups = r.string_list(*dns, dp, "upstream_servers");
+  for (size_t i = 0; i < ups.size(); ++i) {
+    if (auto e = Endpoint::parse(ups[i], 53)) d.upstreams.push_back(*e);
+    else r.error(child(child(dp, "upstream_servers"), i), "\"" + ups[i] + "\" is not an address or address:port");
+  }
+  auto listen = r.string_list(*dns, dp, "listen");
+  for (size_t i = 0; i < listen.size(); ++i) {
+    if (auto e = Endpoint::parse(listen[i], 53)) d.listen.push_back(*e);
+    else r.error(child(child(dp, "listen"), i), "\"" + listen[i] + "\" is not an address or address:port");
+  }
+  d.internal_zone = zone_name(r, *dns, dp, "internal_zone");
+  d.external_zone = zone_name(r, *dns, dp, "external_zone");
+  d.gateway_ip = r.address(*dns, dp, "gateway_ip");
+  if (auto ttl = r.uint(*dns, dp, "ttl", 2147483647)) d.ttl = *ttl;
+  read_views(r, *dns, dp, d);
+
+  if (const json* zones = r.array(*dns, dp, "authoritative_zones")) {
+    auto zp = child(dp, "authoritative_zones");
+    for (size_t i = 0; i < zones->size(); ++i) {
+      const json& zj = (*zones)[i];
+      auto p = child(zp, i);
+      if (!zj.is_object()) {
+        r.error(p, "invalid zone " + quoted(zj) + " (expected an object)");
+        continue;
+      }
+      auto zname = zone_name(r, zj, p, "zone_name");
+      if (!zname) {
+        if (!zj.contains("zone_name")) r.error(p, "missing required field \"zone_name\"");
+        continue;
+      }
+      const json* recs = r.array(zj, p, "records");
+      if (!recs) continue;
+      for (size_t k = 0; k < recs->size(); ++k) {
+        const json& rj = (*recs)[k];
+        auto rp = child(child(p, "records"), k);
+        if (!rj.is_object()) {
+          r.error(rp, "invalid record " + quoted(rj) + " (expected an object)");
+          continue;
+        }
+        ExplicitRecord rec;
+        rec.zone = *zname;
+        rec.where = r.at(rp);
+        rec.hostname = r.string(rj, rp, "hostname", true).value_or("");
+        if (rec.hostname.empty()) continue;
+        if (rec.hostname != "@" && !is_valid_hostname(rec.hostname)) {
+          r.error(child(rp, "hostname"), "invalid host name \"" + rec.hostname + "\"");
+          continue;
+        }
+        rec.ip_internal = r.address(rj, rp, "ip_internal");
+        rec.ip_external = r.address(rj, rp, "ip_external");
+        if (!rec.ip_internal && !rec.ip_external) {
+          if (!rj.contains("ip_internal") && !rj.contains("ip_external"))
+            r.error(rp, "record \"" + rec.hostname + "\" has neither \"ip_internal\" nor \"ip_external\"");
+          continue;
+        }
+        d.explicit_records.push_back(std::move(rec));
+      }
+    }
+  }
+
+  if (const json* files = r.array(*dns, dp, "zone_files")) {
+    auto fp = child(dp, "zone_files");
+    for (size_t i = 0; i < files->size(); ++i) {
+      const json& fj = (*files)[i];
+      auto p = child(fp, i);
+      if (!fj.is_object()) {
+        r.error(p, "invalid zone file entry " + quoted(fj) + " (expected an object)");
+        continue;
+      }
+      ZoneFileSpec z;
+      z.where = r.at(p);
+      auto file = r.string(fj, p, "file", true);
+      auto origin = zone_name(r, fj, p, "origin");
+      if (!file) continue;
+      if (!origin) {
+        if (!fj.contains("origin")) r.error(p, "missing required field \"origin\"");
+        continue;
+      }
+      z.file = std::filesystem::path(*file).is_absolute() ? std::filesystem::path(*file) : dir / *file;
+      z.origin = *origin;
+      z.views = r.string_list(fj, p, "views");
+      d.zone_files.push_back(std::move(z));
+    }
+  }
+}
+
+void read_hypervisor(const json& doc, const std::filesystem::path& dir, Diagnostics& diag, Inventory& inv) {
+  FileReader r(kHypervisorFile, diag);
+  auto domain = r.string(doc, "", "domain_name", true);
+  if (domain) {
+    if (!is_valid_hostname(*domain) || domain->find('.') == std::string::npos)
+      r.error("/domain_name", "invalid domain name \"" + *domain + "\" (expected at least two labels)");
+    else
+      inv.host.domain_name = normalize_fqdn(*domain);
+  }
+  const json* net = r.object(doc, "", "network");
+  if (!net) {
+    r.error("", "missing required field \"network\"");
+  } else {
+    std::optional<IpPrefix> host;
+    auto ifp = std::string("/network/interfaces");
+    auto it = net->find("interfaces");
+    const json* iface = nullptr;
+    if (it != net->end() && it->is_object()) iface = &*it;
+    else if (it != net->end() && it->is_array() && !it->empty() && (*it)[0].is_object()) {
+      iface = &(*it)[0];
+      ifp += "/0";
+    }
+    if (!iface) {
+      r.error("/network", "missing required field \"interfaces\" (with the host's \"address\")");
+    } else if (auto addr = r.string(*iface, ifp, "address", true)) {
+      host = IpPrefix::parse(*addr);
+      if (!host || !host->addr.is_v4()) {
+        r.error(ifp + "/address", "\"" + *addr + "\" is not an IPv4 address/prefix");
+        host.reset();
+      } else {
+        inv.host.address = *host;
+      }
+    }
+    if (auto subnet = r.string(*net, "/network", "default_subnet")) {
+      auto p = IpPrefix::parse(*subnet);
+      if (!p || !p->addr.is_v4()) r.error("/network/default_subnet", "\"" + *subnet + "\" is not an IPv4 prefix");
+      else inv.host.default_subnet = p->network();
+    } else if (host) {
+      r.warning("/network", "no \"default_subnet\"; using the host's network " + host->network().to_string());
+      inv.host.default_subnet = host->network();
+    }
+    if (auto p = r.port(*net, "/network", "portainer_agent_port")) inv.host.portainer_agent_port = *p;
+  }
+  // Real files keep the global firewall at either place; the top-level one wins when both exist.
+  if (const json* fw = r.object(doc, "", "firewall")) {
+    inv.host.firewall = read_firewall(r, *fw, "/firewall", true);
+  } else if (const json* sv = r.object(doc, "", "shared_volumes")) {
+    if (const json* fw2 = r.object(*sv, "/shared_volumes", "firewall"))
+      inv.host.firewall = read_firewall(r, *fw2, "/shared_volumes/firewall", true);
+  }
+  read_dns(r, doc, dir, inv);
+}
+
+}  // namespace
+
+LoadResult load_inventory(const std::filesystem::path& dir) {
+  LoadResult result;
+  Diagnostics& diag = result.diagnostics;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    diag.error(dir.string(), "", "cannot read inventory (not a directory)");
+    return result;
+  }
+  Inventory inv;
+  inv.dir = dir;
+  if (auto doc = read_json(dir / kHypervisorFile, kHypervisorFile, true, diag)) read_hypervisor(*doc, dir, diag, inv);
+  if (auto doc = read_json(dir / kLxcFile, kLxcFile, false, diag)) read_lxcs(*doc, diag, inv);
+  if (auto doc = read_json(dir / kVmFile, kVmFile, false, diag)) read_vms(*doc, diag, inv);
+  if (auto doc = read_json(dir / kStacksFile, kStacksFile, false, diag)) read_stacks(*doc, diag, inv);
+  if (!diag.has_errors()) result.inventory = std::move(inv);
+  return result;
+}
+
+std::string Guest::describe() const {
+  return std::string(kind == Kind::lxc ? "lxc " : "vm ") + std::to_string(id) + " (" + name + ")";
+}
+
+}  // namespace phoenix::horizon

@@ -1,0 +1,83 @@
+// plan -- what the inventory means for DNS: per view, which zones, which names, which addresses, and why.
+//
+// The plan is the one derived truth shared by the server (which builds zones from it) and by
+// phoenix-netgen (which builds proxy routes and checks from it), so the two cannot disagree.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "diagnostics.hpp"
+#include "inventory.hpp"
+
+namespace phoenix::horizon {
+
+enum class RecordKind { a, aaaa, ptr };
+
+/// One derived record. Owner and value are lower-case absolute names without the trailing dot.
+struct PlanRecord {
+  std::string owner;
+  RecordKind kind = RecordKind::a;
+  std::string value;   ///< address text for A/AAAA, target name for PTR
+  std::string source;  ///< why it exists: "lxc 914 (ollama-gpu0) at phoenix_lxc_configs.json: /lxc_configs/914"
+};
+
+enum class ZoneKind { internal, external, reverse, extra };
+
+struct ZonePlan {
+  std::string origin;  ///< lower-case, no trailing dot
+  ZoneKind kind = ZoneKind::extra;
+  uint32_t ttl = 300;
+  std::string primary_ns;  ///< SOA MNAME and the apex NS target
+  std::string hostmaster;  ///< SOA RNAME
+  std::vector<PlanRecord> records;  ///< sorted by owner then value; apex NS/SOA are added by the builder
+};
+
+struct ViewPlan {
+  std::string name;
+  std::vector<IpPrefix> match_clients;
+  std::string horizon;  ///< "internal" or "external"
+  bool recursion = false;
+  std::vector<ZonePlan> zones;
+  std::vector<std::string> zone_names;  ///< every zone the view serves, zone files included
+  Location where;                       ///< empty file for the built-in defaults
+};
+
+/// An HTTP or TCP service the inventory publishes, with its names and its backend.
+struct PublishedService {
+  std::string name;            ///< label in both zones
+  std::string internal_fqdn;   ///< name.<internal zone>
+  std::string external_fqdn;   ///< name.<external zone>, "" when raw TCP (never behind the HTTP gateway)
+  std::optional<IpAddr> backend;  ///< guest address; nullopt for a stack route without a guest
+  uint16_t port = 0;
+  std::string scheme;          ///< http / https, "" when unknown
+  bool tcp = false;
+  bool from_stack = false;
+  std::string owner;           ///< "lxc 914 (ollama-gpu0)" or "stack qdrant_service/production/qdrant"
+  Location where;
+};
+
+struct GatewayChoice {
+  std::optional<IpAddr> ip;
+  std::string reason;  ///< "dns_server.gateway_ip", "guest lxc 101 (Nginx-Phoenix) declares traefik service nginx", ...
+};
+
+struct HorizonPlan {
+  std::string internal_zone, external_zone, reverse_zone;
+  GatewayChoice gateway;
+  std::vector<ViewPlan> views;
+  std::vector<PublishedService> services;
+  std::vector<Endpoint> upstreams;
+  std::vector<Endpoint> listen;  ///< inventory listen list, or the host address on port 53
+  std::vector<ZoneFileSpec> zone_files;
+};
+
+/// The reverse zone name for an IPv4 prefix, on the enclosing octet boundary: 10.0.0.0/24 -> 0.0.10.in-addr.arpa.
+std::string reverse_zone_for(const IpPrefix& subnet);
+
+/// Derives the plan. Conflicts (one name, two addresses from different sources) are errors naming
+/// both sources; messy data gives warnings. The plan is complete only if `diag` has no errors.
+HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag);
+
+}  // namespace phoenix::horizon

@@ -1,0 +1,46 @@
+#include "view_table.hpp"
+
+namespace phoenix::horizon {
+
+ViewId ViewTable::add_view(std::string name, const std::vector<IpPrefix>& match_clients) {
+  auto id = static_cast<ViewId>(names_.size());
+  names_.push_back(std::move(name));
+  for (auto& p : match_clients) {
+    if (p.addr.is_v4()) {
+      uint32_t mask = p.length == 0 ? 0 : ~uint32_t{0} << (32 - p.length);
+      v4_.push_back({p.addr.v4_host_order() & mask, mask, id, p});
+    } else {
+      v6_.push_back({p, id});
+    }
+  }
+  return id;
+}
+
+const IpPrefix* ViewTable::matching_rule(const IpAddr& client) const {
+  IpAddr a = client.unmapped();
+  if (a.is_v4()) {
+    // Rules were appended in view order, so the first hit is the first match.
+    uint32_t h = a.v4_host_order();
+    for (auto& r : v4_)
+      if ((h & r.mask) == r.net) return &r.prefix;
+    return nullptr;
+  }
+  for (auto& r : v6_)
+    if (r.prefix.contains(a)) return &r.prefix;
+  return nullptr;
+}
+
+ViewId ViewTable::match(const IpAddr& client) const {
+  IpAddr a = client.unmapped();
+  if (a.is_v4()) {
+    uint32_t h = a.v4_host_order();
+    for (auto& r : v4_)
+      if ((h & r.mask) == r.net) return r.view;
+    return kNoView;
+  }
+  for (auto& r : v6_)
+    if (r.prefix.contains(a)) return r.view;
+  return kNoView;
+}
+
+}  // namespace phoenix::horizon

@@ -1,0 +1,116 @@
+#include "tcp_listener.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <boost/asio/ip/v6_only.hpp>
+
+#include "endpoint.hpp"
+
+namespace phoenix::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+TcpListener::TcpListener(asio::io_context& io, SnapshotHolder& holder, TcpLimits limits)
+    : io_(io), holder_(holder), limits_(limits) {}
+
+void TcpListener::listen(const horizon::Endpoint& ep) {
+  auto endpoint = to_asio<tcp>(ep);
+  auto acc = std::make_unique<tcp::acceptor>(io_);
+  acc->open(endpoint.protocol());
+  acc->set_option(tcp::acceptor::reuse_address(true));
+  if (!ep.addr.is_v4()) acc->set_option(asio::ip::v6_only(true));
+  acc->bind(endpoint);
+  acc->listen(asio::socket_base::max_listen_connections);
+  acceptors_.push_back(std::move(acc));
+}
+
+void TcpListener::start() {
+  holder_.acquire(slot_);
+  for (auto& acc : acceptors_) asio::co_spawn(io_, accept_loop(*acc), asio::detached);
+}
+
+void TcpListener::stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  for (auto& acc : acceptors_) acc->close(ec);
+  // Sessions waiting for a next query are closed now; one busy answering closes after its write.
+  for (auto& s : sessions_) s->cancel(ec);
+}
+
+asio::awaitable<void> TcpListener::accept_loop(tcp::acceptor& acceptor) {
+  while (!stopping_) {
+    boost::system::error_code ec;
+    auto socket = std::make_shared<tcp::socket>(co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec)));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) co_return;
+      // EMFILE and friends: back off briefly instead of spinning, and keep accepting.
+      spdlog::warn("tcp: accept failed ({})", ec.message());
+      asio::steady_timer t(io_, std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (sessions_.size() >= limits_.max_connections) {
+      // Refuse cleanly: the client sees a close, and UDP is not starved by connection state.
+      socket->close(ec);
+      continue;
+    }
+    sessions_.insert(socket);
+    asio::co_spawn(io_, serve(socket), asio::detached);
+  }
+}
+
+asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
+  // Buffers live in the coroutine frame: one allocation per connection, none per query.
+  auto in = std::make_unique<uint8_t[]>(65535);
+  auto out = std::make_unique<uint8_t[]>(2 + query::kMaxTcpReply);
+  asio::steady_timer idle(io_);
+  horizon::IpAddr client;
+  try {
+    boost::system::error_code ec;
+    auto remote = socket->remote_endpoint(ec);
+    if (!ec) client = to_ip(remote.address());
+    for (size_t n = 0; n < limits_.max_queries_per_connection && !stopping_; ++n) {
+      // The idle watchdog: if no complete query arrives in time, closing the socket ends the reads.
+      idle.expires_after(limits_.idle_timeout);
+      idle.async_wait([socket](const boost::system::error_code& e) {
+        if (!e) {
+          boost::system::error_code ignored;
+          socket->close(ignored);
+        }
+      });
+      uint8_t len_buf[2];
+      co_await asio::async_read(*socket, asio::buffer(len_buf), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      size_t len = static_cast<size_t>((len_buf[0] << 8) | len_buf[1]);
+      co_await asio::async_read(*socket, asio::buffer(in.get(), len), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      idle.cancel();
+      const zones::Snapshot* snap = holder_.acquire(slot_);
+      query::QueryContext ctx{snap, client, true, &stats_};
+      size_t reply = query::process_query(in.get(), len, ctx, out.get() + 2, query::kMaxTcpReply);
+      if (reply == 0) continue;
+      out[0] = static_cast<uint8_t>(reply >> 8);
+      out[1] = static_cast<uint8_t>(reply);
+      co_await asio::async_write(*socket, asio::buffer(out.get(), reply + 2), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("tcp: connection failed ({})", e.what());
+  }
+  idle.cancel();
+  boost::system::error_code ignored;
+  socket->shutdown(tcp::socket::shutdown_both, ignored);
+  socket->close(ignored);
+  sessions_.erase(socket);
+}
+
+}  // namespace phoenix::server

@@ -1,0 +1,52 @@
+// tcp_listener -- RFC 7766 DNS over TCP: an acceptor per address, one coroutine per connection.
+#pragma once
+
+#include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "horizon/ip_prefix.hpp"
+#include "server/query/processor.hpp"
+#include "server/snapshot_holder.hpp"
+
+namespace phoenix::server {
+
+struct TcpLimits {
+  std::chrono::milliseconds idle_timeout{10000};  ///< RFC 7766 §6.2.3: close idle connections
+  size_t max_connections = 256;                   ///< beyond this, new connections are closed at once
+  size_t max_queries_per_connection = 10000;
+};
+
+/// Accepts on every listen address and serves each connection from its own coroutine on one
+/// io_context. Queries on a connection are answered in order; pipelined queries are all answered.
+class TcpListener {
+ public:
+  TcpListener(boost::asio::io_context& io, SnapshotHolder& holder, TcpLimits limits);
+  void listen(const horizon::Endpoint& ep);  ///< throws on bind failure
+  void start();
+  /// Stops accepting and closes every connection once its current reply is written.
+  void stop();
+  size_t connections() const { return sessions_.size(); }
+  void refresh() { holder_.acquire(slot_); }
+  const query::QueryStats& stats() const { return stats_; }
+
+ private:
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
+  boost::asio::awaitable<void> serve(std::shared_ptr<boost::asio::ip::tcp::socket> socket);
+
+  boost::asio::io_context& io_;
+  SnapshotHolder& holder_;
+  SnapshotHolder::Slot slot_;
+  TcpLimits limits_;
+  query::QueryStats stats_;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::set<std::shared_ptr<boost::asio::ip::tcp::socket>> sessions_;
+  bool stopping_ = false;
+};
+
+}  // namespace phoenix::server

@@ -1,0 +1,53 @@
+// udp_worker -- one per thread and listen address: SO_REUSEPORT socket, recvmmsg/sendmmsg batches.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <cstdint>
+
+#include "horizon/ip_prefix.hpp"
+#include "server/query/processor.hpp"
+#include "server/snapshot_holder.hpp"
+
+namespace phoenix::server {
+
+/// Owns one UDP socket. When it becomes readable, drains up to kBatch datagrams per system call,
+/// answers each with process_query(), and sends all replies with one sendmmsg. All buffers are
+/// preallocated: nothing on this path allocates or locks (except a snapshot refresh after a reload).
+class UdpWorker {
+ public:
+  static constexpr unsigned kBatch = 32;
+  static constexpr size_t kRxSize = 4096;   ///< larger queries are truncated by the kernel and parse as FORMERR
+  static constexpr size_t kTxSize = query::kOurPayload;
+
+  UdpWorker(boost::asio::io_context& io, const horizon::Endpoint& ep, SnapshotHolder& holder);
+  UdpWorker(const UdpWorker&) = delete;
+  UdpWorker& operator=(const UdpWorker&) = delete;
+
+  void start();
+  void stop();
+  const query::QueryStats& stats() const { return stats_; }
+  /// Picks up a new snapshot even when no traffic arrives, so the old one can be freed.
+  void refresh() { holder_.acquire(slot_); }
+
+ private:
+  void wait();
+  void drain();
+
+  boost::asio::ip::udp::socket socket_;
+  SnapshotHolder& holder_;
+  SnapshotHolder::Slot slot_;
+  query::QueryStats stats_;
+  bool stopping_ = false;
+
+  std::array<std::array<uint8_t, kRxSize>, kBatch> rx_{};
+  std::array<std::array<uint8_t, kTxSize>, kBatch> tx_{};
+  std::array<sockaddr_storage, kBatch> addr_{};
+  std::array<iovec, kBatch> rx_iov_{}, tx_iov_{};
+  std::array<mmsghdr, kBatch> rx_msg_{}, tx_msg_{};
+};
+
+}  // namespace phoenix::server

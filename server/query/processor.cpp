@@ -1,0 +1,133 @@
+#include "processor.hpp"
+
+#include "wire_reader.hpp"
+#include "wire_writer.hpp"
+
+namespace phoenix::query {
+namespace {
+
+using zones::LookupResult;
+using zones::LookupStatus;
+
+constexpr int kNoEde = -1;
+constexpr int kEdeNotAuthoritative = 20;  // RFC 8914 §4.21
+constexpr int kEdeNotSupported = 21;      // RFC 8914 §4.22
+
+/// Everything one query needs while it is being answered; lives on the stack.
+struct Answering {
+  const QueryContext& ctx;
+  ParsedQuery q;
+  WireWriter w;
+  size_t opt_reserve = 0;
+};
+
+uint8_t reply_flags1(const ParsedQuery& q, bool aa) {
+  return static_cast<uint8_t>(0x80 | (q.opcode << 3) | (aa ? 0x04 : 0) | (q.rd ? 0x01 : 0));
+}
+uint8_t reply_flags2(const ParsedQuery& q, uint8_t rcode) {
+  return static_cast<uint8_t>((q.cd ? 0x10 : 0) | (rcode & 0x0f));
+}
+
+/// Stage: EDNS. RFC 6891 §6.2.3: never below 512; we cap at what we advertise.
+size_t udp_limit(const ParsedQuery& q) {
+  if (!q.has_edns) return 512;
+  size_t s = q.udp_size < 512 ? 512 : q.udp_size;
+  return s > kOurPayload ? kOurPayload : s;
+}
+
+size_t finish_with_opt(Answering& a, uint16_t rcode, int ede) {
+  if (a.q.has_edns) a.w.put_opt(kOurPayload, static_cast<uint8_t>(rcode >> 4), a.q.do_bit, ede);
+  return a.w.size();
+}
+
+/// The one place that turns a failure into an rcode (style point 13).
+size_t finish_error(Answering& a, uint16_t rcode, int ede) {
+  QueryStats* st = a.ctx.stats;
+  if (st) {
+    if (rcode == rcode::FORMERR) ++st->formerr;
+    else if (rcode == rcode::REFUSED) ++st->refused;
+    else if (rcode == rcode::NOTIMP) ++st->notimp;
+  }
+  if (a.q.have_question) {
+    a.w.truncate_to_question();
+    a.w.set_flags(reply_flags1(a.q, false), reply_flags2(a.q, static_cast<uint8_t>(rcode)));
+  } else {
+    a.w.put_header_only(a.q.id, reply_flags1(a.q, false), reply_flags2(a.q, static_cast<uint8_t>(rcode)));
+  }
+  return finish_with_opt(a, rcode, ede);
+}
+
+/// Stages: answer, authority, additional. Additional data is dropped before TC is set (RFC 2181 §9).
+size_t write_sections(Answering& a, const LookupResult& r) {
+  WireWriter& w = a.w;
+  bool ok = true;
+  for (auto& ref : r.answer) ok = ok && w.put_rrset(Section::answer, ref);
+  for (auto& ref : r.authority) ok = ok && w.put_rrset(Section::authority, ref);
+  if (!ok) {
+    w.truncate_to_question();
+    w.set_tc();
+    if (a.ctx.stats) ++a.ctx.stats->truncated;
+  } else {
+    for (auto& ref : r.additional)
+      if (!w.put_rrset(Section::additional, ref)) break;
+  }
+  w.set_limit(w.limit() + a.opt_reserve);
+  uint16_t rc = r.status == LookupStatus::nxdomain ? rcode::NXDOMAIN : rcode::NOERROR;
+  if (a.ctx.stats) {
+    ++a.ctx.stats->answered;
+    if (rc == rcode::NXDOMAIN) ++a.ctx.stats->nxdomain;
+  }
+  return finish_with_opt(a, rc, kNoEde);
+}
+
+}  // namespace
+
+size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {
+  Answering a{ctx, {}, WireWriter(out, cap)};
+  if (ctx.stats) ++ctx.stats->queries;
+
+  // Stage: parse.
+  ParseStatus st = parse_query(in, in_len, a.q);
+  if (st == ParseStatus::drop) {
+    if (ctx.stats) ++ctx.stats->dropped;
+    return 0;
+  }
+  ParsedQuery& q = a.q;
+  a.w.set_limit(ctx.tcp ? cap : udp_limit(q));
+  if (q.have_question &&
+      !a.w.put_header_and_question(q.id, reply_flags1(q, false), reply_flags2(q, 0), q.qname_orig, q.qname_len,
+                                   q.qtype, q.qclass)) {
+    q.have_question = false;
+  }
+  if (st == ParseStatus::formerr) return finish_error(a, rcode::FORMERR, kNoEde);
+  if (st == ParseStatus::notimp) return finish_error(a, rcode::NOTIMP, kNoEde);
+  // RFC 6891 §6.1.3: a version we do not implement gets BADVERS (and our version, 0).
+  if (q.has_edns && q.edns_version > 0) return finish_error(a, rcode::BADVERS, kNoEde);
+  if (q.qtype == zones::rrtype::OPT) return finish_error(a, rcode::FORMERR, kNoEde);
+  if (q.qclass != zones::rrclass::IN) return finish_error(a, rcode::REFUSED, kEdeNotSupported);
+  if (q.qtype == zones::rrtype::AXFR || q.qtype == zones::rrtype::IXFR)
+    return finish_error(a, rcode::REFUSED, kEdeNotSupported);  // zone transfers are not offered yet
+
+  // Stage: view. The client's address alone decides, first match wins.
+  const zones::Snapshot& snap = *ctx.snapshot;
+  horizon::ViewId view = snap.views.match(ctx.client);
+  if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+
+  // Stage: zone. A name in a zone this view lacks is REFUSED, never the other view's data.
+  std::string_view qname(reinterpret_cast<const char*>(q.qname_lower), q.qname_len);
+  const zones::Zone* zone = snap.view_data[view].zones.find_zone(qname);
+  if (!zone) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+
+  // Stage: lookup.
+  LookupResult result;
+  zone->lookup(qname, q.qtype, result);
+  a.w.set_flags(reply_flags1(q, result.authoritative), reply_flags2(q, 0));
+  if (q.has_edns) {
+    // Keep room for our OPT so that adding it can never push the reply past the client's limit.
+    a.opt_reserve = 11;
+    a.w.set_limit(a.w.limit() - a.opt_reserve);
+  }
+  return write_sections(a, result);
+}
+
+}  // namespace phoenix::query

@@ -1,0 +1,35 @@
+// processor -- bytes in, bytes out: the transport-agnostic answer path shared by UDP, TCP, fuzzers and benches.
+//
+// Stages, in order (each is a function below): parse -> view -> zone -> lookup -> answer ->
+// authority -> additional -> EDNS -> truncate. Only finish_error() turns a failure into an rcode.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "horizon/ip_prefix.hpp"
+#include "zones/snapshot.hpp"
+
+namespace phoenix::query {
+
+inline constexpr uint16_t kOurPayload = 1232;  ///< advertised EDNS payload (DNS flag day 2020)
+inline constexpr size_t kMaxTcpReply = 65535;
+
+/// Per-worker counters, summed when read; never shared between threads.
+struct QueryStats {
+  uint64_t queries = 0, answered = 0, dropped = 0, formerr = 0, refused = 0, nxdomain = 0, notimp = 0,
+           truncated = 0;
+};
+
+struct QueryContext {
+  const zones::Snapshot* snapshot = nullptr;
+  horizon::IpAddr client;
+  bool tcp = false;
+  QueryStats* stats = nullptr;  ///< may be null
+};
+
+/// Answers the query in `in` into `out` (capacity `cap`, at least 512; 65535 for TCP).
+/// Returns the reply length, or 0 when no reply must be sent. Never throws, never allocates.
+size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept;
+
+}  // namespace phoenix::query

@@ -1,0 +1,36 @@
+#include "reload.hpp"
+
+#include "horizon/loader.hpp"
+
+namespace phoenix::server {
+
+LoadOutcome load_snapshot(const std::filesystem::path& inventory, zones::SerialStore& serials) {
+  LoadOutcome out;
+  auto loaded = horizon::load_inventory(inventory);
+  out.diagnostics = loaded.diagnostics;
+  if (!loaded.inventory) return out;
+  out.plan = horizon::derive_plan(*loaded.inventory, out.diagnostics);
+  if (out.diagnostics.has_errors()) return out;
+  auto snap = zones::build_snapshot(out.plan, serials, out.diagnostics);
+  if (!snap || out.diagnostics.has_errors()) return out;
+  out.snapshot = std::move(snap);
+  return out;
+}
+
+std::string describe_snapshot(const horizon::HorizonPlan& plan, const zones::Snapshot& snap) {
+  std::string s;
+  if (plan.gateway.ip) s += "gateway " + plan.gateway.ip->to_string() + " (" + plan.gateway.reason + ")\n";
+  for (size_t v = 0; v < snap.view_data.size(); ++v) {
+    const auto& vd = snap.view_data[v];
+    std::string clients;
+    for (auto& p : plan.views[v].match_clients) clients += (clients.empty() ? "" : ", ") + p.to_string();
+    s += "view " + vd.name + " (match-clients " + clients + (vd.recursion ? "; recursion" : "") + ")\n";
+    for (auto& z : vd.zones.zones())
+      s += "  zone " + z->origin().to_text() + " serial " + std::to_string(z->serial()) + ", " +
+           std::to_string(z->record_count()) + " records\n";
+  }
+  s += snap.summary();
+  return s;
+}
+
+}  // namespace phoenix::server

@@ -1,0 +1,27 @@
+// reload -- load -> derive -> build -> check: the one pipeline behind start-up, SIGHUP and --check.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "horizon/diagnostics.hpp"
+#include "horizon/plan.hpp"
+#include "zones/serial.hpp"
+#include "zones/snapshot.hpp"
+
+namespace phoenix::server {
+
+struct LoadOutcome {
+  std::shared_ptr<zones::Snapshot> snapshot;  ///< null when diagnostics has errors
+  horizon::HorizonPlan plan;
+  horizon::Diagnostics diagnostics;
+};
+
+/// Reads the inventory and builds a complete snapshot aside; nothing is published here.
+LoadOutcome load_snapshot(const std::filesystem::path& inventory, zones::SerialStore& serials);
+
+/// The human summary printed by --check and logged at start-up: views, zones, serials, records.
+std::string describe_snapshot(const horizon::HorizonPlan& plan, const zones::Snapshot& snap);
+
+}  // namespace phoenix::server

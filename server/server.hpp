@@ -1,0 +1,28 @@
+// server -- owns the threads: UDP workers, the TCP context, and the control loop (signals, reload, stop).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "horizon/ip_prefix.hpp"
+#include "server/net/tcp_listener.hpp"
+
+namespace phoenix::server {
+
+struct ServerOptions {
+  std::filesystem::path inventory;
+  std::vector<horizon::Endpoint> listen;  ///< replaces the inventory's listen list when not empty
+  unsigned threads = 0;                   ///< UDP worker threads; 0 = one per core
+  std::optional<std::filesystem::path> state_dir;
+  TcpLimits tcp;
+  std::chrono::milliseconds stop_grace{3000};  ///< how long in-flight TCP replies may take on SIGTERM
+};
+
+/// Loads the inventory, binds, serves until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit code:
+/// 0 after a clean stop, 1 if the first load or a bind failed (before any query was answered).
+int run_server(const ServerOptions& options);
+
+}  // namespace phoenix::server

@@ -1,0 +1,62 @@
+// rrset -- record types, RRsets and rdata in uncompressed wire form.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "name.hpp"
+
+namespace phoenix::zones {
+
+namespace rrtype {
+inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 13, MX = 15, TXT = 16, AAAA = 28,
+                          SRV = 33, DNAME = 39, OPT = 41, DS = 43, IXFR = 251, AXFR = 252, ANY = 255;
+}
+namespace rrclass {
+inline constexpr uint16_t IN = 1, CH = 3, ANY = 255;
+}
+
+/// "A", "TYPE65534" -> code; and back.
+std::optional<uint16_t> type_from_text(std::string_view text);
+std::string type_to_text(uint16_t type);
+
+/// All records of one owner and type. Rdata is uncompressed wire with embedded names lower-cased.
+struct RRset {
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  std::vector<std::string> rdata;
+};
+
+/// Where the first domain name sits inside rdata of a well-known type, for compression and
+/// additional-section processing; nullopt for types without one (or whose names must not be compressed).
+struct RdataNames {
+  size_t first = 0;      ///< offset of the first name
+  bool two = false;      ///< SOA: MNAME then RNAME
+  bool compress = true;  ///< RFC 3597 §4: only the RFC 1035 types may be compressed (SRV may not)
+};
+std::optional<RdataNames> rdata_names(uint16_t type);
+
+/// Length of an uncompressed wire name starting at `p` within `len` bytes, or 0 if malformed.
+size_t wire_name_length(const uint8_t* p, size_t len);
+
+/// Rdata validation: the bytes are well-formed for the type (names uncompressed and in bounds).
+bool rdata_valid(uint16_t type, std::string_view rdata);
+
+/// Presentation form of one record's rdata (dig-like), for zone files and diagnostics.
+std::string rdata_to_text(uint16_t type, std::string_view rdata);
+
+/// Rdata builders used by the derived zones.
+std::string rdata_a(const uint8_t (&v4)[4]);
+std::string rdata_name(const Name& target);
+std::string rdata_soa(const Name& mname, const Name& rname, uint32_t serial, uint32_t refresh, uint32_t retry,
+                      uint32_t expire, uint32_t minimum);
+
+inline uint32_t read_u32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+inline uint16_t read_u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+
+}  // namespace phoenix::zones

@@ -1,0 +1,45 @@
+// serial -- SOA serials: the same content keeps its serial, changed content gets a greater one (RFC 1982).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace phoenix::zones {
+
+/// 64-bit FNV-1a, stable across builds and machines (std::hash is not).
+uint64_t content_hash(std::string_view data, uint64_t seed = 1469598103934665603ULL);
+
+/// True if a is greater than b in RFC 1982 serial number arithmetic.
+bool serial_gt(uint32_t a, uint32_t b);
+
+/// Remembers (content hash, serial) per zone key in `<state_dir>/serials.json`, so that serials survive restarts.
+/// Without a state directory the memory is per process.
+class SerialStore {
+ public:
+  explicit SerialStore(std::optional<std::filesystem::path> state_dir);
+
+  /// The serial for `key` given its content hash: unchanged if the hash is known, else strictly greater
+  /// than the last one (and at least the current Unix time, so a lost state file still moves forward).
+  uint32_t serial_for(const std::string& key, uint64_t hash);
+
+  /// Writes the state file atomically (temp file + rename); returns "" or the reason it failed.
+  std::string save();
+  /// "" or why the state could not be read at start (it then starts empty).
+  const std::string& load_error() const { return load_error_; }
+
+ private:
+  struct Entry {
+    uint64_t hash;
+    uint32_t serial;
+  };
+  std::optional<std::filesystem::path> file_;
+  std::map<std::string, Entry> entries_;
+  std::string load_error_;
+  std::mutex mu_;
+};
+
+}  // namespace phoenix::zones

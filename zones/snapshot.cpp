@@ -1,0 +1,140 @@
+#include "snapshot.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+namespace phoenix::zones {
+namespace {
+
+constexpr uint32_t kRefresh = 3600, kRetry = 900, kExpire = 1209600;
+
+std::string issue_text(const ZoneIssue& i) {
+  std::string s = std::string(zone_problem_text(i.problem)) + " at " + i.owner;
+  if (!i.detail.empty()) s += " (" + i.detail + ")";
+  return s;
+}
+
+}  // namespace
+
+void ZoneSet::add(std::shared_ptr<const Zone> zone) {
+  by_origin_[zone->origin().wire()] = zone.get();
+  zones_.push_back(std::move(zone));
+}
+
+const Zone* ZoneSet::find_zone(std::string_view qname) const {
+  // Longest suffix first: the query name itself, then each parent.
+  for (size_t i = 0; i < qname.size(); i += static_cast<uint8_t>(qname[i]) + 1u) {
+    auto it = by_origin_.find(qname.substr(i));
+    if (it != by_origin_.end()) return it->second;
+    if (qname[i] == 0) break;
+  }
+  return nullptr;
+}
+
+size_t Snapshot::zone_count() const {
+  size_t n = 0;
+  for (auto& v : view_data) n += v.zones.zones().size();
+  return n;
+}
+
+size_t Snapshot::record_count() const {
+  size_t n = 0;
+  for (auto& v : view_data)
+    for (auto& z : v.zones.zones()) n += z->record_count();
+  return n;
+}
+
+std::string Snapshot::summary() const {
+  return std::to_string(view_data.size()) + " views, " + std::to_string(zone_count()) + " zones, " +
+         std::to_string(record_count()) + " records";
+}
+
+std::string zone_plan_text(const horizon::ZonePlan& zp) {
+  std::string s = zp.origin + " " + std::to_string(zp.ttl) + " " + zp.primary_ns + " " + zp.hostmaster + "\n";
+  for (auto& r : zp.records) s += r.owner + " " + std::to_string(static_cast<int>(r.kind)) + " " + r.value + "\n";
+  return s;
+}
+
+std::shared_ptr<const Zone> build_zone(const horizon::ZonePlan& zp, uint32_t serial, std::vector<ZoneIssue>& issues) {
+  auto origin = Name::from_text(zp.origin);
+  auto mname = Name::from_text(zp.primary_ns);
+  auto rname = Name::from_text(zp.hostmaster);
+  if (!origin || !mname || !rname) {
+    issues.push_back({ZoneProblem::invalid_rdata, zp.origin, "invalid zone, server or hostmaster name", true});
+    return nullptr;
+  }
+  ZoneBuilder b(*origin);
+  b.add(*origin, rrtype::SOA, zp.ttl, rdata_soa(*mname, *rname, serial, kRefresh, kRetry, kExpire, zp.ttl),
+        "derived SOA");
+  b.add(*origin, rrtype::NS, zp.ttl, rdata_name(*mname), "derived NS");
+  for (auto& r : zp.records) {
+    auto owner = Name::from_text(r.owner);
+    if (!owner) {
+      issues.push_back({ZoneProblem::invalid_rdata, r.owner, "invalid owner name from " + r.source, true});
+      continue;
+    }
+    std::string rdata;
+    uint16_t type = rrtype::A;
+    if (r.kind == horizon::RecordKind::ptr) {
+      auto target = Name::from_text(r.value);
+      if (!target) {
+        issues.push_back({ZoneProblem::invalid_rdata, r.owner, "invalid PTR target from " + r.source, true});
+        continue;
+      }
+      type = rrtype::PTR;
+      rdata = rdata_name(*target);
+    } else {
+      auto ip = horizon::IpAddr::parse(r.value);
+      if (!ip) {
+        issues.push_back({ZoneProblem::invalid_rdata, r.owner, "invalid address from " + r.source, true});
+        continue;
+      }
+      type = ip->is_v4() ? rrtype::A : rrtype::AAAA;
+      rdata.assign(reinterpret_cast<const char*>(ip->bytes.data()), ip->is_v4() ? 4 : 16);
+    }
+    b.add(*owner, type, zp.ttl, std::move(rdata), r.source);
+  }
+  return b.build(issues);
+}
+
+std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, SerialStore& serials,
+                                               horizon::Diagnostics& diag) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->upstreams = plan.upstreams;
+  bool ok = true;
+  for (auto& v : plan.views) {
+    snap->views.add_view(v.name, v.match_clients);
+    ViewData vd;
+    vd.name = v.name;
+    vd.recursion = v.recursion;
+    for (auto& zp : v.zones) {
+      std::string text = zone_plan_text(zp);
+      std::vector<ZoneIssue> issues;
+      // A zone's content can differ between views (explicit records), so its serial is kept per view.
+      uint32_t serial = serials.serial_for(v.name + "/" + zp.origin, content_hash(text));
+      auto zone = build_zone(zp, serial, issues);
+      for (auto& i : issues) {
+        std::string msg = "[" + zp.origin + "] " + issue_text(i);
+        if (i.fatal) diag.error("", "", msg);
+        else diag.warning("", "", msg);
+      }
+      if (!zone) {
+        ok = false;
+        continue;
+      }
+      vd.zones.add(zone);
+    }
+    for (auto& zf : plan.zone_files) {
+      bool for_view = zf.views.empty() || std::find(zf.views.begin(), zf.views.end(), v.name) != zf.views.end();
+      if (!for_view) continue;
+      diag.error(zf.where.file, zf.where.pointer, "zone files are not supported by this build yet (" + zf.file.string() + ")");
+      ok = false;
+    }
+    snap->view_data.push_back(std::move(vd));
+  }
+  if (!ok) return nullptr;
+  return snap;
+}
+
+}  // namespace phoenix::zones

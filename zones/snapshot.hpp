@@ -1,0 +1,61 @@
+// snapshot -- one immutable generation of everything a worker answers from: views, zones, settings.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "horizon/diagnostics.hpp"
+#include "horizon/plan.hpp"
+#include "horizon/view_table.hpp"
+#include "serial.hpp"
+#include "zone.hpp"
+
+namespace phoenix::zones {
+
+/// The zones of one view, found by longest suffix of the query name.
+class ZoneSet {
+ public:
+  void add(std::shared_ptr<const Zone> zone);
+  /// The zone with the longest origin that `qname` (lower-cased wire) lies in, or nullptr.
+  const Zone* find_zone(std::string_view qname) const;
+  const std::vector<std::shared_ptr<const Zone>>& zones() const { return zones_; }
+
+ private:
+  std::vector<std::shared_ptr<const Zone>> zones_;
+  std::unordered_map<std::string_view, const Zone*> by_origin_;
+};
+
+struct ViewData {
+  std::string name;
+  bool recursion = false;
+  ZoneSet zones;
+};
+
+struct Snapshot {
+  horizon::ViewTable views;
+  std::vector<ViewData> view_data;  ///< indexed by ViewId
+  std::vector<horizon::Endpoint> upstreams;
+  uint64_t generation = 0;
+
+  size_t zone_count() const;
+  size_t record_count() const;
+  /// "2 views, 5 zones, 63 records"
+  std::string summary() const;
+};
+
+/// Builds every zone of every view from the plan (and zone files), checks them, and freezes the result.
+/// Problems go to `diag`; returns nullptr if any is an error. Serials come from `serials`.
+std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, SerialStore& serials,
+                                               horizon::Diagnostics& diag);
+
+/// Builds one derived zone; `serial` goes in its SOA.
+std::shared_ptr<const Zone> build_zone(const horizon::ZonePlan& zp, uint32_t serial, std::vector<ZoneIssue>& issues);
+
+/// Canonical text of a derived zone's content (without the serial), the input of its content hash.
+std::string zone_plan_text(const horizon::ZonePlan& zp);
+
+}  // namespace phoenix::zones

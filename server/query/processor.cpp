@@ -77,6 +77,7 @@ size_t write_sections(Answering& a, const LookupResult& r) {
     ++a.ctx.stats->answered;
     if (rc == rcode::NXDOMAIN) ++a.ctx.stats->nxdomain;
   }
+  w.set_rcode_low(static_cast<uint8_t>(rc));
   return finish_with_opt(a, rc, kNoEde);
 }
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds and runs every test: the debug build, then the ASan+UBSan build. Installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+jobs=$(nproc)
+for preset in debug asan; do
+  echo "=== $preset build"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  echo "=== $preset tests"
+  ctest --preset "$preset" -j "$jobs"
+done

@@ -1,0 +1,162 @@
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "horizon/loader.hpp"
+#include "server/query/processor.hpp"
+#include "server/query/wire_reader.hpp"
+#include "server/reload.hpp"
+
+using namespace phoenix;
+
+namespace {
+
+/// The example inventory as a snapshot, built by the real pipeline.
+const zones::Snapshot& example() {
+  static std::shared_ptr<zones::Snapshot> snap = [] {
+    zones::SerialStore serials(std::nullopt);
+    auto out = server::load_snapshot(std::filesystem::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory", serials);
+    return out.snapshot;
+  }();
+  return *snap;
+}
+
+std::vector<uint8_t> make_query(const std::string& name, uint16_t type, uint16_t id = 0x1234, bool edns = false) {
+  std::vector<uint8_t> q = {uint8_t(id >> 8), uint8_t(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, uint8_t(edns ? 1 : 0)};
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      q.push_back(uint8_t(i - start));
+      q.insert(q.end(), name.begin() + long(start), name.begin() + long(i));
+      start = i + 1;
+    }
+  }
+  q.push_back(0);
+  q.insert(q.end(), {uint8_t(type >> 8), uint8_t(type), 0, 1});
+  if (edns) q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  return q;
+}
+
+struct Reply {
+  std::vector<uint8_t> bytes;
+  int rcode() const { return bytes[3] & 0x0f; }
+  bool aa() const { return bytes[2] & 0x04; }
+  bool tc() const { return bytes[2] & 0x02; }
+  int count(int section) const { return (bytes[4 + 2 * section] << 8) | bytes[5 + 2 * section]; }
+};
+
+Reply ask(const std::vector<uint8_t>& q, const char* client = "127.0.0.1", bool tcp = false) {
+  std::vector<uint8_t> out(tcp ? 65535 : 1232);
+  query::QueryContext ctx{&example(), *horizon::IpAddr::parse(client), tcp, nullptr};
+  size_t n = query::process_query(q.data(), q.size(), ctx, out.data(), out.size());
+  out.resize(n);
+  return {out};
+}
+
+}  // namespace
+
+TEST(Processor, AnswersInternalNameWithAa) {
+  auto r = ask(make_query("ollama.internal.thinkheads.ai", 1));
+  ASSERT_GE(r.bytes.size(), 12u);
+  EXPECT_EQ(r.rcode(), 0);
+  EXPECT_TRUE(r.aa());
+  EXPECT_EQ(r.count(1), 1);
+  EXPECT_EQ(r.bytes[0], 0x12);
+  EXPECT_EQ(r.bytes[1], 0x34);
+  // The last four bytes are the A record's rdata.
+  std::vector<uint8_t> tail(r.bytes.end() - 4, r.bytes.end());
+  EXPECT_EQ(tail, (std::vector<uint8_t>{10, 0, 0, 155}));
+}
+
+TEST(Processor, ExternalClientRefusedForInternalZone) {
+  auto r = ask(make_query("ollama.internal.thinkheads.ai", 1), "127.0.0.2");
+  EXPECT_EQ(r.rcode(), 5);
+  EXPECT_FALSE(r.aa());
+  EXPECT_EQ(r.count(1), 0);
+}
+
+TEST(Processor, ResponsesAreDropped) {
+  auto q = make_query("ollama.internal.thinkheads.ai", 1);
+  q[2] |= 0x80;
+  EXPECT_TRUE(ask(q).bytes.empty());
+}
+
+TEST(Processor, ShortPacketsAreDropped) {
+  std::vector<uint8_t> q = {1, 2, 3};
+  EXPECT_TRUE(ask(q).bytes.empty());
+}
+
+TEST(Processor, TwoQuestionsIsFormerr) {
+  auto q = make_query("ollama.internal.thinkheads.ai", 1);
+  q[5] = 2;
+  EXPECT_EQ(ask(q).rcode(), 1);
+}
+
+TEST(Processor, TruncatedQuestionIsFormerr) {
+  auto q = make_query("ollama.internal.thinkheads.ai", 1);
+  q.resize(q.size() - 3);
+  EXPECT_EQ(ask(q).rcode(), 1);
+}
+
+TEST(Processor, CompressionPointerInQuestionIsFormerr) {
+  std::vector<uint8_t> q = {0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1};
+  EXPECT_EQ(ask(q).rcode(), 1);
+}
+
+TEST(Processor, OtherOpcodeIsNotimp) {
+  auto q = make_query("ollama.internal.thinkheads.ai", 1);
+  q[2] = 0x10;  // opcode 2 (STATUS)
+  EXPECT_EQ(ask(q).rcode(), 4);
+}
+
+TEST(Processor, LyingCountsAreFormerr) {
+  auto q = make_query("ollama.internal.thinkheads.ai", 1);
+  q[7] = 5;  // ANCOUNT 5 with no records
+  EXPECT_EQ(ask(q).rcode(), 1);
+}
+
+TEST(Processor, TwoOptRecordsAreFormerr) {
+  auto q = make_query("ollama.internal.thinkheads.ai", 1, 7, true);
+  q[11] = 2;
+  q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_EQ(ask(q).rcode(), 1);
+}
+
+TEST(Processor, EdnsQueryGetsOpt) {
+  auto r = ask(make_query("ollama.internal.thinkheads.ai", 1, 7, true));
+  EXPECT_EQ(r.rcode(), 0);
+  EXPECT_EQ(r.count(3), 1);
+}
+
+TEST(Processor, NxdomainHasSoa) {
+  auto r = ask(make_query("nope.internal.thinkheads.ai", 1));
+  EXPECT_EQ(r.rcode(), 3);
+  EXPECT_TRUE(r.aa());
+  EXPECT_EQ(r.count(2), 1);
+}
+
+TEST(Processor, NonInClassIsRefused) {
+  auto q = make_query("ollama.internal.thinkheads.ai", 1);
+  q[q.size() - 1] = 3;  // CH
+  EXPECT_EQ(ask(q).rcode(), 5);
+}
+
+TEST(Processor, GarbageNeverCrashes) {
+  // A deterministic sweep of mutated packets: every reply is either nothing or a well-formed header.
+  auto base = make_query("ollama.internal.thinkheads.ai", 1, 9, true);
+  uint32_t seed = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    auto q = base;
+    for (int k = 0; k < 4; ++k) {
+      seed = seed * 1103515245 + 12345;
+      q[(seed >> 8) % q.size()] = uint8_t(seed >> 16);
+    }
+    seed = seed * 1103515245 + 12345;
+    q.resize((seed >> 8) % (q.size() + 1));
+    auto r = ask(q);
+    if (!r.bytes.empty()) {
+      ASSERT_GE(r.bytes.size(), 12u);
+      EXPECT_TRUE(r.bytes[2] & 0x80);
+    }
+  }
+}

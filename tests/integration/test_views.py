@@ -1,7 +1,7 @@
 """Two views chosen by source address: internal clients get guest IPs, external ones the gateway only."""
 import unittest
 
-from harness import ServerTest
+from harness import Server, ServerTest, dig, free_port
 
 INTERNAL, EXTERNAL = "127.0.0.1", "127.0.0.2"  # the example inventory matches 127.0.0.1/32 as internal
 
@@ -44,15 +44,24 @@ class ViewTest(ServerTest):
         r = self.server.dig("traefik.internal.thinkheads.ai", source=INTERNAL)
         self.assertEqual(r.rdata("A"), ["10.0.0.12"])
 
-    def test_ipv6_loopback_is_internal(self):
-        r = self.server.dig("ollama.internal.thinkheads.ai", server="127.0.0.1", source=INTERNAL)
-        self.assertEqual(r.rcode, "NOERROR")
-
     def test_tcp_uses_the_same_views(self):
         r = self.server.dig("ollama.internal.thinkheads.ai", source=EXTERNAL, tcp=True)
         self.assertEqual(r.rcode, "REFUSED")
         r = self.server.dig("ollama.internal.thinkheads.ai", source=INTERNAL, tcp=True)
         self.assertEqual(r.rdata("A"), ["10.0.0.155"])
+
+
+class Ipv6ViewTest(unittest.TestCase):
+    """Views match IPv6 clients too: ::1 is internal in the example inventory."""
+
+    def test_ipv6_client_gets_internal_view(self):
+        port = free_port()
+        with Server(args=["--listen", f"[::1]:{port}"], port=port) as s:
+            r = dig(port, "ollama.internal.thinkheads.ai", server="::1")
+            self.assertEqual(r.rcode, "NOERROR")
+            self.assertEqual(r.rdata("A"), ["10.0.0.155"])
+            r = dig(port, "ollama.internal.thinkheads.ai", server="::1", tcp=True)
+            self.assertEqual(r.rdata("A"), ["10.0.0.155"])
 
 
 if __name__ == "__main__":

@@ -15,4 +15,5 @@ phoenix-dns is serving packaging/examples/inventory on 127.0.0.1:$port (Ctrl-C s
 
 MSG
 exec build/release/server/phoenix-dns --inventory packaging/examples/inventory \
-  --listen "127.0.0.1:$port" --state-dir build/state "$@"
+  --listen "127.0.0.1:$port" --state-dir build/state \
+  $( [ "$(id -u)" -ne 0 ] || echo --allow-root ) "$@"

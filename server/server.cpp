@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "server/net/udp_worker.hpp"
+#include "server/notify.hpp"
+#include "server/privileges.hpp"
 #include "server/reload.hpp"
 #include "server/snapshot_holder.hpp"
 
@@ -29,6 +31,12 @@ void log_diagnostics(const horizon::Diagnostics& diag) {
   }
 }
 
+std::string describe_listen(const std::vector<horizon::Endpoint>& listen) {
+  std::string where;
+  for (auto& ep : listen) where += (where.empty() ? "" : ", ") + ep.to_string();
+  return where;
+}
+
 /// One UDP worker thread: its own io_context and one socket per listen address.
 struct WorkerThread {
   asio::io_context io{1};
@@ -36,9 +44,12 @@ struct WorkerThread {
   std::thread thread;
 };
 
+/// Threads: N UDP workers, one TCP thread, one reload thread, and the control thread (the caller of
+/// run()), which owns signals, publication, retirement and stop. Only the control thread touches the
+/// reload flags and the holder's writer side, so they need no lock.
 class Server {
  public:
-  explicit Server(const ServerOptions& o) : opts_(o), serials_(usable_state_dir(o.state_dir)) {}
+  explicit Server(const ServerOptions& o) : opts_(o), serials_(o.state_dir) {}
 
   int run() {
     if (!serials_.load_error().empty()) spdlog::warn("state: cannot read serials ({}); starting afresh", serials_.load_error());
@@ -48,25 +59,49 @@ class Server {
       spdlog::error("inventory {}: {} errors; not starting", opts_.inventory.string(), first.diagnostics.error_count());
       return 1;
     }
-    save_serials();
     spdlog::info("gateway {} ({})", first.plan.gateway.ip ? first.plan.gateway.ip->to_string() : "none",
                  first.plan.gateway.reason);
-    holder_.publish(first.snapshot);
-    std::vector<horizon::Endpoint> listen = opts_.listen.empty() ? first.plan.listen : opts_.listen;
 
+    // Who serves is decided before binding, so that a refusal leaves no socket behind.
+    auto identity = plan_identity(opts_.user, opts_.allow_root);
+    if (!identity.error.empty()) {
+      spdlog::error("privileges: {}; not starting", identity.error);
+      return 1;
+    }
+    if (!identity.warning.empty()) spdlog::warn("privileges: {}", identity.warning);
+    if (opts_.state_dir)
+      if (auto w = prepare_state_dir(*opts_.state_dir, identity.run_as); !w.empty()) spdlog::warn("state: {}", w);
+
+    listen_ = opts_.listen.empty() ? first.plan.listen : opts_.listen;
     unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
     tcp_ = std::make_unique<TcpListener>(tcp_io_, holder_, opts_.tcp);
     try {
       for (unsigned t = 0; t < n; ++t) {
         auto w = std::make_unique<WorkerThread>();
-        for (auto& ep : listen) w->workers.push_back(std::make_unique<UdpWorker>(w->io, ep, holder_));
+        for (auto& ep : listen_) w->workers.push_back(std::make_unique<UdpWorker>(w->io, ep, holder_));
         threads_.push_back(std::move(w));
       }
-      for (auto& ep : listen) tcp_->listen(ep);
+      for (auto& ep : listen_) tcp_->listen(ep);
     } catch (const std::exception& e) {
       spdlog::error("cannot listen ({}); not starting", e.what());
       return 1;
     }
+
+    // Sockets are bound; drop root before any thread exists, so no thread keeps the old credentials.
+    if (identity.run_as) {
+      if (auto err = drop_privileges(*identity.run_as); !err.empty()) {
+        spdlog::error("privileges: cannot drop to {} ({}); not starting", identity.run_as->name, err);
+        return 1;
+      }
+      spdlog::info("privileges: running as {} (uid {}, gid {})", identity.run_as->name, identity.run_as->uid,
+                   identity.run_as->gid);
+    }
+    state_writable_ = opts_.state_dir && access(opts_.state_dir->c_str(), W_OK) == 0;
+    if (opts_.state_dir && !state_writable_)
+      spdlog::warn("state: directory {} is not writable by uid {}; serials are kept in memory only",
+                   opts_.state_dir->string(), ::geteuid());
+    save_serials();
+    holder_.publish(first.snapshot);
 
     for (auto& w : threads_) {
       for (auto& u : w->workers) u->start();
@@ -74,32 +109,24 @@ class Server {
     }
     tcp_->start();
     tcp_thread_ = std::thread([this] { run_guarded(tcp_io_, "tcp"); });
+    reload_thread_ = std::thread([this] { run_guarded(reload_io_, "reload"); });
 
     wait_signal();
     schedule_retire();
-    std::string where;
-    for (auto& ep : listen) where += (where.empty() ? "" : ", ") + ep.to_string();
-    spdlog::info("serving {} on {} (udp, tcp; {} udp threads)", holder_.current()->summary(), where, n);
-    control_.run();
+    spdlog::info("serving {} on {} (udp, tcp; {} udp threads)", holder_.current()->summary(), describe_listen(listen_), n);
+    notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(holder_.generation()));
+    run_guarded(control_, "control");
 
     for (auto& w : threads_) w->thread.join();
     tcp_thread_.join();
+    // A reload still reading files finishes on its own; nothing it produces is published any more.
+    reload_guard_.reset();
+    reload_thread_.join();
     spdlog::info("stopped");
     return 0;
   }
 
  private:
-  static std::optional<std::filesystem::path> usable_state_dir(const std::optional<std::filesystem::path>& dir) {
-    if (!dir) return std::nullopt;
-    std::error_code ec;
-    std::filesystem::create_directories(*dir, ec);
-    if (ec || access(dir->c_str(), W_OK) != 0) {
-      spdlog::warn("state: directory {} is not writable; serials are kept in memory only", dir->string());
-      return std::nullopt;
-    }
-    return dir;
-  }
-
   /// Every task root catches: a stray exception is logged and the loop goes on serving.
   static void run_guarded(asio::io_context& io, const char* what) {
     for (;;) {
@@ -113,6 +140,7 @@ class Server {
   }
 
   void save_serials() {
+    if (!state_writable_) return;
     if (auto err = serials_.save(); !err.empty()) spdlog::warn("state: cannot save serials ({})", err);
   }
 
@@ -120,34 +148,86 @@ class Server {
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        reload();
-        wait_signal();
-      } else {
+        request_reload();
+      } else if (!stopping_) {
         spdlog::info("received {}; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         stop();
+      } else {
+        // A second stop request: the operator does not want to wait for the grace period.
+        spdlog::info("received {} again; stopping now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        stop_deadline_ = std::chrono::steady_clock::now();
       }
+      wait_signal();
     });
   }
 
-  void reload() {
-    auto start = std::chrono::steady_clock::now();
-    auto old = holder_.current();
-    auto outcome = load_snapshot(opts_.inventory, serials_);
-    log_diagnostics(outcome.diagnostics);
-    if (!outcome.snapshot) {
-      // Keep serving the last good data; the errors above say why.
-      spdlog::error("reload failed ({} errors); still serving generation {}", outcome.diagnostics.error_count(),
-                    holder_.generation());
+  /// SIGHUP. At most one reload runs at a time; any number of SIGHUPs during it collapse into one
+  /// more reload after it, which reads the files as they are then. So a storm costs at most two
+  /// loads, and the control loop never blocks on file I/O or building.
+  void request_reload() {
+    if (stopping_) return;
+    if (reload_running_) {
+      if (!reload_pending_) spdlog::debug("reload: already in progress; one more will follow");
+      reload_pending_ = true;
       return;
     }
-    save_serials();
-    uint64_t gen = holder_.publish(outcome.snapshot);
-    for (auto& w : threads_)
-      for (auto& u : w->workers) asio::post(w->io, [u = u.get()] { u->refresh(); });
-    asio::post(tcp_io_, [t = tcp_.get()] { t->refresh(); });
+    start_reload();
+  }
+
+  void start_reload() {
+    reload_running_ = true;
+    notifier_.send(SystemdNotifier::reloading_state());
+    auto start = std::chrono::steady_clock::now();
+    asio::post(reload_io_, [this, start] {
+      // On the reload thread: the snapshot is built complete, aside from everything that serves.
+      auto outcome = std::make_shared<LoadOutcome>();
+      try {
+        *outcome = load_snapshot(opts_.inventory, serials_);
+      } catch (const std::exception& e) {
+        outcome->snapshot.reset();
+        outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");
+      }
+      asio::post(control_, [this, outcome, start] { finish_reload(*outcome, start); });
+    });
+  }
+
+  void finish_reload(LoadOutcome& outcome, std::chrono::steady_clock::time_point start) {
+    reload_running_ = false;
+    if (stopping_) return;  // never publish after STOPPING=1
+    log_diagnostics(outcome.diagnostics);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-    spdlog::info("reload: generation {} -> {}, {} ({} ms)", old ? old->generation : 0, gen,
-                 holder_.current()->summary(), ms);
+    if (!outcome.snapshot) {
+      // Keep serving the last good data; the lines above name each file and JSON pointer.
+      ++failed_reloads_;
+      spdlog::error("reload: failed ({} errors; {} failed reloads so far); still serving generation {}",
+                    outcome.diagnostics.error_count(), failed_reloads_, holder_.generation());
+      notifier_.send("READY=1\nSTATUS=last reload failed (" + std::to_string(outcome.diagnostics.error_count()) +
+                     " errors, see the log); serving generation " + std::to_string(holder_.generation()));
+    } else {
+      warn_restart_only(outcome.plan);
+      save_serials();
+      auto old = holder_.generation();
+      uint64_t gen = holder_.publish(outcome.snapshot);
+      // Workers pick the new snapshot up at their next batch; the posts make idle ones let go of
+      // the old one too, so it can be retired.
+      for (auto& w : threads_)
+        for (auto& u : w->workers) asio::post(w->io, [u = u.get()] { u->refresh(); });
+      asio::post(tcp_io_, [t = tcp_.get()] { t->refresh(); });
+      spdlog::info("reload: generation {} -> {}, {} ({} ms)", old, gen, outcome.snapshot->summary(), ms);
+      notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen));
+    }
+    if (reload_pending_) {
+      reload_pending_ = false;
+      start_reload();
+    }
+  }
+
+  /// Listen addresses (like --user and --threads) are start-up settings: say so instead of half-applying them.
+  void warn_restart_only(const horizon::HorizonPlan& plan) {
+    if (!opts_.listen.empty()) return;  // --listen wins over the inventory anyway
+    if (describe_listen(plan.listen) != describe_listen(listen_))
+      spdlog::warn("reload: dns_server.listen changed to {} (still serving on {}; restart to apply)",
+                   describe_listen(plan.listen), describe_listen(listen_));
   }
 
   void schedule_retire() {
@@ -159,41 +239,56 @@ class Server {
     });
   }
 
+  /// SIGTERM/SIGINT: stop accepting, let what already arrived be answered, then stop within stop_grace.
   void stop() {
+    stopping_ = true;
+    notifier_.send("STOPPING=1");
     retire_timer_.cancel();
     for (auto& w : threads_)
       for (auto& u : w->workers) asio::post(w->io, [u = u.get()] { u->stop(); });
     asio::post(tcp_io_, [t = tcp_.get()] { t->stop(); });
-    // In-flight TCP replies get a bounded grace period, then everything is stopped.
     stop_deadline_ = std::chrono::steady_clock::now() + opts_.stop_grace;
     poll_stopped();
   }
 
   void poll_stopped() {
+    // A worker's io_context runs out of work once its sockets are closed and its sessions ended.
     bool idle = true;
     for (auto& w : threads_) idle = idle && w->io.stopped();
     idle = idle && tcp_io_.stopped();
     if (idle || std::chrono::steady_clock::now() >= stop_deadline_) {
+      if (!idle) spdlog::warn("stop: grace period over; closing {} tcp connections", tcp_->connections());
       for (auto& w : threads_) w->io.stop();
       tcp_io_.stop();
       control_.stop();
       return;
     }
-    retire_timer_.expires_after(std::chrono::milliseconds(20));
-    retire_timer_.async_wait([this](const boost::system::error_code&) { poll_stopped(); });
+    stop_timer_.expires_after(std::chrono::milliseconds(20));
+    stop_timer_.async_wait([this](const boost::system::error_code&) { poll_stopped(); });
   }
 
   ServerOptions opts_;
   zones::SerialStore serials_;
+  bool state_writable_ = false;
   SnapshotHolder holder_;
+  SystemdNotifier notifier_;
+  std::vector<horizon::Endpoint> listen_;
   asio::io_context control_{1};
   // Registered before the first load so that an early SIGHUP or SIGTERM is queued, not fatal.
   asio::signal_set signals_{control_, SIGHUP, SIGTERM, SIGINT};
   asio::io_context tcp_io_{1};
+  asio::io_context reload_io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> reload_guard_{reload_io_.get_executor()};
   asio::steady_timer retire_timer_{control_};
+  asio::steady_timer stop_timer_{control_};
   std::vector<std::unique_ptr<WorkerThread>> threads_;
   std::unique_ptr<TcpListener> tcp_;
   std::thread tcp_thread_;
+  std::thread reload_thread_;
+  bool stopping_ = false;
+  bool reload_running_ = false;
+  bool reload_pending_ = false;
+  uint64_t failed_reloads_ = 0;
   std::chrono::steady_clock::time_point stop_deadline_;
 };
 

@@ -17,12 +17,15 @@ struct ServerOptions {
   std::vector<horizon::Endpoint> listen;  ///< replaces the inventory's listen list when not empty
   unsigned threads = 0;                   ///< UDP worker threads; 0 = one per core
   std::optional<std::filesystem::path> state_dir;
+  std::optional<std::string> user;  ///< switch to this user after binding (needs root)
+  bool allow_root = false;          ///< serve as root anyway (off: refuse, see privileges.hpp)
   TcpLimits tcp;
   std::chrono::milliseconds stop_grace{3000};  ///< how long in-flight TCP replies may take on SIGTERM
 };
 
-/// Loads the inventory, binds, serves until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit code:
-/// 0 after a clean stop, 1 if the first load or a bind failed (before any query was answered).
+/// Loads the inventory, binds, drops privileges, serves until SIGTERM/SIGINT; SIGHUP reloads.
+/// Returns the exit code: 0 after a clean stop, 1 if the first load, the identity check, a bind or
+/// the privilege drop failed (before any query was answered).
 int run_server(const ServerOptions& options);
 
 }  // namespace phoenix::server

@@ -42,8 +42,11 @@ void TcpListener::stop() {
   stopping_ = true;
   boost::system::error_code ec;
   for (auto& acc : acceptors_) acc->close(ec);
-  // Sessions waiting for a next query are closed now; one busy answering closes after its write.
-  for (auto& s : sessions_) s->cancel(ec);
+  // A session waiting for its next query with nothing received is closed now. One that is reading,
+  // answering or writing, or that already has a query queued, is in flight: it answers everything
+  // already received and then closes (see serve()); the server's stop grace period bounds this.
+  for (auto* s : waiting_)
+    if (s->available(ec) == 0) s->cancel(ec);
 }
 
 asio::awaitable<void> TcpListener::accept_loop(tcp::acceptor& acceptor) {
@@ -78,7 +81,8 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
     boost::system::error_code ec;
     auto remote = socket->remote_endpoint(ec);
     if (!ec) client = to_ip(remote.address());
-    for (size_t n = 0; n < limits_.max_queries_per_connection && !stopping_; ++n) {
+    for (size_t n = 0; n < limits_.max_queries_per_connection; ++n) {
+      if (stopping_ && socket->available(ec) == 0) break;
       // The idle watchdog: if no complete query arrives in time, closing the socket ends the reads.
       idle.expires_after(limits_.idle_timeout);
       idle.async_wait([socket](const boost::system::error_code& e) {
@@ -88,7 +92,9 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
         }
       });
       uint8_t len_buf[2];
+      waiting_.insert(socket.get());
       co_await asio::async_read(*socket, asio::buffer(len_buf), asio::redirect_error(asio::use_awaitable, ec));
+      waiting_.erase(socket.get());
       if (ec) break;
       size_t len = static_cast<size_t>((len_buf[0] << 8) | len_buf[1]);
       co_await asio::async_read(*socket, asio::buffer(in.get(), len), asio::redirect_error(asio::use_awaitable, ec));
@@ -110,6 +116,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
   boost::system::error_code ignored;
   socket->shutdown(tcp::socket::shutdown_both, ignored);
   socket->close(ignored);
+  waiting_.erase(socket.get());
   sessions_.erase(socket);
 }
 

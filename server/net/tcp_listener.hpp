@@ -29,7 +29,7 @@ class TcpListener {
   TcpListener(boost::asio::io_context& io, SnapshotHolder& holder, TcpLimits limits);
   void listen(const horizon::Endpoint& ep);  ///< throws on bind failure
   void start();
-  /// Stops accepting and closes every connection once its current reply is written.
+  /// Stops accepting; idle connections close now, the others once what they already received is answered.
   void stop();
   size_t connections() const { return sessions_.size(); }
   void refresh() { holder_.acquire(slot_); }
@@ -46,6 +46,7 @@ class TcpListener {
   query::QueryStats stats_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::set<std::shared_ptr<boost::asio::ip::tcp::socket>> sessions_;
+  std::set<boost::asio::ip::tcp::socket*> waiting_;  ///< sessions between queries (may be closed on stop)
   bool stopping_ = false;
 };
 

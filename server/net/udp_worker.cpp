@@ -37,9 +37,12 @@ void UdpWorker::start() {
 }
 
 void UdpWorker::stop() {
+  // Queries already queued on the socket are in flight: answer them, then close, so that from
+  // here on the kernel refuses instead of queueing datagrams nobody will read.
+  drain();
   stopping_ = true;
   boost::system::error_code ec;
-  socket_.cancel(ec);
+  socket_.close(ec);
 }
 
 void UdpWorker::wait() {

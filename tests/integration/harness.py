@@ -111,11 +111,12 @@ def dig(port, name, rtype="A", source=None, tcp=False, extra=(), server="127.0.0
 class Server:
     """Runs phoenix-dns until stop(); usable as a context manager."""
 
-    def __init__(self, inventory=EXAMPLE, args=(), port=None, state_dir=None):
+    def __init__(self, inventory=EXAMPLE, args=(), port=None, state_dir=None, env=None):
         self.inventory = Path(inventory)
         self.port = port or free_port()
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="phoenix-state-")
         self.args = list(args)
+        self.env = env
         self.proc = None
         self.log_path = Path(tempfile.mkstemp(prefix="phoenix-log-")[1])
 
@@ -123,7 +124,9 @@ class Server:
         self.log = open(self.log_path, "w")
         cmd = [BINARY, "--inventory", str(self.inventory), "--listen", f"127.0.0.1:{self.port}",
                "--state-dir", str(self.state_dir), "--threads", "2"] + self.args
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        if os.geteuid() == 0 and "--user" not in self.args:
+            cmd.append("--allow-root")  # CI runs as root; the server refuses that unless told (test_privileges)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         if wait:
             self.wait_ready()
         return self

@@ -1,0 +1,284 @@
+"""SIGHUP reload (issue 5): no lost and no wrong answer while the inventory flips under load;
+a bad inventory keeps the last good data; storms coalesce; systemd hears about it.
+
+The two good inventories and the broken one differ in one file only (phoenix_lxc_configs.json),
+swapped in with rename(2), so whatever moment the server reads the directory it sees exactly one
+of them and every reply must equal what that one gives.
+"""
+import json
+import os
+import re
+import signal
+import socket
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+from dnswire import make_query, parse_reply, tcp_frame, tcp_read_reply, udp_ask
+from harness import EXAMPLE, Server, copy_inventory
+
+SOAK_SECONDS = float(os.environ.get("PHOENIX_SOAK_SECONDS", "10"))
+MAX_QUERIES = 300_000  # per client thread: a bound even on a very fast machine
+LXC = "phoenix_lxc_configs.json"
+NAMES = ["ollama.internal.thinkheads.ai", "soak-probe.internal.thinkheads.ai"]
+
+
+def lxc_variants():
+    """The example's lxc file (A), one with ollama moved and a guest added (B), and a broken one."""
+    base = json.loads((EXAMPLE / LXC).read_text())
+    b = json.loads(json.dumps(base))
+    b["lxc_configs"]["914"]["network_config"]["ip"] = "10.0.0.156/24"
+    b["lxc_configs"]["950"] = {"name": "soak-probe",
+                               "network_config": {"name": "eth0", "bridge": "vmbr0", "ip": "10.0.0.77/24"}}
+    broken = json.loads(json.dumps(base))
+    broken["lxc_configs"]["914"]["network_config"]["ip"] = "10.0.0.300/24"
+    return {"A": base, "B": b, "broken": broken}
+
+
+class Flipper:
+    """Replaces the lxc file atomically (temp file + rename in the same directory)."""
+
+    def __init__(self, inventory):
+        self.inventory = Path(inventory)
+        self.texts = {k: json.dumps(v, indent=2) for k, v in lxc_variants().items()}
+
+    def put(self, variant):
+        tmp = self.inventory / f".{LXC}.tmp"
+        tmp.write_text(self.texts[variant])
+        os.replace(tmp, self.inventory / LXC)
+
+
+def count(server, pattern):
+    return len(re.findall(pattern, server.output()))
+
+
+def wait_for(predicate, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def reload_and_wait(server, ok=True):
+    pattern = r"reload: generation" if ok else r"reload: failed"
+    before = count(server, pattern)
+    server.signal(signal.SIGHUP)
+    wait_for(lambda: count(server, pattern) > before, what=pattern)
+
+
+def truth(port):
+    """The reply key for each probe name, as served right now."""
+    return {n: udp_ask(port, n).key() for n in NAMES}
+
+
+class Tally:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sent = self.lost = self.wrong = 0
+        self.seen = {"A": 0, "B": 0}
+        self.examples = []
+
+    def record(self, name, reply, expected):
+        with self.lock:
+            self.sent += 1
+            if reply is None:
+                self.lost += 1
+                return
+            for variant, keys in expected.items():
+                if reply.key() == keys[name]:
+                    self.seen[variant] += 1
+                    return
+            self.wrong += 1
+            if len(self.examples) < 5:
+                self.examples.append((name, reply.key()))
+
+
+def udp_client(port, expected, tally, stop):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5.0)  # generous: a loaded CI machine (ASan) must not turn slowness into "lost"
+        for i in range(MAX_QUERIES):
+            if stop.is_set():
+                return
+            name = NAMES[i % len(NAMES)]
+            qid = i & 0xFFFF
+            q = make_query(qid, name)
+            s.sendto(q, ("127.0.0.1", port))
+            reply = None
+            try:
+                while True:  # skip a late reply to an earlier query, if any
+                    r = parse_reply(s.recv(4096))
+                    if r.qid == qid and r.question == q[12:]:
+                        reply = r
+                        break
+            except socket.timeout:
+                pass
+            tally.record(name, reply, expected)
+
+
+def tcp_client(port, expected, tally, stop):
+    """One persistent connection at a time, renewed every 1000 queries (under the server's per-connection cap)."""
+    i = 0
+    while not stop.is_set() and i < MAX_QUERIES:
+        with socket.create_connection(("127.0.0.1", port), timeout=5.0) as s:
+            for _ in range(1000):
+                if stop.is_set():
+                    return
+                name = NAMES[i % len(NAMES)]
+                q = make_query(i & 0xFFFF, name)
+                s.sendall(tcp_frame(q))
+                try:
+                    reply = tcp_read_reply(s)
+                except (socket.timeout, ConnectionError):
+                    reply = None
+                if reply is not None and (reply.qid != i & 0xFFFF or reply.question != q[12:]):
+                    reply = None
+                tally.record(name, reply, expected)
+                i += 1
+                if reply is None:
+                    break  # the connection is in an unknown state: start a new one
+
+
+class ReloadSoakTest(unittest.TestCase):
+    def test_no_lost_or_wrong_answer_while_reloading_every_100ms(self):
+        inv = copy_inventory()
+        flip = Flipper(inv)
+        server = Server(inv).start()
+        try:
+            expected = {"A": truth(server.port)}
+            flip.put("B")
+            reload_and_wait(server)
+            expected["B"] = truth(server.port)
+            for n in NAMES:
+                self.assertNotEqual(expected["A"][n], expected["B"][n], f"{n}: A and B must answer differently")
+
+            tally, stop = Tally(), threading.Event()
+            clients = [threading.Thread(target=udp_client, args=(server.port, expected, tally, stop)) for _ in range(2)]
+            clients.append(threading.Thread(target=tcp_client, args=(server.port, expected, tally, stop)))
+            for c in clients:
+                c.start()
+            ok_before, failed_before = count(server, r"reload: generation"), count(server, r"reload: failed")
+            hups = 0
+            deadline = time.monotonic() + SOAK_SECONDS
+            try:
+                while time.monotonic() < deadline:
+                    # Mostly good flips, and every seventh a broken file that must change nothing.
+                    flip.put("broken" if hups % 7 == 6 else ("A" if hups % 2 else "B"))
+                    server.signal(signal.SIGHUP)
+                    hups += 1
+                    time.sleep(0.1)
+            finally:
+                stop.set()
+                for c in clients:
+                    c.join(timeout=30)
+            self.assertFalse(any(c.is_alive() for c in clients), "a client did not stop")
+
+            ok = count(server, r"reload: generation") - ok_before
+            failed = count(server, r"reload: failed") - failed_before
+            print(f"\nsoak: {SOAK_SECONDS:.0f} s, {hups} SIGHUPs, {ok} reloads, {failed} failed reloads, "
+                  f"{tally.sent} queries, {tally.lost} lost, {tally.wrong} wrong, seen {tally.seen}")
+            self.assertEqual(tally.lost, 0, "lost answers")
+            self.assertEqual(tally.wrong, 0, f"wrong answers, e.g. {tally.examples}")
+            self.assertGreater(tally.sent, 1000)
+            self.assertGreater(tally.seen["A"], 0)
+            self.assertGreater(tally.seen["B"], 0)
+            self.assertGreater(ok, hups // 4, "most SIGHUPs should have reloaded")
+            self.assertGreater(failed, 0, "the broken inventory should have been refused")
+            # The refusal names the file and the JSON pointer of the bad value.
+            self.assertIn('phoenix_lxc_configs.json: /lxc_configs/914/network_config/ip: "10.0.0.300/24"',
+                          server.output())
+
+            # Broken now: the last good data stays; then a good file recovers.
+            flip.put("A")
+            reload_and_wait(server)
+            flip.put("broken")
+            reload_and_wait(server, ok=False)
+            self.assertEqual(truth(server.port), expected["A"])
+            flip.put("B")
+            reload_and_wait(server)
+            self.assertEqual(truth(server.port), expected["B"])
+        finally:
+            rc = server.stop()
+        self.assertEqual(rc, 0, server.output())
+
+
+class ReloadStormTest(unittest.TestCase):
+    def test_sighup_storm_coalesces_and_sigterm_is_not_stuck_behind_it(self):
+        server = Server(copy_inventory()).start()
+        try:
+            before = count(server, r"reload: generation")
+            hups = 0
+            for burst in range(15):
+                for _ in range(20):
+                    server.signal(signal.SIGHUP)
+                    hups += 1
+                # Still answering during the storm, promptly.
+                t0 = time.monotonic()
+                self.assertEqual(udp_ask(server.port, NAMES[0], timeout=2).addresses(), ["10.0.0.155"])
+                self.assertLess(time.monotonic() - t0, 2)
+                time.sleep(0.02)
+            # Let the last coalesced reload finish: the count must settle, well below one per SIGHUP.
+            last = -1
+            for _ in range(100):
+                n = count(server, r"reload: generation")
+                if n == last:
+                    break
+                last = n
+                time.sleep(0.3)
+            reloads = count(server, r"reload: generation") - before
+            print(f"\nstorm: {hups} SIGHUPs, {reloads} reloads")
+            self.assertGreaterEqual(reloads, 1)
+            self.assertLessEqual(reloads, hups // 4, "SIGHUPs during a reload must coalesce")
+            # A storm then SIGTERM: the stop does not wait for queued reloads.
+            for _ in range(50):
+                server.signal(signal.SIGHUP)
+            t0 = time.monotonic()
+            server.signal(signal.SIGTERM)
+            server.proc.wait(timeout=10)
+            self.assertLess(time.monotonic() - t0, 5)
+        finally:
+            rc = server.stop()
+        self.assertEqual(rc, 0, server.output())
+
+
+class SystemdNotifyTest(unittest.TestCase):
+    def test_ready_reloading_stopping_are_sent_to_notify_socket(self):
+        d = tempfile.mkdtemp(prefix="phoenix-notify-")
+        path = os.path.join(d, "notify")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.bind(path)
+            sock.settimeout(10)
+            inv = copy_inventory()
+            server = Server(inv, env=dict(os.environ, NOTIFY_SOCKET=path)).start()
+            try:
+                msg = sock.recv(4096).decode()
+                self.assertIn("READY=1", msg.splitlines())
+
+                server.signal(signal.SIGHUP)
+                msg = sock.recv(4096).decode()
+                self.assertIn("RELOADING=1", msg.splitlines())
+                self.assertRegex(msg, r"MONOTONIC_USEC=\d+")
+                msg = sock.recv(4096).decode()
+                self.assertIn("READY=1", msg.splitlines())
+                self.assertIn("STATUS=serving generation 2", msg.splitlines())
+
+                # A failed reload is visible in the unit's status line too.
+                Flipper(inv).put("broken")
+                server.signal(signal.SIGHUP)
+                self.assertIn("RELOADING=1", sock.recv(4096).decode())
+                msg = sock.recv(4096).decode()
+                self.assertIn("READY=1", msg.splitlines())
+                self.assertIn("last reload failed", msg)
+
+                server.signal(signal.SIGTERM)
+                self.assertIn("STOPPING=1", sock.recv(4096).decode().splitlines())
+            finally:
+                rc = server.stop()
+            self.assertEqual(rc, 0, server.output())
+
+
+if __name__ == "__main__":
+    unittest.main()

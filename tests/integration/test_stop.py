@@ -1,0 +1,92 @@
+"""SIGTERM/SIGINT (issue 5): stop accepting, answer what already arrived, exit 0 within a bounded time."""
+import signal
+import socket
+import time
+import unittest
+
+from dnswire import make_query, parse_reply, tcp_frame, tcp_read_reply, udp_ask
+from harness import Server, copy_inventory
+
+NAME = "ollama.internal.thinkheads.ai"
+CONNECTIONS, PIPELINED, UDP_BURST = 8, 100, 50
+
+
+class StopTest(unittest.TestCase):
+    def test_sigterm_during_tcp_traffic_answers_in_flight_and_exits_0(self):
+        server = Server(copy_inventory()).start()
+        conns, idle = [], []
+        try:
+            # Connections the server has certainly accepted: each got one answer already.
+            for i in range(CONNECTIONS + 2):
+                s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                s.sendall(tcp_frame(make_query(i, NAME)))
+                self.assertEqual(tcp_read_reply(s).addresses(), ["10.0.0.155"])
+                (conns if i < CONNECTIONS else idle).append(s)
+            # In flight: every query fully written before the signal, on TCP and on UDP.
+            for s in conns:
+                s.sendall(b"".join(tcp_frame(make_query(1000 + k, NAME)) for k in range(PIPELINED)))
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.settimeout(5)
+            for k in range(UDP_BURST):
+                udp.sendto(make_query(5000 + k, NAME), ("127.0.0.1", server.port))
+            t0 = time.monotonic()
+            server.signal(signal.SIGTERM)
+
+            for s in conns:
+                ids = []
+                while True:
+                    r = tcp_read_reply(s)
+                    if r is None:
+                        break  # closed after the last answer
+                    self.assertEqual(r.addresses(), ["10.0.0.155"])
+                    ids.append(r.qid)
+                self.assertEqual(ids, [1000 + k for k in range(PIPELINED)])
+            for s in idle:
+                self.assertIsNone(tcp_read_reply(s), "an idle connection is closed, not answered")
+            udp_ids = sorted(parse_reply(udp.recv(4096)).qid for _ in range(UDP_BURST))
+            self.assertEqual(udp_ids, [5000 + k for k in range(UDP_BURST)])
+            udp.close()
+
+            rc = server.proc.wait(timeout=10)
+            elapsed = time.monotonic() - t0
+            print(f"\nstop: {CONNECTIONS}x{PIPELINED} tcp + {UDP_BURST} udp answered; exit {rc} after {elapsed:.2f} s")
+            self.assertEqual(rc, 0, server.output())
+            # Idle connections do not hold the stop for the 10 s idle timeout, nor for the grace period.
+            self.assertLess(elapsed, 2.5)
+            self.assertIn("received SIGTERM; stopping", server.output())
+            self.assertIn("stopped", server.output())
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+        finally:
+            for s in conns + idle:
+                s.close()
+            server.stop()
+
+    def test_sigint_exits_0(self):
+        server = Server(copy_inventory()).start()
+        try:
+            self.assertEqual(udp_ask(server.port, NAME).addresses(), ["10.0.0.155"])
+            t0 = time.monotonic()
+            server.signal(signal.SIGINT)
+            self.assertEqual(server.proc.wait(timeout=10), 0, server.output())
+            self.assertLess(time.monotonic() - t0, 2.5)
+        finally:
+            server.stop()
+
+    def test_a_half_sent_query_does_not_hold_the_stop_beyond_the_grace_period(self):
+        server = Server(copy_inventory()).start()
+        try:
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(tcp_frame(make_query(1, NAME))[:7])  # length and part of a header, then silence
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            server.signal(signal.SIGTERM)
+            self.assertEqual(server.proc.wait(timeout=15), 0, server.output())
+            self.assertLess(time.monotonic() - t0, 6)  # the default grace period is 3 s
+            s.close()
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -6,6 +6,7 @@ packages=(
   libboost-dev libldns-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils
+  dpkg-dev systemd  # CPack's dpkg-shlibdeps; systemd-analyze verify for the unit (no running systemd needed)
 )
 if [ $# -gt 0 ]; then packages+=("$@"); fi
 missing=()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the debug build, then the ASan+UBSan build. Installs what is missing.
+# Builds and runs every test: the debug build (and its Debian package), then the ASan+UBSan build.
+# Installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -10,4 +11,8 @@ for preset in debug asan; do
   cmake --build --preset "$preset" -j "$jobs"
   echo "=== $preset tests"
   ctest --preset "$preset" -j "$jobs"
+  if [ "$preset" = debug ]; then
+    echo "=== package"
+    scripts/check-package.sh build/debug
+  fi
 done

@@ -49,7 +49,7 @@ IdentityPlan plan_identity(const std::optional<std::string>& user, bool allow_ro
     return plan;
   }
   if (root) {
-    if (allow_root) plan.warning = "serving as root (--allow-root); prefer --user or a systemd unit with a dynamic user";
+    if (allow_root) plan.warning = "running as root (--allow-root); prefer --user, or a systemd unit with a dynamic user";
     else
       plan.error =
           "refusing to serve as root: give --user NAME (sockets are bound first, then privileges are dropped), or run "

@@ -136,7 +136,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"phoenix-dns exited with {self.proc.returncode}:\n{self.output()}")
-            if "serving" in self.output():
+            if "info: serving " in self.output():  # the ready line, not any line that says "serving"
                 return
             time.sleep(0.05)
         raise AssertionError("phoenix-dns did not become ready:\n" + self.output())

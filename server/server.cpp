@@ -37,6 +37,24 @@ std::string describe_listen(const std::vector<horizon::Endpoint>& listen) {
   return where;
 }
 
+/// One line per zone whose serial moved (or that appeared), so the journal says what a reload changed.
+void log_serial_changes(const zones::Snapshot& before, const zones::Snapshot& after) {
+  for (auto& vd : after.view_data) {
+    const zones::ViewData* prev = nullptr;
+    for (auto& p : before.view_data)
+      if (p.name == vd.name) prev = &p;
+    for (auto& z : vd.zones.zones()) {
+      const zones::Zone* was = nullptr;
+      if (prev)
+        for (auto& pz : prev->zones.zones())
+          if (pz->origin() == z->origin()) was = pz.get();
+      if (!was) spdlog::info("reload: [{}] new in view {}, serial {}", z->origin().to_text(), vd.name, z->serial());
+      else if (was->serial() != z->serial())
+        spdlog::info("reload: [{}] view {}: serial {} -> {}", z->origin().to_text(), vd.name, was->serial(), z->serial());
+    }
+  }
+}
+
 /// One UDP worker thread: its own io_context and one socket per listen address.
 struct WorkerThread {
   asio::io_context io{1};
@@ -206,14 +224,15 @@ class Server {
     } else {
       warn_restart_only(outcome.plan);
       save_serials();
-      auto old = holder_.generation();
+      auto old = holder_.current();
+      log_serial_changes(*old, *outcome.snapshot);
       uint64_t gen = holder_.publish(outcome.snapshot);
       // Workers pick the new snapshot up at their next batch; the posts make idle ones let go of
       // the old one too, so it can be retired.
       for (auto& w : threads_)
         for (auto& u : w->workers) asio::post(w->io, [u = u.get()] { u->refresh(); });
       asio::post(tcp_io_, [t = tcp_.get()] { t->refresh(); });
-      spdlog::info("reload: generation {} -> {}, {} ({} ms)", old, gen, outcome.snapshot->summary(), ms);
+      spdlog::info("reload: generation {} -> {}, {} ({} ms)", old->generation, gen, outcome.snapshot->summary(), ms);
       notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen));
     }
     if (reload_pending_) {

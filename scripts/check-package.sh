@@ -52,6 +52,8 @@ if command -v systemd-analyze >/dev/null; then
   # Any complaint about our unit (not about units of the host it happens to load) is a failure.
   if grep -i 'phoenix-dns' <<<"$out"; then fail "systemd-analyze verify complained"; fi
   echo "package: unit verified with $(systemd-analyze --version | head -1)"
+  # Informational: systemd's own rating of the sandbox (lower is better; "OK" is below 5).
+  (cd "$root" && systemd-analyze security --offline=yes ./phoenix-dns.service 2>/dev/null | tail -1) || true
 else
   fail "systemd-analyze not found (scripts/deps.sh installs systemd)"
 fi

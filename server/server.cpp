@@ -113,6 +113,10 @@ class Server {
       }
       spdlog::info("privileges: running as {} (uid {}, gid {})", identity.run_as->name, identity.run_as->uid,
                    identity.run_as->gid);
+      // The first load ran as root; every reload runs as the user. Say so now rather than at the first SIGHUP.
+      if (access(opts_.inventory.c_str(), R_OK | X_OK) != 0)
+        spdlog::warn("privileges: inventory {} is not readable by {}; reloads will fail", opts_.inventory.string(),
+                     identity.run_as->name);
     }
     state_writable_ = opts_.state_dir && access(opts_.state_dir->c_str(), W_OK) == 0;
     if (opts_.state_dir && !state_writable_)

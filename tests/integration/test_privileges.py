@@ -51,6 +51,7 @@ class PrivilegeTest(unittest.TestCase):
             for task in Path(f"/proc/{server.proc.pid}/task").iterdir():
                 self.assertNotIn(0, status_ids(f"{server.proc.pid}/task/{task.name}")["Uid"])
             self.assertIn("privileges: running as nobody", server.output())
+            self.assertNotIn("is not readable by nobody", server.output())
             self.assertEqual(udp_ask(server.port, NAME).addresses(), ["10.0.0.155"])
             self.assertEqual(os.stat(state).st_uid, nobody.pw_uid)
             self.assertEqual(os.stat(state / "serials.json").st_uid, nobody.pw_uid)
@@ -59,6 +60,21 @@ class PrivilegeTest(unittest.TestCase):
             reload_and_wait(server)
             self.assertEqual(udp_ask(server.port, NAME).addresses(), ["10.0.0.156"])
             self.assertNotIn("cannot save serials", server.output())
+        finally:
+            rc = server.stop()
+        self.assertEqual(rc, 0, server.output())
+
+    def test_inventory_the_user_cannot_read_is_flagged_at_start(self):
+        inv = copy_inventory()  # mkdtemp: 0700, root's
+        server = Server(inv, args=["--user", "nobody"], state_dir=tempfile.mkdtemp()).start()
+        try:
+            self.assertIn(f"privileges: inventory {inv} is not readable by nobody; reloads will fail", server.output())
+            # The state dir exists and is root's: serials stay in memory, and it says so.
+            self.assertIn("serials are kept in memory only", server.output())
+            self.assertEqual(udp_ask(server.port, NAME).addresses(), ["10.0.0.155"])
+            # A reload as nobody fails and keeps the data.
+            reload_and_wait(server, ok=False)
+            self.assertEqual(udp_ask(server.port, NAME).addresses(), ["10.0.0.155"])
         finally:
             rc = server.stop()
         self.assertEqual(rc, 0, server.output())

@@ -97,9 +97,20 @@ struct ZoneFileSpec {
   Location where;
 };
 
+/// How names outside our zones are forwarded and cached (views with recursion only).
+struct ForwardSettings {
+  uint32_t timeout_ms = 1000;        ///< forward_timeout_ms: one attempt at one upstream
+  uint32_t total_timeout_ms = 3000;  ///< forward_total_timeout_ms: all attempts; then SERVFAIL
+  uint32_t cache_max_bytes = 16u << 20;  ///< cache_max_bytes: memory bound of the cache; 0 = no cache
+  uint32_t cache_max_ttl = 86400;        ///< cache_max_ttl: longer TTLs are cut to this
+  uint32_t cache_max_negative_ttl = 3600;  ///< cache_max_negative_ttl (RFC 2308 §5 suggests 1-3 hours)
+  friend bool operator==(const ForwardSettings&, const ForwardSettings&) = default;
+};
+
 struct DnsSettings {
   bool enabled = true;
   std::vector<Endpoint> upstreams;
+  ForwardSettings forward;
   std::vector<ExplicitRecord> explicit_records;
   std::optional<std::string> internal_zone, external_zone;
   std::optional<IpAddr> gateway_ip;

@@ -505,6 +505,11 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
     if (auto e = Endpoint::parse(ups[i], 53)) d.upstreams.push_back(*e);
     else r.error(child(child(dp, "upstream_servers"), i), "\"" + ups[i] + "\" is not an address or address:port");
   }
+  if (auto v = r.uint(*dns, dp, "forward_timeout_ms", 60000)) d.forward.timeout_ms = *v;
+  if (auto v = r.uint(*dns, dp, "forward_total_timeout_ms", 60000)) d.forward.total_timeout_ms = *v;
+  if (auto v = r.uint(*dns, dp, "cache_max_bytes", 1u << 30)) d.forward.cache_max_bytes = *v;
+  if (auto v = r.uint(*dns, dp, "cache_max_ttl", 2147483647)) d.forward.cache_max_ttl = *v;
+  if (auto v = r.uint(*dns, dp, "cache_max_negative_ttl", 2147483647)) d.forward.cache_max_negative_ttl = *v;
   auto listen = r.string_list(*dns, dp, "listen");
   for (size_t i = 0; i < listen.size(); ++i) {
     if (auto e = Endpoint::parse(listen[i], 53)) d.listen.push_back(*e);

@@ -148,6 +148,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   }
   plan.reverse_zone = reverse_zone_for(inv.host.default_subnet);
   plan.upstreams = inv.dns.upstreams;
+  plan.forward = inv.dns.forward;
   plan.zone_files = inv.dns.zone_files;
   plan.listen = inv.dns.listen;
   if (plan.listen.empty()) plan.listen.push_back({inv.host.address.addr, 53});

@@ -69,6 +69,7 @@ struct HorizonPlan {
   std::vector<ViewPlan> views;
   std::vector<PublishedService> services;
   std::vector<Endpoint> upstreams;
+  ForwardSettings forward;
   std::vector<Endpoint> listen;  ///< inventory listen list, or the host address on port 53
   std::vector<ZoneFileSpec> zone_files;
 };

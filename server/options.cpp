@@ -49,6 +49,10 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_option("-l,--listen", listen,
                  "ADDR[:PORT] or [V6ADDR]:PORT to serve UDP and TCP on; repeatable; replaces "
                  "dns_server.listen (default: the host address, port 53)");
+  std::vector<std::string> upstreams;
+  app.add_option("--upstream", upstreams,
+                 "address[:port] to forward names outside our zones to; repeatable; replaces "
+                 "dns_server.upstream_servers; \"none\" turns forwarding off");
   app.add_flag("--check", cl.check, "load and check the inventory, print a summary, and exit (non-zero on errors)");
   app.add_option("-t,--threads", cl.server.threads, "UDP worker threads (default: one per core)");
   app.add_option("--state-dir", state_dir, "where SOA serials are remembered across restarts")->capture_default_str();
@@ -104,6 +108,17 @@ CommandLine parse_command_line(int argc, char** argv) {
       return cl;
     }
     cl.server.listen.push_back(*ep);
+  }
+  if (!upstreams.empty()) cl.server.upstreams.emplace();
+  for (auto& u : upstreams) {
+    if (u == "none") continue;
+    auto ep = horizon::Endpoint::parse(u, 53);
+    if (!ep) {
+      std::fprintf(stderr, "phoenix-dns: --upstream %s: not an address or address:port\n", u.c_str());
+      cl.exit_code = 2;
+      return cl;
+    }
+    cl.server.upstreams->push_back(*ep);
   }
   return cl;
 }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "server/forward/forwarder.hpp"
 #include "server/net/udp_worker.hpp"
 #include "server/notify.hpp"
 #include "server/privileges.hpp"
@@ -73,6 +74,7 @@ class Server {
     if (!serials_.load_error().empty()) spdlog::warn("state: cannot read serials ({}); starting afresh", serials_.load_error());
     auto first = load_snapshot(opts_.inventory, serials_);
     log_diagnostics(first.diagnostics);
+    if (first.snapshot && opts_.upstreams) first.snapshot->upstreams = *opts_.upstreams;
     if (!first.snapshot) {
       spdlog::error("inventory {}: {} errors; not starting", opts_.inventory.string(), first.diagnostics.error_count());
       return 1;
@@ -125,7 +127,10 @@ class Server {
     save_serials();
     holder_.publish(first.snapshot);
 
+    forwarder_.start();
+    tcp_->set_forwarder(&forwarder_);
     for (auto& w : threads_) {
+      for (auto& u : w->workers) u->set_forwarder(&forwarder_);
       for (auto& u : w->workers) u->start();
       w->thread = std::thread([io = &w->io] { run_guarded(*io, "udp"); });
     }
@@ -144,6 +149,7 @@ class Server {
     // A reload still reading files finishes on its own; nothing it produces is published any more.
     reload_guard_.reset();
     reload_thread_.join();
+    forwarder_.stop();
     spdlog::info("stopped");
     return 0;
   }
@@ -205,6 +211,7 @@ class Server {
       auto outcome = std::make_shared<LoadOutcome>();
       try {
         *outcome = load_snapshot(opts_.inventory, serials_);
+        if (outcome->snapshot && opts_.upstreams) outcome->snapshot->upstreams = *opts_.upstreams;
       } catch (const std::exception& e) {
         outcome->snapshot.reset();
         outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");
@@ -312,6 +319,8 @@ class Server {
   bool reload_running_ = false;
   bool reload_pending_ = false;
   uint64_t failed_reloads_ = 0;
+  // Declared after the workers, so destroyed (and its thread joined) before those it posts replies to.
+  forward::Forwarder forwarder_;
   std::chrono::steady_clock::time_point stop_deadline_;
 };
 

@@ -15,6 +15,8 @@ namespace phoenix::server {
 struct ServerOptions {
   std::filesystem::path inventory;
   std::vector<horizon::Endpoint> listen;  ///< replaces the inventory's listen list when not empty
+  /// Replaces dns_server.upstream_servers at every load when set; an empty list turns forwarding off.
+  std::optional<std::vector<horizon::Endpoint>> upstreams;
   unsigned threads = 0;                   ///< UDP worker threads; 0 = one per core
   std::optional<std::filesystem::path> state_dir;
   std::optional<std::string> user;  ///< switch to this user after binding (needs root)

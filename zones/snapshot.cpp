@@ -102,6 +102,7 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
                                                horizon::Diagnostics& diag) {
   auto snap = std::make_shared<Snapshot>();
   snap->upstreams = plan.upstreams;
+  snap->forward = plan.forward;
   bool ok = true;
   for (auto& v : plan.views) {
     snap->views.add_view(v.name, v.match_clients);

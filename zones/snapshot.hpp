@@ -39,6 +39,7 @@ struct Snapshot {
   horizon::ViewTable views;
   std::vector<ViewData> view_data;  ///< indexed by ViewId
   std::vector<horizon::Endpoint> upstreams;
+  horizon::ForwardSettings forward;
   uint64_t generation = 0;
 
   size_t zone_count() const;

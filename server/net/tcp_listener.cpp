@@ -1,9 +1,12 @@
 #include "tcp_listener.hpp"
 
+#include <cstring>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +16,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 
 #include "endpoint.hpp"
+#include "server/forward/forwarder.hpp"
 
 namespace phoenix::server {
 
@@ -77,6 +81,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
   auto out = std::make_unique<uint8_t[]>(2 + query::kMaxTcpReply);
   asio::steady_timer idle(io_);
   horizon::IpAddr client;
+  query::ForwardRequest fwd;
   try {
     boost::system::error_code ec;
     auto remote = socket->remote_endpoint(ec);
@@ -101,8 +106,12 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
       if (ec) break;
       idle.cancel();
       const zones::Snapshot* snap = holder_.acquire(slot_);
-      query::QueryContext ctx{snap, client, true, &stats_};
+      query::QueryContext ctx{snap, client, true, &stats_, forwarder_ ? &fwd : nullptr};
       size_t reply = query::process_query(in.get(), len, ctx, out.get() + 2, query::kMaxTcpReply);
+      if (reply == 0 && fwd.wanted) {
+        fwd.wanted = false;
+        reply = co_await forward(fwd.query, *snap, out.get() + 2);
+      }
       if (reply == 0) continue;
       out[0] = static_cast<uint8_t>(reply >> 8);
       out[1] = static_cast<uint8_t>(reply);
@@ -118,6 +127,32 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
   socket->close(ignored);
   waiting_.erase(socket.get());
   sessions_.erase(socket);
+}
+
+asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out) {
+  if (size_t n = forwarder_->answer_from_cache(q, out, query::kMaxTcpReply)) co_return n;
+  // The forwarder thread posts the reply back here and wakes us by cancelling the timer; the timer's
+  // own expiry is only a backstop, since the forwarder always answers within its total timeout.
+  struct Wait {
+    explicit Wait(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    std::vector<uint8_t> reply;
+    bool done = false;
+  };
+  auto w = std::make_shared<Wait>(io_);
+  w->timer.expires_after(std::chrono::milliseconds(snap.forward.total_timeout_ms) + std::chrono::seconds(2));
+  forwarder_->resolve(snap, q, query::kMaxTcpReply, [w, &io = io_](std::vector<uint8_t> reply) {
+    asio::post(io, [w, reply = std::move(reply)]() mutable {
+      w->reply = std::move(reply);
+      w->done = true;
+      w->timer.cancel();
+    });
+  });
+  boost::system::error_code ec;
+  if (!w->done) co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (!w->done || w->reply.size() > query::kMaxTcpReply) co_return forward::write_servfail(q, out, query::kMaxTcpReply);
+  std::memcpy(out, w->reply.data(), w->reply.size());
+  co_return w->reply.size();
 }
 
 }  // namespace phoenix::server

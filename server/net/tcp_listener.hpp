@@ -14,6 +14,10 @@
 #include "server/query/processor.hpp"
 #include "server/snapshot_holder.hpp"
 
+namespace phoenix::forward {
+class Forwarder;
+}
+
 namespace phoenix::server {
 
 struct TcpLimits {
@@ -34,8 +38,12 @@ class TcpListener {
   size_t connections() const { return sessions_.size(); }
   void refresh() { holder_.acquire(slot_); }
   const query::QueryStats& stats() const { return stats_; }
+  /// Names outside our zones in views with recursion go there; without one they are REFUSED.
+  void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
 
  private:
+  /// Answers a query the processor handed to the forwarder into `out`; only this connection waits.
+  boost::asio::awaitable<size_t> forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out);
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
   boost::asio::awaitable<void> serve(std::shared_ptr<boost::asio::ip::tcp::socket> socket);
 
@@ -48,6 +56,7 @@ class TcpListener {
   std::set<std::shared_ptr<boost::asio::ip::tcp::socket>> sessions_;
   std::set<boost::asio::ip::tcp::socket*> waiting_;  ///< sessions between queries (may be closed on stop)
   bool stopping_ = false;
+  forward::Forwarder* forwarder_ = nullptr;
 };
 
 }  // namespace phoenix::server

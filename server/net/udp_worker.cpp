@@ -1,8 +1,10 @@
 #include "udp_worker.hpp"
 
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 
 #include "endpoint.hpp"
+#include "server/forward/forwarder.hpp"
 
 #include <netinet/in.h>
 
@@ -68,8 +70,9 @@ void UdpWorker::drain() {
     const zones::Snapshot* snap = holder_.acquire(slot_);
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
-      query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_};
+      query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
       size_t len = query::process_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
+      if (len == 0 && fwd_.wanted) len = forward(*snap, static_cast<unsigned>(i), tx_[out].data());
       if (len == 0) continue;  // dropped: compact the batch
       tx_iov_[out] = {tx_[out].data(), len};
       tx_msg_[out].msg_hdr.msg_name = &addr_[i];
@@ -84,6 +87,32 @@ void UdpWorker::drain() {
     }
     if (static_cast<unsigned>(n) < kBatch) return;
   }
+}
+
+size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out) {
+  fwd_.wanted = false;
+  const query::ParsedQuery& q = fwd_.query;
+  const size_t limit = query::udp_reply_limit(q);
+  if (size_t n = forwarder_->answer_from_cache(q, out, limit)) return n;
+  // A miss must not hold up the rest of the batch: the forwarder thread asks upstream, and the reply
+  // comes back to this thread as a posted handler that sends one datagram.
+  try {
+    sockaddr_storage to = addr_[i];
+    socklen_t to_len = rx_msg_[i].msg_hdr.msg_namelen;
+    forwarder_->resolve(snap, q, limit, [this, to, to_len](std::vector<uint8_t> reply) {
+      asio::post(socket_.get_executor(),
+                 [this, to, to_len, reply = std::move(reply)] { send_later(to, to_len, reply); });
+    });
+  } catch (const std::exception&) {
+    // Out of memory: no reply, as with any overload; the client retries.
+  }
+  return 0;
+}
+
+void UdpWorker::send_later(const sockaddr_storage& to, socklen_t to_len, const std::vector<uint8_t>& reply) {
+  if (stopping_) return;
+  ::sendto(socket_.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
+           to_len);
 }
 
 }  // namespace phoenix::server

@@ -7,10 +7,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <cstdint>
+#include <vector>
 
 #include "horizon/ip_prefix.hpp"
 #include "server/query/processor.hpp"
 #include "server/snapshot_holder.hpp"
+
+namespace phoenix::forward {
+class Forwarder;
+}
 
 namespace phoenix::server {
 
@@ -32,16 +37,24 @@ class UdpWorker {
   const query::QueryStats& stats() const { return stats_; }
   /// Picks up a new snapshot even when no traffic arrives, so the old one can be freed.
   void refresh() { holder_.acquire(slot_); }
+  /// Names outside our zones in views with recursion go there; without one they are REFUSED.
+  void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
 
  private:
   void wait();
   void drain();
+  /// A query the processor handed to the forwarder: a cache hit is written to `out` (its length is
+  /// returned); a miss returns 0 and the reply is sent later by send_later(), on this thread.
+  size_t forward(const zones::Snapshot& snap, unsigned i, uint8_t* out);
+  void send_later(const sockaddr_storage& to, socklen_t to_len, const std::vector<uint8_t>& reply);
 
   boost::asio::ip::udp::socket socket_;
   SnapshotHolder& holder_;
   SnapshotHolder::Slot slot_;
   query::QueryStats stats_;
   bool stopping_ = false;
+  forward::Forwarder* forwarder_ = nullptr;
+  query::ForwardRequest fwd_;
 
   std::array<std::array<uint8_t, kRxSize>, kBatch> rx_{};
   std::array<std::array<uint8_t, kTxSize>, kBatch> tx_{};

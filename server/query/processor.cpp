@@ -19,20 +19,14 @@ struct Answering {
   ParsedQuery q;
   WireWriter w;
   size_t opt_reserve = 0;
+  bool ra = false;  ///< recursion available: set once the view is known to forward (RFC 1035 §4.1.1)
 };
 
 uint8_t reply_flags1(const ParsedQuery& q, bool aa) {
   return static_cast<uint8_t>(0x80 | (q.opcode << 3) | (aa ? 0x04 : 0) | (q.rd ? 0x01 : 0));
 }
-uint8_t reply_flags2(const ParsedQuery& q, uint8_t rcode) {
-  return static_cast<uint8_t>((q.cd ? 0x10 : 0) | (rcode & 0x0f));
-}
-
-/// Stage: EDNS. RFC 6891 §6.2.3: never below 512; we cap at what we advertise.
-size_t udp_limit(const ParsedQuery& q) {
-  if (!q.has_edns) return 512;
-  size_t s = q.udp_size < 512 ? 512 : q.udp_size;
-  return s > kOurPayload ? kOurPayload : s;
+uint8_t reply_flags2(const ParsedQuery& q, uint8_t rcode, bool ra = false) {
+  return static_cast<uint8_t>((ra ? 0x80 : 0) | (q.cd ? 0x10 : 0) | (rcode & 0x0f));
 }
 
 size_t finish_with_opt(Answering& a, uint16_t rcode, int ede) {
@@ -50,7 +44,7 @@ size_t finish_error(Answering& a, uint16_t rcode, int ede) {
   }
   if (a.q.have_question) {
     a.w.truncate_to_question();
-    a.w.set_flags(reply_flags1(a.q, false), reply_flags2(a.q, static_cast<uint8_t>(rcode)));
+    a.w.set_flags(reply_flags1(a.q, false), reply_flags2(a.q, static_cast<uint8_t>(rcode), a.ra));
   } else {
     a.w.put_header_only(a.q.id, reply_flags1(a.q, false), reply_flags2(a.q, static_cast<uint8_t>(rcode)));
   }
@@ -83,6 +77,13 @@ size_t write_sections(Answering& a, const LookupResult& r) {
 
 }  // namespace
 
+/// Stage: EDNS. RFC 6891 §6.2.3: never below 512; we cap at what we advertise.
+size_t udp_reply_limit(const ParsedQuery& q) noexcept {
+  if (!q.has_edns) return 512;
+  size_t s = q.udp_size < 512 ? 512 : q.udp_size;
+  return s > kOurPayload ? kOurPayload : s;
+}
+
 size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {
   Answering a{ctx, {}, WireWriter(out, cap)};
   if (ctx.stats) ++ctx.stats->queries;
@@ -94,7 +95,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     return 0;
   }
   ParsedQuery& q = a.q;
-  a.w.set_limit(ctx.tcp ? cap : udp_limit(q));
+  a.w.set_limit(ctx.tcp ? cap : udp_reply_limit(q));
   if (q.have_question &&
       !a.w.put_header_and_question(q.id, reply_flags1(q, false), reply_flags2(q, 0), q.qname_orig, q.qname_len,
                                    q.qtype, q.qclass)) {
@@ -114,15 +115,26 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   horizon::ViewId view = snap.views.match(ctx.client);
   if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
 
-  // Stage: zone. A name in a zone this view lacks is REFUSED, never the other view's data.
+  // RA tells the client whether this view resolves names beyond our zones (RFC 1035 §4.1.1).
+  const zones::ViewData& vd = snap.view_data[view];
+  a.ra = vd.recursion && !snap.upstreams.empty() && ctx.forward != nullptr;
+
+  // Stage: zone. A name in a zone this view lacks is REFUSED, never the other view's data, unless
+  // the view forwards: then it goes to the forwarder (cache, then upstreams). Our own zones are
+  // always looked up first, so forwarding never shadows or slows an authoritative answer.
   std::string_view qname(reinterpret_cast<const char*>(q.qname_lower), q.qname_len);
-  const zones::Zone* zone = snap.view_data[view].zones.find_zone(qname);
-  if (!zone) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+  const zones::Zone* zone = vd.zones.find_zone(qname);
+  if (!zone) {
+    if (!a.ra) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+    ctx.forward->wanted = true;
+    ctx.forward->query = q;
+    return 0;
+  }
 
   // Stage: lookup.
   LookupResult result;
   zone->lookup(qname, q.qtype, result);
-  a.w.set_flags(reply_flags1(q, result.authoritative), reply_flags2(q, 0));
+  a.w.set_flags(reply_flags1(q, result.authoritative), reply_flags2(q, 0, a.ra));
   if (q.has_edns) {
     // Keep room for our OPT so that adding it can never push the reply past the client's limit.
     a.opt_reserve = 11;

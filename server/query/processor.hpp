@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "horizon/ip_prefix.hpp"
+#include "server/query/wire_reader.hpp"
 #include "zones/snapshot.hpp"
 
 namespace phoenix::query {
@@ -21,12 +22,26 @@ struct QueryStats {
            truncated = 0;
 };
 
+/// Filled by the processor when a query is for the forwarder: a name outside every zone of a view
+/// with recursion and upstreams. process_query() then returns 0, and the transport hands `query`
+/// to the forwarder (cache first, then upstreams) and sends that reply itself.
+struct ForwardRequest {
+  bool wanted = false;
+  ParsedQuery query;
+};
+
 struct QueryContext {
   const zones::Snapshot* snapshot = nullptr;
   horizon::IpAddr client;
   bool tcp = false;
   QueryStats* stats = nullptr;  ///< may be null
+  /// Where a query to forward is described; null when this caller cannot forward (fuzzers, benches):
+  /// such names are then REFUSED as before, and RA stays clear.
+  ForwardRequest* forward = nullptr;
 };
+
+/// The largest UDP reply this client accepts (RFC 6891 §6.2.3: never below 512; at most what we advertise).
+size_t udp_reply_limit(const ParsedQuery& q) noexcept;
 
 /// Answers the query in `in` into `out` (capacity `cap`, at least 512; 65535 for TCP).
 /// Returns the reply length, or 0 when no reply must be sent. Never throws, never allocates.

@@ -1,0 +1,152 @@
+#include "forwarder.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+
+#include "upstream.hpp"
+
+namespace phoenix::forward {
+
+namespace asio = boost::asio;
+
+Forwarder::Forwarder() : cache_(horizon::ForwardSettings{}.cache_max_bytes) {}
+
+Forwarder::~Forwarder() { stop(); }
+
+void Forwarder::start() {
+  if (thread_.joinable()) return;
+  work_.emplace(io_.get_executor());
+  thread_ = std::thread([this] {
+    // The task root: a stray exception is logged and the loop keeps forwarding (style point 14).
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("forward: error ({}); continuing", e.what());
+      }
+    }
+  });
+}
+
+void Forwarder::stop() {
+  work_.reset();
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t Forwarder::answer_from_cache(const query::ParsedQuery& q, uint8_t* out, size_t limit) noexcept {
+  try {
+    uint8_t key[kMaxKey];
+    size_t n = make_key(q.qname_lower, q.qname_len, q.qtype, q.qclass, q.do_bit, q.cd, key);
+    auto now = Clock::now();
+    auto a = cache_.find(std::string_view(reinterpret_cast<const char*>(key), n), now);
+    if (!a) return 0;
+    auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - a->stored).count();
+    size_t len = write_client_reply(*a, q, static_cast<uint32_t>(elapsed), out, limit);
+    if (len) stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    return len;
+  } catch (const std::exception&) {
+    return 0;  // a lock that cannot be taken: treat as a miss
+  }
+}
+
+void Forwarder::resolve(const zones::Snapshot& snap, const query::ParsedQuery& q, size_t limit, Deliver deliver) {
+  asio::post(io_, [this, w = Waiter{q, limit, std::move(deliver)}, ups = snap.upstreams, s = snap.forward]() mutable {
+    enqueue(std::move(w), std::move(ups), s);
+  });
+}
+
+void Forwarder::answer(Waiter& w, const Answer* a, uint32_t elapsed) {
+  std::vector<uint8_t> reply(w.limit);
+  size_t n = a ? write_client_reply(*a, w.q, elapsed, reply.data(), reply.size()) : 0;
+  if (n == 0) {
+    n = write_servfail(w.q, reply.data(), reply.size());
+    stats_.servfail.fetch_add(1, std::memory_order_relaxed);
+  }
+  reply.resize(n);
+  try {
+    if (n) w.deliver(std::move(reply));
+  } catch (const std::exception& e) {
+    spdlog::warn("forward: cannot hand a reply back ({})", e.what());
+  }
+}
+
+void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, horizon::ForwardSettings settings) {
+  // A reload may bring other upstreams or limits. Answers from the old upstreams are dropped: they
+  // may describe another network's view of the world.
+  if (upstreams != upstreams_) {
+    if (!upstreams_.empty()) cache_.clear();
+    upstreams_ = std::move(upstreams);
+    preferred_ = 0;
+  }
+  if (settings.cache_max_bytes != cache_.max_bytes()) cache_.set_max_bytes(settings.cache_max_bytes);
+  settings_ = settings;
+
+  Question question = question_of(w.q);
+  std::string key = make_key(question);
+  // The answer may have arrived while this question was on its way here.
+  auto now = Clock::now();
+  if (auto a = cache_.find(key, now)) {
+    stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    answer(w, a.get(), static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(now - a->stored).count()));
+    return;
+  }
+  if (auto it = pending_.find(key); it != pending_.end()) {
+    // The same question is already upstream: wait for that answer instead of asking again.
+    if (it->second->waiters.size() >= kMaxWaiters) {
+      stats_.overload.fetch_add(1, std::memory_order_relaxed);
+      answer(w, nullptr, 0);
+      return;
+    }
+    stats_.coalesced.fetch_add(1, std::memory_order_relaxed);
+    it->second->waiters.push_back(std::move(w));
+    return;
+  }
+  if (pending_.size() >= kMaxPending || upstreams_.empty()) {
+    stats_.overload.fetch_add(1, std::memory_order_relaxed);
+    answer(w, nullptr, 0);
+    return;
+  }
+  auto p = std::make_shared<Pending>();
+  p->question = std::move(question);
+  p->waiters.push_back(std::move(w));
+  pending_.emplace(key, p);
+  stats_.resolutions.fetch_add(1, std::memory_order_relaxed);
+  asio::co_spawn(io_, run(std::move(key), std::move(p)), asio::detached);
+}
+
+asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p) {
+  std::shared_ptr<Answer> result;
+  // Copies: a reload while we wait must not change the list under our feet.
+  const auto upstreams = upstreams_;
+  const auto settings = settings_;
+  try {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(settings.total_timeout_ms);
+    const size_t n = upstreams.size();
+    const size_t first = preferred_;
+    for (size_t i = 0; i < n && Clock::now() < deadline; ++i) {
+      size_t idx = (first + i) % n;
+      auto attempt_deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(settings.timeout_ms));
+      Exchange ex = co_await exchange(io_, upstreams[idx], p->question, settings, attempt_deadline);
+      if (ex.status == Exchange::Status::ok) {
+        result = std::make_shared<Answer>(std::move(ex.answer));
+        if (upstreams == upstreams_) preferred_ = idx;
+        break;
+      }
+      auto& counter = ex.status == Exchange::Status::timeout ? stats_.upstream_timeouts : stats_.upstream_failures;
+      counter.fetch_add(1, std::memory_order_relaxed);
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("forward: resolution failed ({})", e.what());
+    result.reset();
+  }
+  pending_.erase(key);
+  if (result && upstreams == upstreams_) cache_.insert(key, result);
+  for (auto& w : p->waiters) answer(w, result.get(), 0);
+}
+
+}  // namespace phoenix::forward

@@ -1,0 +1,92 @@
+// forwarder -- resolves names outside our zones through the upstream servers, on its own thread.
+#pragma once
+
+#include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cache.hpp"
+#include "server/query/wire_reader.hpp"
+#include "zones/snapshot.hpp"
+
+namespace phoenix::forward {
+
+/// Receives the finished reply for one client; runs on the forwarder thread, so it should only hand
+/// the bytes to the client's own transport (post to its io_context), never do slow work.
+using Deliver = std::function<void(std::vector<uint8_t> reply)>;
+
+struct ForwardStats {
+  std::atomic<uint64_t> cache_hits{0}, resolutions{0}, coalesced{0}, servfail{0}, upstream_failures{0},
+      upstream_timeouts{0}, overload{0};
+};
+
+/// Owns the cache and a thread with its own io_context for every upstream exchange, so a slow or dead
+/// upstream can only ever delay forwarded queries: the workers answering our zones never wait on it.
+///
+/// Workers call answer_from_cache() inline (a locked map lookup and a copy), and on a miss resolve(),
+/// which posts the question to the forwarder thread and returns at once. There identical questions
+/// are coalesced into one upstream resolution; upstreams are tried in turn (starting with the one
+/// that last answered), each for at most forward_timeout_ms, all within forward_total_timeout_ms,
+/// after which every waiter gets SERVFAIL.
+class Forwarder {
+ public:
+  Forwarder();
+  ~Forwarder();
+  Forwarder(const Forwarder&) = delete;
+  Forwarder& operator=(const Forwarder&) = delete;
+
+  void start();
+  /// Stops the thread; questions still pending are dropped unanswered (clients retry). Idempotent.
+  void stop();
+
+  /// Any thread: the reply to `q` from the cache, written into `out` (at most `limit` bytes), or 0 on a miss.
+  size_t answer_from_cache(const query::ParsedQuery& q, uint8_t* out, size_t limit) noexcept;
+
+  /// Any thread: resolves `q` with the upstreams and settings of `snap` (copied, so `snap` may go away),
+  /// then calls `deliver` exactly once with a reply of at most `limit` bytes (answer or SERVFAIL) --
+  /// unless the forwarder is stopped first.
+  void resolve(const zones::Snapshot& snap, const query::ParsedQuery& q, size_t limit, Deliver deliver);
+
+  Cache& cache() { return cache_; }
+  const ForwardStats& stats() const { return stats_; }
+
+  static constexpr size_t kMaxPending = 4096;  ///< distinct questions in flight; beyond, SERVFAIL at once
+  static constexpr size_t kMaxWaiters = 256;   ///< clients waiting on one question
+
+ private:
+  struct Waiter {
+    query::ParsedQuery q;
+    size_t limit;
+    Deliver deliver;
+  };
+  struct Pending {
+    Question question;
+    std::vector<Waiter> waiters;
+  };
+
+  void enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, horizon::ForwardSettings settings);
+  boost::asio::awaitable<void> run(std::string key, std::shared_ptr<Pending> p);
+  void answer(Waiter& w, const Answer* a, uint32_t elapsed);
+
+  boost::asio::io_context io_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  Cache cache_;
+  ForwardStats stats_;
+  // Owned by the forwarder thread:
+  std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
+  std::vector<horizon::Endpoint> upstreams_;
+  horizon::ForwardSettings settings_;
+  size_t preferred_ = 0;  ///< index of the upstream that answered last
+};
+
+}  // namespace phoenix::forward

@@ -111,8 +111,11 @@ def dig(port, name, rtype="A", source=None, tcp=False, extra=(), server="127.0.0
 class Server:
     """Runs phoenix-dns until stop(); usable as a context manager."""
 
-    def __init__(self, inventory=EXAMPLE, args=(), port=None, state_dir=None, env=None):
+    def __init__(self, inventory=EXAMPLE, args=(), port=None, state_dir=None, env=None, upstreams=()):
         self.inventory = Path(inventory)
+        # Tests never reach real resolvers (the example names 8.8.8.8): forwarding is off unless a test
+        # names loopback upstreams here, or passes None to use the inventory's own upstream_servers.
+        self.upstreams = upstreams
         self.port = port or free_port()
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="phoenix-state-")
         self.args = list(args)
@@ -126,6 +129,9 @@ class Server:
                "--state-dir", str(self.state_dir), "--threads", "2"] + self.args
         if os.geteuid() == 0 and "--user" not in self.args:
             cmd.append("--allow-root")  # CI runs as root; the server refuses that unless told (test_privileges)
+        if self.upstreams is not None:
+            for u in self.upstreams or ["none"]:
+                cmd += ["--upstream", u]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         if wait:
             self.wait_ready()

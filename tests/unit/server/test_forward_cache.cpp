@@ -1,0 +1,319 @@
+// Issue 7: the forwarder's reply checks, answer replay and cache (positive, negative, bounded, expiring).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "server/forward/cache.hpp"
+#include "server/forward/message.hpp"
+#include "zones/name.hpp"
+
+using namespace phoenix;
+using forward::Answer;
+using forward::Cache;
+using forward::Clock;
+using forward::ReplyCheck;
+
+namespace {
+
+std::string wire(const std::string& name) {
+  std::string out;
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      out.push_back(static_cast<char>(i - start));
+      out.append(name, start, i - start);
+      start = i + 1;
+    }
+  }
+  out.push_back('\0');
+  return out;
+}
+
+void put16(std::vector<uint8_t>& v, uint16_t x) {
+  v.push_back(uint8_t(x >> 8));
+  v.push_back(uint8_t(x));
+}
+void put32(std::vector<uint8_t>& v, uint32_t x) {
+  put16(v, uint16_t(x >> 16));
+  put16(v, uint16_t(x));
+}
+
+forward::Question question(const std::string& name, uint16_t type = 1) {
+  forward::Question q;
+  q.qname = wire(name);
+  q.qtype = type;
+  q.qclass = 1;
+  return q;
+}
+
+/// An upstream reply: header, question (as written, any case), then records built by the caller.
+struct ReplyBuilder {
+  std::vector<uint8_t> b;
+  ReplyBuilder(uint16_t id, const std::string& qname, uint16_t qtype, uint8_t rcode, uint16_t an, uint16_t ns,
+               uint16_t ar, uint8_t flags1 = 0x81) {
+    put16(b, id);
+    b.push_back(flags1);
+    b.push_back(uint8_t(0x80 | rcode));
+    put16(b, 1);
+    put16(b, an);
+    put16(b, ns);
+    put16(b, ar);
+    auto n = wire(qname);
+    b.insert(b.end(), n.begin(), n.end());
+    put16(b, qtype);
+    put16(b, 1);
+  }
+  ReplyBuilder& a(uint32_t ttl, uint8_t last_octet) {
+    put16(b, 0xc00c);
+    put16(b, 1);
+    put16(b, 1);
+    put32(b, ttl);
+    put16(b, 4);
+    b.insert(b.end(), {192, 0, 2, last_octet});
+    return *this;
+  }
+  ReplyBuilder& soa(uint32_t ttl, uint32_t minimum) {
+    put16(b, 0xc00c);  // owner: the question name will do
+    put16(b, 6);
+    put16(b, 1);
+    put32(b, ttl);
+    put16(b, 2 + 2 + 20);
+    put16(b, 0xc00c);
+    put16(b, 0xc00c);
+    for (uint32_t v : {1u, 3600u, 900u, 1209600u}) put32(b, v);
+    put32(b, minimum);
+    return *this;
+  }
+  ReplyBuilder& opt() {
+    b.insert(b.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0});
+    return *this;
+  }
+};
+
+query::ParsedQuery client(const std::string& name, uint16_t id, bool edns = false, uint16_t qtype = 1) {
+  query::ParsedQuery q;
+  auto n = wire(name);
+  std::memcpy(q.qname_orig, n.data(), n.size());
+  for (size_t i = 0; i < n.size(); ++i) q.qname_lower[i] = zones::lower_octet(static_cast<uint8_t>(n[i]));
+  q.qname_len = n.size();
+  q.id = id;
+  q.rd = true;
+  q.qtype = qtype;
+  q.qclass = 1;
+  q.has_edns = edns;
+  q.udp_size = edns ? 1232 : 512;
+  q.have_question = true;
+  return q;
+}
+
+uint32_t ttl_at(const std::vector<uint8_t>& m, size_t off) {
+  return (uint32_t(m[off]) << 24) | (uint32_t(m[off + 1]) << 16) | (uint32_t(m[off + 2]) << 8) | m[off + 3];
+}
+
+const horizon::ForwardSettings kLimits{};
+
+}  // namespace
+
+TEST(ForwardReply, AcceptsOnlyOurIdAndQuestion) {
+  auto q = question("www.example.test");
+  auto r = ReplyBuilder(0x4242, "WWW.Example.test", 1, 0, 1, 0, 0).a(30, 1).b;  // case may differ (RFC 4343)
+  Answer a;
+  auto now = Clock::now();
+  EXPECT_EQ(forward::check_reply(r.data(), r.size(), q, 0x4242, kLimits, now, a), ReplyCheck::ok);
+  EXPECT_EQ(forward::check_reply(r.data(), r.size(), q, 0x4243, kLimits, now, a), ReplyCheck::mismatch);
+  EXPECT_EQ(forward::check_reply(r.data(), r.size(), question("ww.example.test"), 0x4242, kLimits, now, a),
+            ReplyCheck::mismatch);
+  EXPECT_EQ(forward::check_reply(r.data(), r.size(), question("www.example.test", 28), 0x4242, kLimits, now, a),
+            ReplyCheck::mismatch);
+  auto not_response = ReplyBuilder(0x4242, "www.example.test", 1, 0, 0, 0, 0, 0x01).b;
+  EXPECT_EQ(forward::check_reply(not_response.data(), not_response.size(), q, 0x4242, kLimits, now, a),
+            ReplyCheck::mismatch);
+}
+
+TEST(ForwardReply, SortsTruncatedFailedAndMalformed) {
+  auto q = question("www.example.test");
+  Answer a;
+  auto now = Clock::now();
+  auto tc = ReplyBuilder(7, "www.example.test", 1, 0, 0, 0, 0, 0x83).b;
+  EXPECT_EQ(forward::check_reply(tc.data(), tc.size(), q, 7, kLimits, now, a), ReplyCheck::truncated);
+  auto servfail = ReplyBuilder(7, "www.example.test", 1, 2, 0, 0, 0).b;
+  EXPECT_EQ(forward::check_reply(servfail.data(), servfail.size(), q, 7, kLimits, now, a), ReplyCheck::failed);
+  auto cut = ReplyBuilder(7, "www.example.test", 1, 0, 1, 0, 0).a(30, 1).b;
+  cut.resize(cut.size() - 2);
+  EXPECT_EQ(forward::check_reply(cut.data(), cut.size(), q, 7, kLimits, now, a), ReplyCheck::malformed);
+  auto trailing = ReplyBuilder(7, "www.example.test", 1, 0, 1, 0, 0).a(30, 1).b;
+  trailing.push_back(0);
+  EXPECT_EQ(forward::check_reply(trailing.data(), trailing.size(), q, 7, kLimits, now, a), ReplyCheck::malformed);
+}
+
+TEST(ForwardReply, PositiveLifetimeIsTheSmallestTtlAndOptIsDropped) {
+  auto q = question("www.example.test");
+  auto r = ReplyBuilder(1, "www.example.test", 1, 0, 2, 0, 1).a(300, 1).a(60, 2).opt().b;
+  Answer a;
+  ASSERT_EQ(forward::check_reply(r.data(), r.size(), q, 1, kLimits, Clock::now(), a), ReplyCheck::ok);
+  EXPECT_EQ(a.lifetime, 60u);
+  EXPECT_FALSE(a.negative);
+  EXPECT_EQ(a.wire.size(), r.size() - 11);
+  EXPECT_EQ(a.wire[11], 0);  // ARCOUNT without the OPT
+  EXPECT_EQ(a.ttl_offsets.size(), 2u);
+}
+
+TEST(ForwardReply, TtlsAreCappedByTheSettings) {
+  horizon::ForwardSettings limits;
+  limits.cache_max_ttl = 100;
+  auto r = ReplyBuilder(1, "www.example.test", 1, 0, 1, 0, 0).a(0x7fffffff, 1).b;
+  Answer a;
+  ASSERT_EQ(forward::check_reply(r.data(), r.size(), question("www.example.test"), 1, limits, Clock::now(), a),
+            ReplyCheck::ok);
+  EXPECT_EQ(a.lifetime, 100u);
+  EXPECT_EQ(ttl_at(a.wire, a.ttl_offsets[0]), 100u);
+}
+
+TEST(ForwardReply, NegativeLifetimeIsSoaMinimumOrTtl) {
+  // RFC 2308 §5: min(SOA TTL, SOA MINIMUM), for NXDOMAIN and NODATA alike.
+  auto q = question("nope.example.test");
+  Answer a;
+  auto nx = ReplyBuilder(1, "nope.example.test", 1, 3, 0, 1, 0).soa(300, 5).b;
+  ASSERT_EQ(forward::check_reply(nx.data(), nx.size(), q, 1, kLimits, Clock::now(), a), ReplyCheck::ok);
+  EXPECT_TRUE(a.negative);
+  EXPECT_EQ(a.rcode, 3);
+  EXPECT_EQ(a.lifetime, 5u);
+  EXPECT_EQ(ttl_at(a.wire, a.ttl_offsets[0]), 5u);  // the SOA is served with the negative TTL
+  auto nodata = ReplyBuilder(1, "nope.example.test", 1, 0, 0, 1, 0).soa(4, 60).b;
+  ASSERT_EQ(forward::check_reply(nodata.data(), nodata.size(), q, 1, kLimits, Clock::now(), a), ReplyCheck::ok);
+  EXPECT_TRUE(a.negative);
+  EXPECT_EQ(a.lifetime, 4u);
+  horizon::ForwardSettings limits;
+  limits.cache_max_negative_ttl = 2;
+  ASSERT_EQ(forward::check_reply(nx.data(), nx.size(), q, 1, limits, Clock::now(), a), ReplyCheck::ok);
+  EXPECT_EQ(a.lifetime, 2u);
+}
+
+TEST(ForwardReply, NegativeWithoutSoaIsNotCached) {
+  auto r = ReplyBuilder(1, "nope.example.test", 1, 3, 0, 0, 0).b;
+  Answer a;
+  ASSERT_EQ(forward::check_reply(r.data(), r.size(), question("nope.example.test"), 1, kLimits, Clock::now(), a),
+            ReplyCheck::ok);
+  EXPECT_EQ(a.lifetime, 0u);
+}
+
+TEST(ForwardReply, ClientReplyEchoesIdCaseAndCountsTtlsDown) {
+  auto r = ReplyBuilder(1, "www.example.test", 1, 0, 1, 0, 0).a(30, 1).b;
+  Answer a;
+  ASSERT_EQ(forward::check_reply(r.data(), r.size(), question("www.example.test"), 1, kLimits, Clock::now(), a),
+            ReplyCheck::ok);
+  auto cq = client("WwW.ExAmple.TEST", 0xbeef, true);
+  std::vector<uint8_t> out(1232);
+  size_t n = forward::write_client_reply(a, cq, 7, out.data(), out.size());
+  ASSERT_EQ(n, a.wire.size() + 11);
+  EXPECT_EQ(out[0], 0xbe);
+  EXPECT_EQ(out[1], 0xef);
+  EXPECT_EQ(out[2] & 0x80, 0x80);  // QR
+  EXPECT_EQ(out[2] & 0x04, 0);     // never AA for forwarded data
+  EXPECT_EQ(out[3] & 0x80, 0x80);  // RA
+  EXPECT_EQ(std::memcmp(out.data() + 12, cq.qname_orig, cq.qname_len), 0);
+  EXPECT_EQ(ttl_at(out, a.ttl_offsets[0]), 23u);
+  EXPECT_EQ(out[11], 1);  // our OPT
+}
+
+TEST(ForwardReply, TooBigForTheClientGivesTc) {
+  ReplyBuilder big(1, "big.example.test", 1, 0, 60, 0, 0);
+  for (int i = 0; i < 60; ++i) big.a(30, uint8_t(i));
+  Answer a;
+  ASSERT_EQ(forward::check_reply(big.b.data(), big.b.size(), question("big.example.test"), 1, kLimits, Clock::now(), a),
+            ReplyCheck::ok);
+  auto cq = client("big.example.test", 9);
+  std::vector<uint8_t> out(512);
+  size_t n = forward::write_client_reply(a, cq, 0, out.data(), out.size());
+  ASSERT_GT(n, 12u);
+  EXPECT_EQ(out[2] & 0x02, 0x02);
+  EXPECT_EQ(out[7], 0);  // no answers
+}
+
+TEST(ForwardReply, ServfailCarriesEde22) {
+  auto cq = client("x.example.test", 5, true);
+  std::vector<uint8_t> out(512);
+  size_t n = forward::write_servfail(cq, out.data(), out.size());
+  ASSERT_GT(n, 12u);
+  EXPECT_EQ(out[3] & 0x0f, 2);
+  EXPECT_EQ(out[n - 1], 22);
+}
+
+TEST(ForwardReply, KeyIncludesTypeClassAndDnssecBits) {
+  auto q = question("www.example.test");
+  auto k = forward::make_key(q);
+  q.do_bit = true;
+  EXPECT_NE(forward::make_key(q), k);
+  q.do_bit = false;
+  q.qtype = 28;
+  EXPECT_NE(forward::make_key(q), k);
+}
+
+namespace {
+std::shared_ptr<Answer> answer(uint32_t lifetime, Clock::time_point stored, size_t payload = 100) {
+  auto a = std::make_shared<Answer>();
+  a->wire.assign(payload, 0);
+  a->lifetime = lifetime;
+  a->stored = stored;
+  return a;
+}
+}  // namespace
+
+TEST(ForwardCache, FindsLiveEntriesOnly) {
+  Cache c(1 << 20);
+  auto now = Clock::now();
+  c.insert("live", answer(30, now));
+  c.insert("old", answer(5, now - std::chrono::seconds(6)));
+  EXPECT_NE(c.find("live", now), nullptr);
+  EXPECT_EQ(c.find("old", now), nullptr);  // expired is never served
+  EXPECT_EQ(c.find("live", now + std::chrono::seconds(30)), nullptr);
+  EXPECT_EQ(c.find("missing", now), nullptr);
+}
+
+TEST(ForwardCache, DoesNotStoreUncacheableAnswers) {
+  Cache c(1 << 20);
+  c.insert("zero", answer(0, Clock::now()));
+  EXPECT_EQ(c.entries(), 0u);
+  Cache off(0);
+  off.insert("x", answer(30, Clock::now()));
+  EXPECT_EQ(off.entries(), 0u);
+}
+
+TEST(ForwardCache, StaysWithinItsMemoryBound) {
+  const size_t bound = 64 * 1024;
+  Cache c(bound);
+  auto now = Clock::now();
+  for (int i = 0; i < 5000; ++i) c.insert("name" + std::to_string(i), answer(300, now, 200));
+  EXPECT_LE(c.bytes(), bound);
+  EXPECT_GT(c.entries(), 0u);
+  EXPECT_LT(c.entries(), 5000u);
+  // The most recent entries survive; the oldest were evicted.
+  EXPECT_NE(c.find("name4999", now), nullptr);
+  EXPECT_EQ(c.find("name0", now), nullptr);
+  c.set_max_bytes(0);
+  EXPECT_EQ(c.entries(), 0u);
+}
+
+TEST(ForwardCache, RecentlyUsedEntriesSurviveEviction) {
+  Cache c(16 * 4096);  // 4 KiB per shard
+  auto now = Clock::now();
+  c.insert("keep", answer(300, now, 200));
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_NE(c.find("keep", now), nullptr) << i;
+    c.insert("filler" + std::to_string(i), answer(300, now, 200));
+  }
+}
+
+TEST(ForwardCache, ReplacesAndClears) {
+  Cache c(1 << 20);
+  auto now = Clock::now();
+  c.insert("k", answer(30, now, 10));
+  c.insert("k", answer(60, now, 20));
+  EXPECT_EQ(c.entries(), 1u);
+  EXPECT_EQ(c.find("k", now)->lifetime, 60u);
+  c.clear();
+  EXPECT_EQ(c.entries(), 0u);
+  EXPECT_EQ(c.bytes(), 0u);
+}

@@ -7,6 +7,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils
   dpkg-dev systemd  # CPack's dpkg-shlibdeps; systemd-analyze verify for the unit (no running systemd needed)
+  knot   # knotd: the loopback upstream of the forwarding tests (they run their own instance)
 )
 if [ $# -gt 0 ]; then packages+=("$@"); fi
 missing=()

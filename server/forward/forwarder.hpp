@@ -59,7 +59,9 @@ class Forwarder {
   Cache& cache() { return cache_; }
   const ForwardStats& stats() const { return stats_; }
 
-  static constexpr size_t kMaxPending = 4096;  ///< distinct questions in flight; beyond, SERVFAIL at once
+  /// Distinct questions in flight; beyond, SERVFAIL at once. Each holds a socket, so this also keeps
+  /// a dead upstream under load from eating the descriptors that TCP clients need (default limit 1024).
+  static constexpr size_t kMaxPending = 512;
   static constexpr size_t kMaxWaiters = 256;   ///< clients waiting on one question
 
  private:

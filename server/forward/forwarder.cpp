@@ -82,6 +82,9 @@ void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, hori
     if (!upstreams_.empty()) cache_.clear();
     upstreams_ = std::move(upstreams);
     preferred_ = 0;
+    std::string list;
+    for (auto& u : upstreams_) list += (list.empty() ? "" : ", ") + u.to_string();
+    spdlog::info("forward: upstreams {}", list.empty() ? "none" : list);
   }
   if (settings.cache_max_bytes != cache_.max_bytes()) cache_.set_max_bytes(settings.cache_max_bytes);
   settings_ = settings;
@@ -137,8 +140,16 @@ asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p
         if (upstreams == upstreams_) preferred_ = idx;
         break;
       }
-      auto& counter = ex.status == Exchange::Status::timeout ? stats_.upstream_timeouts : stats_.upstream_failures;
-      counter.fetch_add(1, std::memory_order_relaxed);
+      const bool timeout = ex.status == Exchange::Status::timeout;
+      (timeout ? stats_.upstream_timeouts : stats_.upstream_failures).fetch_add(1, std::memory_order_relaxed);
+      ++failures_since_warning_;
+      if (auto now = Clock::now(); now - last_warning_ >= std::chrono::minutes(1)) {
+        spdlog::warn("forward: upstream {} did not answer ({}); {} failed attempts since the last report",
+                     upstreams[idx].to_string(), timeout ? "timeout" : "error or unusable reply",
+                     failures_since_warning_);
+        last_warning_ = now;
+        failures_since_warning_ = 0;
+      }
     }
   } catch (const std::exception& e) {
     spdlog::warn("forward: resolution failed ({})", e.what());

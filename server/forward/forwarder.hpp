@@ -89,6 +89,8 @@ class Forwarder {
   std::vector<horizon::Endpoint> upstreams_;
   horizon::ForwardSettings settings_;
   size_t preferred_ = 0;  ///< index of the upstream that answered last
+  Clock::time_point last_warning_{};  ///< failures are summarised at most once a minute (style point 17)
+  uint64_t failures_since_warning_ = 0;
 };
 
 }  // namespace phoenix::forward

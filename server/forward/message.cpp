@@ -228,7 +228,7 @@ size_t write_client_reply(const Answer& a, const query::ParsedQuery& q, uint32_t
   uint8_t flags2 = static_cast<uint8_t>(0x80 | (ad ? 0x20 : 0) | (q.cd ? 0x10 : 0) | a.rcode);
   size_t opt = q.has_edns ? 11 : 0;
   if (a.wire.size() < 16 + q.qname_len) return 0;
-  if (a.wire.size() + opt > limit) return write_empty(q, flags2 & 0xf0, true, -1, out, limit);
+  if (a.wire.size() + opt > limit) return write_empty(q, flags2, true, -1, out, limit);
   std::memcpy(out, a.wire.data(), a.wire.size());
   // The upstream's question has the same length as the client's (same name, maybe other case), so
   // every compression pointer in the copied sections still lands where it did.

@@ -317,3 +317,23 @@ TEST(ForwardCache, ReplacesAndClears) {
   EXPECT_EQ(c.entries(), 0u);
   EXPECT_EQ(c.bytes(), 0u);
 }
+
+TEST(ForwardReply, GarbageNeverCrashesOrMatches) {
+  // Bit flips and cuts of a valid reply: whatever check_reply says, it stays inside the buffer (ASan).
+  auto q = question("www.example.test");
+  auto good = ReplyBuilder(0x1111, "www.example.test", 1, 0, 2, 1, 1).a(30, 1).a(40, 2).soa(60, 5).opt().b;
+  uint32_t seed = 12345;
+  auto next = [&] { return seed = seed * 1103515245u + 12345u; };
+  Answer a;
+  for (int round = 0; round < 20000; ++round) {
+    auto m = good;
+    for (int flips = 1 + int(next() % 4); flips > 0; --flips) m[next() % m.size()] ^= uint8_t(1u << (next() % 8));
+    if (next() % 3 == 0) m.resize(next() % m.size());
+    auto c = forward::check_reply(m.data(), m.size(), q, 0x1111, kLimits, Clock::now(), a);
+    if (c == ReplyCheck::ok) {
+      std::vector<uint8_t> out(1232);
+      auto cq = client("www.example.test", 1, true);
+      EXPECT_LE(forward::write_client_reply(a, cq, 1, out.data(), out.size()), out.size());
+    }
+  }
+}

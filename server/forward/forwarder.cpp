@@ -38,8 +38,27 @@ void Forwarder::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-size_t Forwarder::answer_from_cache(const query::ParsedQuery& q, uint8_t* out, size_t limit) noexcept {
+void Forwarder::sync_cache(const zones::Snapshot& snap) {
+  if (snap.generation == cache_generation_.load(std::memory_order_acquire)) return;
+  std::lock_guard lock(cache_config_mu_);
+  // A worker may still hold the previous snapshot for a moment during a reload: never go back.
+  if (snap.generation < cache_generation_.load(std::memory_order_relaxed)) return;
+  if (snap.upstreams != cache_upstreams_) {
+    // Answers from former upstreams may describe another network's view of the world.
+    if (!cache_upstreams_.empty()) cache_.clear();
+    cache_upstreams_ = snap.upstreams;
+    std::string list;
+    for (auto& u : cache_upstreams_) list += (list.empty() ? "" : ", ") + u.to_string();
+    spdlog::info("forward: upstreams {}", list.empty() ? "none" : list);
+  }
+  if (snap.forward.cache_max_bytes != cache_.max_bytes()) cache_.set_max_bytes(snap.forward.cache_max_bytes);
+  cache_generation_.store(snap.generation, std::memory_order_release);
+}
+
+size_t Forwarder::answer_from_cache(const zones::Snapshot& snap, const query::ParsedQuery& q, uint8_t* out,
+                                    size_t limit) noexcept {
   try {
+    sync_cache(snap);
     uint8_t key[kMaxKey];
     size_t n = make_key(q.qname_lower, q.qname_len, q.qtype, q.qclass, q.do_bit, q.cd, key);
     auto now = Clock::now();
@@ -76,19 +95,6 @@ void Forwarder::answer(Waiter& w, const Answer* a, uint32_t elapsed) {
 }
 
 void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, horizon::ForwardSettings settings) {
-  // A reload may bring other upstreams or limits. Answers from the old upstreams are dropped: they
-  // may describe another network's view of the world.
-  if (upstreams != upstreams_) {
-    if (!upstreams_.empty()) cache_.clear();
-    upstreams_ = std::move(upstreams);
-    preferred_ = 0;
-    std::string list;
-    for (auto& u : upstreams_) list += (list.empty() ? "" : ", ") + u.to_string();
-    spdlog::info("forward: upstreams {}", list.empty() ? "none" : list);
-  }
-  if (settings.cache_max_bytes != cache_.max_bytes()) cache_.set_max_bytes(settings.cache_max_bytes);
-  settings_ = settings;
-
   Question question = question_of(w.q);
   std::string key = make_key(question);
   // The answer may have arrived while this question was on its way here.
@@ -109,7 +115,7 @@ void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, hori
     it->second->waiters.push_back(std::move(w));
     return;
   }
-  if (pending_.size() >= kMaxPending || upstreams_.empty()) {
+  if (pending_.size() >= kMaxPending || upstreams.empty()) {
     stats_.overload.fetch_add(1, std::memory_order_relaxed);
     answer(w, nullptr, 0);
     return;
@@ -117,6 +123,8 @@ void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, hori
   auto p = std::make_shared<Pending>();
   p->question = std::move(question);
   p->waiters.push_back(std::move(w));
+  p->upstreams = std::move(upstreams);
+  p->settings = settings;
   pending_.emplace(key, p);
   stats_.resolutions.fetch_add(1, std::memory_order_relaxed);
   asio::co_spawn(io_, run(std::move(key), std::move(p)), asio::detached);
@@ -124,9 +132,12 @@ void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, hori
 
 asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p) {
   std::shared_ptr<Answer> result;
-  // Copies: a reload while we wait must not change the list under our feet.
-  const auto upstreams = upstreams_;
-  const auto settings = settings_;
+  const auto& upstreams = p->upstreams;
+  const auto& settings = p->settings;
+  if (upstreams != upstreams_) {
+    upstreams_ = upstreams;
+    preferred_ = 0;
+  }
   try {
     const auto deadline = Clock::now() + std::chrono::milliseconds(settings.total_timeout_ms);
     const size_t n = upstreams.size();
@@ -156,7 +167,11 @@ asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p
     result.reset();
   }
   pending_.erase(key);
-  if (result && upstreams == upstreams_) cache_.insert(key, result);
+  if (result) {
+    // Only answers from the current upstreams enter the cache (a reload may have happened meanwhile).
+    std::lock_guard lock(cache_config_mu_);
+    if (upstreams == cache_upstreams_) cache_.insert(key, result);
+  }
   for (auto& w : p->waiters) answer(w, result.get(), 0);
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -49,7 +50,10 @@ class Forwarder {
   void stop();
 
   /// Any thread: the reply to `q` from the cache, written into `out` (at most `limit` bytes), or 0 on a miss.
-  size_t answer_from_cache(const query::ParsedQuery& q, uint8_t* out, size_t limit) noexcept;
+  /// `snap` is the caller's snapshot: the first query after a reload that changed the upstreams empties
+  /// the cache, so no answer from a former upstream is served once the new list is published.
+  size_t answer_from_cache(const zones::Snapshot& snap, const query::ParsedQuery& q, uint8_t* out,
+                           size_t limit) noexcept;
 
   /// Any thread: resolves `q` with the upstreams and settings of `snap` (copied, so `snap` may go away),
   /// then calls `deliver` exactly once with a reply of at most `limit` bytes (answer or SERVFAIL) --
@@ -73,8 +77,12 @@ class Forwarder {
   struct Pending {
     Question question;
     std::vector<Waiter> waiters;
+    std::vector<horizon::Endpoint> upstreams;  ///< as the first asker's snapshot had them
+    horizon::ForwardSettings settings;
   };
 
+  /// Follows a reload: one atomic load when nothing changed.
+  void sync_cache(const zones::Snapshot& snap);
   void enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, horizon::ForwardSettings settings);
   boost::asio::awaitable<void> run(std::string key, std::shared_ptr<Pending> p);
   void answer(Waiter& w, const Answer* a, uint32_t elapsed);
@@ -84,10 +92,12 @@ class Forwarder {
   std::thread thread_;
   Cache cache_;
   ForwardStats stats_;
+  std::atomic<uint64_t> cache_generation_{0};     ///< the newest snapshot generation sync_cache() saw
+  std::mutex cache_config_mu_;
+  std::vector<horizon::Endpoint> cache_upstreams_;  ///< guarded by cache_config_mu_: where cached answers came from
   // Owned by the forwarder thread:
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
-  std::vector<horizon::Endpoint> upstreams_;
-  horizon::ForwardSettings settings_;
+  std::vector<horizon::Endpoint> upstreams_;  ///< the list preferred_ refers to
   size_t preferred_ = 0;  ///< index of the upstream that answered last
   Clock::time_point last_warning_{};  ///< failures are summarised at most once a minute (style point 17)
   uint64_t failures_since_warning_ = 0;

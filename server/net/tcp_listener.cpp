@@ -130,7 +130,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
 }
 
 asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out) {
-  if (size_t n = forwarder_->answer_from_cache(q, out, query::kMaxTcpReply)) co_return n;
+  if (size_t n = forwarder_->answer_from_cache(snap, q, out, query::kMaxTcpReply)) co_return n;
   // The forwarder thread posts the reply back here and wakes us by cancelling the timer; the timer's
   // own expiry is only a backstop, since the forwarder always answers within its total timeout.
   struct Wait {

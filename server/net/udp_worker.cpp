@@ -93,7 +93,7 @@ size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out)
   fwd_.wanted = false;
   const query::ParsedQuery& q = fwd_.query;
   const size_t limit = query::udp_reply_limit(q);
-  if (size_t n = forwarder_->answer_from_cache(q, out, limit)) return n;
+  if (size_t n = forwarder_->answer_from_cache(snap, q, out, limit)) return n;
   // A miss must not hold up the rest of the batch: the forwarder thread asks upstream, and the reply
   // comes back to this thread as a posted handler that sends one datagram.
   try {

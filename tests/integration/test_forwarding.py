@@ -4,7 +4,9 @@ The upstream is a real Knot (knotd) started on loopback with a small `example.te
 Python fake for what a real server would never do (stay silent, send spoofed replies). Every process
 is started here on a free port and stopped by its PID; every wait is bounded.
 """
+import json
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -181,10 +183,12 @@ class ForwardingTest(unittest.TestCase):
 class FakeUpstream:
     """A loopback UDP 'upstream' that does what the test tells it with each query it receives."""
 
-    def __init__(self, behaviour):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, behaviour, host="127.0.0.1"):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
         self.sock.settimeout(0.1)
+        self.host = host
         self.port = self.sock.getsockname()[1]
         self.behaviour = behaviour
         self.queries = []
@@ -208,7 +212,7 @@ class FakeUpstream:
 
     @property
     def address(self):
-        return f"127.0.0.1:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @staticmethod
     def question(query):
@@ -245,6 +249,39 @@ def send_spoofs(up, query, addr):
     up.send(FakeUpstream.answer(query, "6.6.6.1", qid=qid ^ 0x5A5A), addr)
     up.send(FakeUpstream.answer(query, "6.6.6.2", question=wire_name("evil.test") + b"\0\1\0\1"), addr)
     up.send(FakeUpstream.answer(query, "6.6.6.3"), addr, from_other_port=True)
+
+
+def answering(ip, host="127.0.0.1"):
+    """A fake upstream that answers every question with one A record."""
+    return FakeUpstream(lambda up, query, addr: up.send(FakeUpstream.answer(query, ip), addr), host)
+
+
+class UpstreamChangesTest(unittest.TestCase):
+    def test_ipv6_upstream(self):
+        up = answering("192.0.2.6", host="::1")
+        self.addCleanup(up.stop)
+        with Server(forwarding_inventory([up.address]), upstreams=None) as server:
+            r = server.dig("v6.example.test", source=INTERNAL)
+            self.assertEqual(r.rdata("A"), ["192.0.2.6"])
+
+    def test_reload_switches_upstreams_and_drops_their_answers(self):
+        old, new = answering("192.0.2.10"), answering("192.0.2.20")
+        self.addCleanup(old.stop)
+        self.addCleanup(new.stop)
+        inv = forwarding_inventory([old.address])
+        with Server(inv, upstreams=None) as server:
+            self.assertEqual(server.dig("moved.example.test", source=INTERNAL).rdata("A"), ["192.0.2.10"])
+            cfg = inv / "phoenix_hypervisor_config.json"
+            data = json.loads(cfg.read_text())
+            data["dns_server"]["upstream_servers"] = [new.address]
+            cfg.write_text(json.dumps(data))
+            server.signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "reload:" not in server.output() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # The cached answer came from the old upstream: it must not outlive the switch.
+            self.assertEqual(server.dig("moved.example.test", source=INTERNAL).rdata("A"), ["192.0.2.20"])
+            self.assertEqual(server.dig("other.example.test", source=INTERNAL).rdata("A"), ["192.0.2.20"])
 
 
 class UpstreamMisbehaviourTest(unittest.TestCase):

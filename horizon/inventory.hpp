@@ -58,6 +58,7 @@ struct Guest {
   std::string portainer_role;
   std::string portainer_agent_hostname;
   std::vector<std::string> nameservers;
+  std::vector<std::string> docker_stacks;  ///< stacks (phoenix_stacks_config.json keys) this guest runs
   Firewall firewall;
   Location where;  ///< the guest object itself
   std::string describe() const;  ///< "lxc 914 (ollama-gpu0)"

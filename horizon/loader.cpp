@@ -280,6 +280,7 @@ void read_guest_common(FileReader& r, const json& g, const std::string& ptr, Gue
   guest.service = read_service(r, g, ptr);
   guest.portainer_role = r.string(g, ptr, "portainer_role").value_or("");
   guest.portainer_agent_hostname = r.string(g, ptr, "portainer_agent_hostname").value_or("");
+  guest.docker_stacks = r.string_list(g, ptr, "docker_stacks");
   if (const json* fw = r.object(g, ptr, "firewall")) guest.firewall = read_firewall(r, *fw, child(ptr, "firewall"), false);
 }
 

@@ -220,7 +220,14 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
     std::string int_name = absolute(rel, plan.internal_zone);
     if (!plan.gateway.ip) continue;  // reported once below
     if (rel_int && !internal.has(int_name)) internal.add(int_name, *plan.gateway.ip, "proxy route of " + src, r.where);
-    PublishedService ps{rel, int_name, absolute(rel, plan.external_zone), std::nullopt, r.port, r.scheme, false, true,
+    // The stack runs on the guest that lists it; a dhcp guest has no address to route to.
+    std::optional<IpAddr> backend;
+    for (auto& g : inv.guests)
+      if (g.ip && std::find(g.docker_stacks.begin(), g.docker_stacks.end(), r.stack) != g.docker_stacks.end()) {
+        backend = g.ip->addr;
+        break;
+      }
+    PublishedService ps{rel, int_name, absolute(rel, plan.external_zone), backend, r.port, r.scheme, false, true,
                         "stack " + r.stack + "/" + r.environment + "/" + r.service, r.where};
     plan.services.push_back(ps);
   }

@@ -49,7 +49,7 @@ struct PublishedService {
   std::string name;            ///< label in both zones
   std::string internal_fqdn;   ///< name.<internal zone>
   std::string external_fqdn;   ///< name.<external zone>, "" when raw TCP (never behind the HTTP gateway)
-  std::optional<IpAddr> backend;  ///< guest address; nullopt for a stack route without a guest
+  std::optional<IpAddr> backend;  ///< guest address; for a stack route the guest listing it in docker_stacks
   uint16_t port = 0;
   std::string scheme;          ///< http / https, "" when unknown
   bool tcp = false;

@@ -53,6 +53,11 @@ uint32_t SerialStore::serial_for(const std::string& key, uint64_t hash) {
   return serial;
 }
 
+void SerialStore::pin(const std::string& key, uint64_t hash, uint32_t serial) {
+  std::lock_guard lock(mu_);
+  entries_[key] = {hash, serial};
+}
+
 std::string SerialStore::save() {
   std::lock_guard lock(mu_);
   if (!file_) return "";

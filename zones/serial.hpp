@@ -26,6 +26,10 @@ class SerialStore {
   /// than the last one (and at least the current Unix time, so a lost state file still moves forward).
   uint32_t serial_for(const std::string& key, uint64_t hash);
 
+  /// Makes `key` with content `hash` keep `serial`, as if it had been served before (phoenix-netgen pins
+  /// serials this way so that generated zone files are the same bytes for the same inventory).
+  void pin(const std::string& key, uint64_t hash, uint32_t serial);
+
   /// Writes the state file atomically (temp file + rename); returns "" or the reason it failed.
   std::string save();
   /// "" or why the state could not be read at start (it then starts empty).

@@ -1,0 +1,371 @@
+#include "check.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "horizon/label.hpp"
+#include "horizon/loader.hpp"
+#include "reach.hpp"
+
+namespace phoenix::netgen {
+namespace {
+
+using horizon::Guest;
+using horizon::IpAddr;
+using horizon::Location;
+
+Location at(const Location& base, const std::string& suffix) { return {base.file, base.pointer + suffix}; }
+
+class Checker {
+ public:
+  Checker(const Model& m, const FirewallModel& fw) : m_(m), fw_(fw), inv_(m.inventory()), plan_(m.plan()) {}
+
+  std::vector<Finding> run() {
+    for (auto& d : m_.plan_diagnostics().items())
+      if (d.severity == horizon::Severity::error) add(Severity::error, "inventory", d.message, {{d.file, d.location}});
+    for (auto& p : fw_.problems) out_.push_back(p);
+    shadowed_rules();
+    addresses();
+    name_collisions();
+    nameservers();
+    dhcp_routes();
+    tcp_services();
+    proxy_paths();
+    leaks();
+    public_names();
+    duplicate_routes();
+    views();
+    std::stable_sort(out_.begin(), out_.end(), [](auto& a, auto& b) { return a.severity < b.severity; });
+    return std::move(out_);
+  }
+
+ private:
+  void add(Severity s, std::string code, std::string msg, std::vector<Location> where) {
+    out_.push_back({s, std::move(code), std::move(msg), std::move(where)});
+  }
+
+  std::optional<Party> party(const IpAddr& ip) const {
+    std::string why;
+    return resolve_party(m_, ip.to_string(), why);
+  }
+
+  void shadowed_rules() {
+    std::vector<const RuleSet*> sets{&fw_.cluster};
+    for (auto& s : fw_.guests) sets.push_back(&s);
+    for (auto* set : sets) {
+      const auto& rules = set->rules;
+      for (size_t j = 0; j < rules.size(); ++j)
+        for (size_t i = 0; i < j; ++i) {
+          if (!rules[i].covers(rules[j])) continue;
+          bool same = rules[i].same_match(rules[j]);
+          if (same && rules[i].action == rules[j].action) break;  // a duplicate, reported as such
+          bool conflict = rules[i].action != rules[j].action;
+          add(conflict ? Severity::error : Severity::warning, "shadowed-rule",
+              set->describe() + ": rule " + std::to_string(rules[j].index) + " (" + rules[j].to_proxmox() +
+                  ") never decides: rule " + std::to_string(rules[i].index) + " (" + rules[i].to_proxmox() +
+                  ") matches all its traffic first" + (conflict ? ", with the opposite action" : ""),
+              {rules[i].where, rules[j].where});
+          break;
+        }
+    }
+  }
+
+  void addresses() {
+    std::map<std::string, std::vector<const Guest*>> by_ip;
+    for (auto& g : inv_.guests) {
+      if (!g.ip) continue;
+      by_ip[g.ip->addr.to_string()].push_back(&g);
+      if (!inv_.host.default_subnet.contains(g.ip->addr))
+        add(Severity::warning, "outside-subnet",
+            g.describe() + " address " + g.ip->addr.to_string() + " is outside the subnet " +
+                inv_.host.default_subnet.to_string() + " (no PTR, and the internal view may not match it)",
+            {at(g.where, "/network_config/ip")});
+      if (m_.is_host(g.ip->addr))
+        add(Severity::error, "duplicate-ip", g.describe() + " uses the host's own address " + g.ip->addr.to_string(),
+            {at(g.where, "/network_config/ip"), {horizon::kHypervisorFile, "/network/interfaces/address"}});
+    }
+    for (auto& g : inv_.guests) {
+      if (!g.ip) continue;
+      auto& list = by_ip[g.ip->addr.to_string()];
+      if (list.size() < 2 || list.front() != &g) continue;
+      std::vector<std::string> names;
+      std::vector<Location> where;
+      for (auto* o : list) {
+        names.push_back(o->describe());
+        where.push_back(at(o->where, "/network_config/ip"));
+      }
+      add(Severity::error, "duplicate-ip", join(names, " and ") + " share the address " + g.ip->addr.to_string(), where);
+    }
+  }
+
+  void name_collisions() {
+    struct Entry {
+      const Guest* guest;
+      std::string raw;
+      Location where;
+    };
+    std::map<std::string, std::vector<Entry>> by_label;
+    for (auto& g : inv_.guests) {
+      if (!g.ip) continue;
+      by_label[horizon::sanitize_label(g.name)].push_back({&g, g.name, at(g.where, "/name")});
+      if (g.service) by_label[horizon::sanitize_label(g.service->name)].push_back({&g, g.service->name, at(g.service->where, "/name")});
+    }
+    for (auto& [label, list] : by_label) {
+      std::set<const Guest*> guests;
+      for (auto& e : list) guests.insert(e.guest);
+      if (guests.size() < 2) continue;
+      std::set<std::string> ips;
+      std::vector<std::string> who;
+      std::vector<Location> where;
+      for (auto& e : list) {
+        ips.insert(e.guest->ip->addr.to_string());
+        who.push_back("\"" + e.raw + "\" of " + e.guest->describe());
+        where.push_back(e.where);
+      }
+      bool conflict = ips.size() > 1;
+      add(conflict ? Severity::error : Severity::warning, "name-collision",
+          join(who, ", ") + " all become " + label + "." + plan_.internal_zone +
+              (conflict ? " with different addresses" : ""),
+          where);
+    }
+  }
+
+  void nameservers() {
+    std::string host = inv_.host.address.addr.to_string();
+    for (auto& g : inv_.guests) {
+      if (g.nameservers.empty() || g.nameservers.front() == host) continue;
+      add(Severity::warning, "nameserver-bypass",
+          g.describe() + " asks " + g.nameservers.front() + " first, not the host's DNS " + host +
+              ": it cannot resolve " + plan_.internal_zone + " names and gets other answers than the views give",
+          {at(g.where, "/network_config")});
+    }
+  }
+
+  void dhcp_routes() {
+    for (auto& g : inv_.guests) {
+      if (g.ip) continue;
+      if (g.service)
+        add(Severity::error, "route-to-dhcp",
+            g.describe() + " uses dhcp but declares traefik service " + g.service->name +
+                ": no fixed address for DNS, Traefik or firewall rules",
+            {g.service->where, at(g.where, "/network_config/ip")});
+      for (auto& stack : g.docker_stacks)
+        for (auto& r : inv_.stack_routes)
+          if (r.stack == stack)
+            add(Severity::error, "route-to-dhcp",
+                "route " + r.host + " of stack " + stack + " runs on " + g.describe() + ", which uses dhcp",
+                {r.where, at(g.where, "/docker_stacks")});
+    }
+  }
+
+  bool is_proxy(const IpAddr& ip) const {
+    return (plan_.gateway.ip && ip == *plan_.gateway.ip) || (m_.traefik().ip && ip == *m_.traefik().ip);
+  }
+
+  void tcp_services() {
+    for (auto& s : plan_.services) {
+      if (!s.tcp || !s.backend) continue;
+      const Guest* g = m_.guest_by_ip(*s.backend);
+      // DNS sending the TCP client to the HTTP gateway (the bug of seed 000).
+      for (auto& v : plan_.views)
+        for (auto& z : v.zones)
+          for (auto& r : z.records)
+            if (r.owner == s.internal_fqdn && plan_.gateway.ip && r.value == plan_.gateway.ip->to_string())
+              add(Severity::error, "tcp-behind-gateway",
+                  "raw-TCP service " + s.name + " of " + s.owner + ": view " + v.name + " resolves " + r.owner +
+                      " to the HTTP gateway " + r.value + " (" + r.source + "), which cannot carry it",
+                  {s.where});
+      for (auto& route : m_.routes())
+        if (std::find(route.hosts.begin(), route.hosts.end(), s.internal_fqdn) != route.hosts.end())
+          add(Severity::error, "tcp-behind-gateway",
+              "raw-TCP service " + s.name + " of " + s.owner + " has an HTTP proxy route " + route.id + " (" +
+                  route.service->owner + ")",
+              {s.where, route.service->where});
+      if (!g) continue;
+      const RuleSet* set = fw_.guest_rules(g);
+      if (!set || !set->enabled || !fw_.cluster.enabled) continue;
+      bool direct = false, proxied = false;
+      for (auto& r : set->rules) {
+        if (r.direction != Direction::in || r.action != Action::accept) continue;
+        if (!r.proto.empty() && r.proto != "tcp") continue;
+        if (!r.dports.empty() && std::none_of(r.dports.begin(), r.dports.end(),
+                                              [&](auto& p) { return p.lo <= s.port && s.port <= p.hi; }))
+          continue;
+        if (r.source.empty()) direct = true;
+        for (auto& src : r.source) {
+          bool host_prefix = src.length == 32 && is_proxy(src.addr);
+          (host_prefix ? proxied : direct) = true;
+        }
+      }
+      if (proxied && !direct)
+        add(Severity::error, "tcp-behind-gateway",
+            "raw-TCP service " + s.name + " on " + g->describe() + " port " + std::to_string(s.port) +
+                " accepts connections only from the HTTP proxies, so it is reachable only through them",
+            {s.where, set->where});
+    }
+  }
+
+  void flow(const IpAddr& from, const IpAddr& to, uint16_t port, const std::string& what, const Location& why) {
+    auto src = party(from), dst = party(to);
+    if (!src || !dst) return;
+    auto r = reach(m_, fw_, *src, *dst, "tcp", port);
+    if (r.allowed) return;
+    const auto& step = r.steps.back();
+    std::vector<Location> where{why};
+    if (step.where) where.push_back(*step.where);
+    add(Severity::error, "route-dropped",
+        what + ": " + src->describe() + " -> " + dst->describe() + ":" + std::to_string(port) + "/tcp is dropped at " +
+            step.level + " (" + step.reason + ")",
+        where);
+  }
+
+  void proxy_paths() {
+    const auto& gw = plan_.gateway.ip;
+    const auto& tr = m_.traefik().ip;
+    bool any_route = !m_.routes().empty();
+    if (gw && tr && any_route) {
+      Location loc = m_.traefik().guest ? m_.traefik().guest->where : Location{horizon::kHypervisorFile, "/dns_server"};
+      flow(*gw, *tr, kTraefikPort, "Nginx -> Traefik for every proxied name", loc);
+    }
+    if (tr)
+      for (auto& r : m_.routes())
+        if (r.backend && r.port) flow(*tr, *r.backend, r.port, "Traefik -> backend of route " + r.id, r.service->where);
+    // Portainer's server drives its agents over raw TCP, directly (seed 000).
+    for (auto& server : inv_.guests) {
+      if (server.portainer_role != "primary" || !server.ip) continue;
+      for (auto& s : plan_.services)
+        if (s.tcp && s.backend && s.port)
+          flow(server.ip->addr, *s.backend, s.port, "Portainer server -> agent " + s.name, s.where);
+    }
+  }
+
+  void leaks() {
+    std::set<std::string> guest_ips;
+    for (auto& g : inv_.guests)
+      if (g.ip && !(plan_.gateway.ip && g.ip->addr == *plan_.gateway.ip)) guest_ips.insert(g.ip->addr.to_string());
+    std::set<std::string> public_names;
+    for (auto& s : plan_.services)
+      if (!s.tcp && !s.external_fqdn.empty()) public_names.insert(s.external_fqdn);
+    for (auto& v : plan_.views) {
+      if (v.horizon != "external") continue;
+      Location vw = v.where.file.empty() ? Location{horizon::kHypervisorFile, "/dns_server (default views)"} : v.where;
+      for (auto& zn : v.zone_names)
+        if (zn == plan_.internal_zone || zn == plan_.reverse_zone)
+          add(Severity::error, "leak", "external view " + v.name + " serves the internal-only zone " + zn, {vw});
+      for (auto& z : v.zones) {
+        if (z.origin == plan_.internal_zone || z.origin == plan_.reverse_zone) continue;
+        for (auto& r : z.records) {
+          if (r.kind == horizon::RecordKind::ptr) continue;
+          if (guest_ips.count(r.value))
+            add(Severity::error, "leak",
+                "external view " + v.name + " publishes " + r.owner + " -> " + r.value + ", a direct guest address (" +
+                    m_.describe(*IpAddr::parse(r.value)) + "), from " + r.source,
+                {vw});
+          else if (z.origin == plan_.external_zone && r.owner != "ns1." + z.origin && !public_names.count(r.owner))
+            add(Severity::error, "leak",
+                "external view " + v.name + " publishes " + r.owner + ", which is not an HTTP service (from " +
+                    r.source + ")",
+                {vw});
+        }
+      }
+    }
+  }
+
+  void public_names() {
+    std::set<std::string> routed;
+    for (auto& r : m_.routes()) routed.insert(r.hosts.begin(), r.hosts.end());
+    // The gateway's own names point at it without being routed anywhere.
+    std::set<std::string> own;
+    if (plan_.gateway.ip)
+      for (auto& g : inv_.guests)
+        if (g.ip && g.ip->addr == *plan_.gateway.ip) {
+          for (auto& zone : {plan_.internal_zone, plan_.external_zone}) {
+            own.insert(horizon::sanitize_label(g.name) + "." + zone);
+            if (g.service) own.insert(horizon::sanitize_label(g.service->name) + "." + zone);
+          }
+        }
+    std::set<std::string> at_gateway, reported;
+    if (plan_.gateway.ip) {
+      std::string gw = plan_.gateway.ip->to_string();
+      for (auto& v : plan_.views)
+        for (auto& z : v.zones)
+          for (auto& r : z.records) {
+            if (r.kind == horizon::RecordKind::ptr || r.value != gw) continue;
+            at_gateway.insert(r.owner);
+            if (routed.count(r.owner) || own.count(r.owner) || !reported.insert(r.owner).second) continue;
+            add(Severity::error, "public-name-without-route",
+                r.owner + " points at the gateway " + gw + " (" + r.source + ") but no proxy route serves it",
+                {});
+          }
+    }
+    for (auto& r : m_.routes()) {
+      if (r.url.empty())
+        add(Severity::warning, "route-without-backend",
+            "route " + r.id + " (" + r.service->owner + ") has no backend: no guest lists the stack in docker_stacks",
+            {r.service->where});
+      bool named = std::any_of(r.hosts.begin(), r.hosts.end(), [&](auto& h) { return at_gateway.count(h) > 0; });
+      if (!named)
+        add(Severity::warning, "route-without-public-name",
+            "route " + r.id + " (" + join(r.hosts, ", ") + ") is never reached: none of its names resolves to the gateway",
+            {r.service->where});
+    }
+  }
+
+  void duplicate_routes() {
+    std::map<std::string, std::vector<const Route*>> by_host;
+    for (auto& r : m_.routes())
+      for (auto& h : r.hosts) by_host[h].push_back(&r);
+    std::set<std::pair<const Route*, const Route*>> seen;
+    for (auto& [host, list] : by_host)
+      for (size_t i = 1; i < list.size(); ++i) {
+        if (!seen.insert({list[0], list[i]}).second) continue;
+        bool differ = list[0]->url != list[i]->url;
+        add(differ ? Severity::error : Severity::warning, "duplicate-route",
+            host + " is routed twice: " + list[0]->id + " -> " + list[0]->url + " (" + list[0]->service->owner + ") and " +
+                list[i]->id + " -> " + list[i]->url + " (" + list[i]->service->owner + ")" +
+                (differ ? "; Traefik picks one of them by rule length, not by intent" : ""),
+            {list[0]->service->where, list[i]->service->where});
+      }
+  }
+
+  void views() {
+    const auto& vs = plan_.views;
+    for (size_t i = 1; i < vs.size(); ++i) {
+      size_t shadowed = 0;
+      std::vector<Finding> partial;
+      for (auto& p : vs[i].match_clients) {
+        const horizon::ViewPlan* by = nullptr;
+        for (size_t j = 0; j < i && !by; ++j)
+          for (auto& q : vs[j].match_clients)
+            if (q.addr.family == p.addr.family && q.length <= p.length && q.contains(p.addr)) {
+              by = &vs[j];
+              break;
+            }
+        if (!by) continue;
+        ++shadowed;
+        partial.push_back({Severity::warning, "view-selector-shadowed",
+                           "view " + vs[i].name + " selector " + p.to_string() + " never matches: view " + by->name +
+                               " comes first and matches all of it",
+                           {vs[i].where, by->where}});
+      }
+      if (shadowed && shadowed == vs[i].match_clients.size())
+        add(Severity::error, "view-never-matches",
+            "view " + vs[i].name + " can never match: every selector is covered by earlier views", {vs[i].where});
+      else
+        out_.insert(out_.end(), partial.begin(), partial.end());
+    }
+  }
+
+  const Model& m_;
+  const FirewallModel& fw_;
+  const horizon::Inventory& inv_;
+  const horizon::HorizonPlan& plan_;
+  std::vector<Finding> out_;
+};
+
+}  // namespace
+
+std::vector<Finding> check_inventory(const Model& m, const FirewallModel& fw) { return Checker(m, fw).run(); }
+
+}  // namespace phoenix::netgen

@@ -1,0 +1,313 @@
+#include "cli.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "check.hpp"
+#include "diagram.hpp"
+#include "dns.hpp"
+#include "firewall.hpp"
+#include "reach.hpp"
+#include "routes.hpp"
+
+namespace phoenix::netgen {
+namespace {
+
+using nlohmann::json;
+
+json location_json(const horizon::Location& l) { return {{"file", l.file}, {"pointer", l.pointer}}; }
+
+json finding_json(const Finding& f) {
+  json where = json::array();
+  for (auto& w : f.where) where.push_back(location_json(w));
+  return {{"severity", severity_text(f.severity)}, {"code", f.code}, {"message", f.message}, {"where", where}};
+}
+
+/// Generators hand back files; with --json they become one document.
+CommandResult files_result(std::vector<OutputFile> files, std::vector<std::string> messages, bool as_json,
+                           const std::string& command) {
+  CommandResult r;
+  r.messages = std::move(messages);
+  if (!as_json) {
+    r.files = std::move(files);
+    return r;
+  }
+  json j = {{"command", command}, {"files", json::array()}, {"warnings", r.messages}};
+  for (auto& f : files) j["files"].push_back({{"path", f.path}, {"content", f.content}});
+  r.files.push_back({command + ".json", j.dump(2) + "\n"});
+  return r;
+}
+
+CommandResult report(int code, const std::string& command, std::string text, std::vector<std::string> messages) {
+  CommandResult r;
+  r.exit_code = code;
+  r.files.push_back({command, std::move(text)});
+  r.messages = std::move(messages);
+  return r;
+}
+
+std::vector<std::string> diagnostic_lines(const horizon::Diagnostics& d) {
+  std::vector<std::string> out;
+  for (auto& i : d.items()) out.push_back(i.format());
+  return out;
+}
+
+CommandResult usage(const std::string& msg) {
+  CommandResult r;
+  r.exit_code = 2;
+  r.messages.push_back("error: " + msg);
+  return r;
+}
+
+CommandResult run_check(const Model& m, const Options& opt, std::vector<std::string> messages) {
+  FirewallModel fw = build_firewall(m.inventory());
+  auto findings = check_inventory(m, fw);
+  size_t errors = 0, warnings = 0;
+  for (auto& f : findings) (f.severity == Severity::error ? errors : warnings) += f.severity != Severity::info;
+  int code = errors ? 1 : 0;
+  if (opt.json) {
+    json j = {{"errors", errors}, {"warnings", warnings}, {"findings", json::array()}};
+    for (auto& f : findings) j["findings"].push_back(finding_json(f));
+    return report(code, "check.json", j.dump(2) + "\n", messages);
+  }
+  std::string text;
+  for (auto& f : findings) text += f.format() + "\n";
+  text += std::to_string(errors) + " errors, " + std::to_string(warnings) + " warnings\n";
+  return report(code, "check.txt", text, messages);
+}
+
+CommandResult run_reach(const Model& m, const Options& opt, std::vector<std::string> messages) {
+  if (opt.args.size() != 3) return usage("reach needs SRC DST PORT/PROTO, e.g. reach 10.0.0.111 10.0.0.102 9001/tcp");
+  std::string why;
+  auto src = resolve_party(m, opt.args[0], why);
+  if (!src) return usage(why);
+  auto dst = resolve_party(m, opt.args[1], why);
+  if (!dst) return usage(why);
+  uint16_t port = 0;
+  std::string proto;
+  if (!parse_port_proto(opt.args[2], port, proto))
+    return usage("\"" + opt.args[2] + "\" is not PORT/PROTO (9001/tcp, 53/udp) or icmp");
+  FirewallModel fw = build_firewall(m.inventory());
+  for (auto& p : fw.problems)
+    if (p.severity == Severity::error) messages.push_back(p.format() + " (rule ignored, as Proxmox would refuse it)");
+  auto r = reach(m, fw, *src, *dst, proto, port);
+  int code = r.allowed ? 0 : 1;
+  if (opt.json) {
+    json steps = json::array();
+    for (auto& s : r.steps) {
+      json js = {{"level", s.level}, {"verdict", s.verdict}, {"reason", s.reason}};
+      if (s.rule) js["rule"] = s.rule->to_proxmox();
+      if (s.where) js["where"] = location_json(*s.where);
+      steps.push_back(js);
+    }
+    json j = {{"verdict", r.allowed ? "ALLOW" : "DROP"}, {"source", src->describe()}, {"destination", dst->describe()},
+              {"port", port}, {"proto", proto}, {"steps", steps}, {"note", r.note}};
+    return report(code, "reach.json", j.dump(2) + "\n", messages);
+  }
+  return report(code, "reach.txt", r.format(), messages);
+}
+
+CommandResult run_view(const Model& m, const Options& opt, std::vector<std::string> messages) {
+  if (opt.args.size() < 2 || opt.args.size() > 3) return usage("view needs CLIENT_IP NAME [TYPE]");
+  auto client = horizon::IpAddr::parse(opt.args[0]);
+  if (!client) return usage("\"" + opt.args[0] + "\" is not an IP address");
+  horizon::Diagnostics diag;
+  auto snap = build_server_snapshot(m, {opt.state_dir, opt.serial}, diag);
+  auto more = diagnostic_lines(diag);
+  messages.insert(messages.end(), more.begin(), more.end());
+  if (!snap) return report(1, "view.txt", "", messages);
+  std::string why;
+  auto a = ask_view(m, *snap, *client, opt.args[1], opt.args.size() == 3 ? opt.args[2] : "A", why);
+  if (!a) return usage(why);
+  if (opt.json) {
+    json j = {{"client", client->to_string()}, {"view", a->view}, {"selector", a->selector},
+              {"selector_where", a->selector_where}, {"skipped", a->skipped}, {"qname", a->qname},
+              {"qtype", a->qtype}, {"rcode", a->rcode}, {"flags", a->flags}, {"answer", a->answer},
+              {"authority", a->authority}, {"additional", a->additional}, {"why", a->sources}};
+    return report(0, "view.json", j.dump(2) + "\n", messages);
+  }
+  return report(0, "view.txt", a->format(), messages);
+}
+
+/// Graphviz is optional: the SVG is a convenience next to the .dot file.
+bool render_svg(const std::filesystem::path& dot_file, const std::filesystem::path& svg, std::string& why) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    why = "fork failed";
+    return false;
+  }
+  if (pid == 0) {
+    std::string in = dot_file.string(), out = "-o" + svg.string();
+    execlp("dot", "dot", "-Tsvg", out.c_str(), in.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+    why = "dot (graphviz) is not installed";
+    return false;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    why = "dot failed";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+CommandResult run_command(const Options& opt) {
+  static const std::vector<std::string> commands = {"firewall", "traefik", "nginx", "zones", "check", "reach", "view", "diagram"};
+  if (std::find(commands.begin(), commands.end(), opt.command) == commands.end())
+    return usage("unknown command \"" + opt.command + "\"");
+  horizon::Diagnostics diag;
+  auto model = Model::load(opt.inventory, diag);
+  std::vector<std::string> messages = diagnostic_lines(diag);
+  if (!model) {
+    CommandResult r;
+    r.exit_code = 1;
+    r.messages = messages;
+    r.messages.push_back("error: the inventory " + opt.inventory.string() + " was refused");
+    return r;
+  }
+  const Model& m = *model;
+  if (opt.command == "check") return run_check(m, opt, messages);
+  if (opt.command == "reach") return run_reach(m, opt, messages);
+  if (opt.command == "firewall") {
+    FirewallModel fw = build_firewall(m.inventory());
+    bool bad = false;
+    for (auto& p : fw.problems) {
+      messages.push_back(p.format());
+      bad |= p.severity == Severity::error;
+    }
+    if (bad) {
+      CommandResult r;
+      r.exit_code = 1;
+      r.messages = messages;
+      r.messages.push_back("error: invalid firewall rules; nothing written");
+      return r;
+    }
+    return files_result(firewall_files(fw), messages, opt.json, opt.command);
+  }
+  // The rest describe what the server would serve; the server refuses an inventory with plan errors.
+  if (m.plan_diagnostics().has_errors()) {
+    CommandResult r;
+    r.exit_code = 1;
+    r.messages = messages;
+    r.messages.push_back("error: phoenix-dns would refuse this inventory; fix the errors above (or run check)");
+    return r;
+  }
+  if (opt.command == "view") return run_view(m, opt, messages);
+  if (opt.command == "traefik") {
+    auto files = traefik_files(m, messages);
+    return files_result(std::move(files), messages, opt.json, opt.command);
+  }
+  if (opt.command == "nginx") {
+    auto files = nginx_files(m, messages);
+    auto r = files_result(std::move(files), messages, opt.json, opt.command);
+    if (r.files.empty()) r.exit_code = 1;
+    return r;
+  }
+  if (opt.command == "zones") {
+    horizon::Diagnostics zd;
+    auto snap = build_server_snapshot(m, {opt.state_dir, opt.serial}, zd);
+    auto more = diagnostic_lines(zd);
+    messages.insert(messages.end(), more.begin(), more.end());
+    if (!snap) {
+      CommandResult r;
+      r.exit_code = 1;
+      r.messages = messages;
+      return r;
+    }
+    return files_result(zone_files(*snap), messages, opt.json, opt.command);
+  }
+  FirewallModel fw = build_firewall(m.inventory());
+  return files_result(diagram_files(m, fw), messages, opt.json, opt.command);
+}
+
+std::string render_stdout(const CommandResult& r) {
+  if (r.files.size() == 1) return r.files.front().content;
+  std::string s;
+  for (size_t i = 0; i < r.files.size(); ++i) {
+    if (i) s += "\n";
+    s += "==> " + r.files[i].path + " <==\n" + r.files[i].content;
+  }
+  return s;
+}
+
+int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"phoenix-netgen: firewall files, proxy routes and zone files from the Phoenix inventory, and the "
+               "contradictions between them"};
+  app.fallthrough();
+  app.require_subcommand(1);
+  Options opt;
+  std::string inventory = opt.inventory.string(), out_dir, state_dir;
+  app.add_option("-i,--inventory", inventory, "inventory directory")->capture_default_str();
+  app.add_option("-o,--out", out_dir, "write files into this directory instead of stdout");
+  app.add_flag("--json", opt.json, "machine-readable output");
+  app.add_option("--state-dir", state_dir, "zones/view: take SOA serials from phoenix-dns's state directory");
+  app.add_option("--serial", opt.serial, "zones/view: use this SOA serial");
+  struct Spec {
+    const char* name;
+    const char* help;
+    const char* args;
+  };
+  const Spec specs[] = {
+      {"firewall", "Proxmox cluster.fw and <vmid>.fw files", nullptr},
+      {"traefik", "Traefik dynamic configuration (YAML)", nullptr},
+      {"nginx", "the Nginx gateway's server blocks", nullptr},
+      {"zones", "one RFC 1035 zone file per view and zone, as phoenix-dns serves them", nullptr},
+      {"check", "every contradiction between DNS, firewall and proxy routes; exit 1 on errors", nullptr},
+      {"reach", "ALLOW or DROP for SRC DST PORT/PROTO, naming the deciding rule", "SRC DST PORT/PROTO"},
+      {"view", "which view CLIENT_IP gets, and the answer it receives for NAME [TYPE]", "CLIENT_IP NAME [TYPE]"},
+      {"diagram", "traffic paths as Mermaid and Graphviz (SVG too when dot is installed)", nullptr},
+  };
+  for (auto& s : specs) {
+    auto* sub = app.add_subcommand(s.name, s.help);
+    if (s.args) sub->add_option("args", opt.args, s.args)->required();
+    sub->callback([&opt, name = std::string(s.name)] { opt.command = name; });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e, out, err);
+    return 2;
+  }
+  opt.inventory = inventory;
+  if (!out_dir.empty()) opt.out = out_dir;
+  if (!state_dir.empty()) opt.state_dir = state_dir;
+
+  CommandResult r = run_command(opt);
+  for (auto& m : r.messages) err << m << "\n";
+  if (!opt.out) {
+    out << render_stdout(r);
+    return r.exit_code;
+  }
+  std::error_code ec;
+  for (auto& f : r.files) {
+    auto path = *opt.out / f.path;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << f.content;
+    if (!file) {
+      err << "error: cannot write " << path.string() << "\n";
+      return 2;
+    }
+    out << "wrote " << path.string() << "\n";
+  }
+  if (opt.command == "diagram" && !opt.json && r.exit_code == 0) {
+    std::string why;
+    if (render_svg(*opt.out / "diagram.dot", *opt.out / "diagram.svg", why)) out << "wrote " << (*opt.out / "diagram.svg").string() << "\n";
+    else err << "note: no diagram.svg: " << why << "\n";
+  }
+  return r.exit_code;
+}
+
+}  // namespace phoenix::netgen

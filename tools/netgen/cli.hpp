@@ -1,0 +1,41 @@
+// cli -- phoenix-netgen's commands: options in, files and a report out. main.cpp only calls run_cli().
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model.hpp"
+
+namespace phoenix::netgen {
+
+struct Options {
+  std::string command;  ///< firewall, traefik, nginx, zones, check, reach, view, diagram
+  std::filesystem::path inventory = "/usr/local/phoenix_hypervisor/etc";
+  std::optional<std::filesystem::path> out;
+  bool json = false;
+  std::vector<std::string> args;  ///< reach: SRC DST PORT/PROTO; view: CLIENT NAME [TYPE]
+  std::optional<std::filesystem::path> state_dir;
+  std::optional<uint32_t> serial;
+};
+
+/// Exit codes: 0 done (ALLOW for reach), 1 the inventory has errors (or DROP for reach), 2 bad usage or I/O.
+struct CommandResult {
+  int exit_code = 0;
+  std::vector<OutputFile> files;  ///< what --out receives; printed to stdout without it
+  std::vector<std::string> messages;  ///< for stderr: diagnostics and warnings, one per line
+};
+
+/// Runs one command without touching the file system or the terminal (tests call this).
+CommandResult run_command(const Options& opt);
+
+/// The bytes printed to stdout when no --out is given.
+std::string render_stdout(const CommandResult& r);
+
+/// Parses argv with CLI11, runs the command, writes files or stdout. Returns the exit code.
+int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err);
+
+}  // namespace phoenix::netgen

@@ -1,0 +1,53 @@
+// reach -- "can A reach B on port P": a new connection walked through the Proxmox firewall levels it
+// meets. Guest-to-guest traffic is bridged, so it meets the source guest's OUT rules and the destination
+// guest's IN rules, never cluster.fw; traffic from or to a host meets cluster.fw. Each level is
+// first-match-wins, then its policy. Replies ride on connection tracking (ESTABLISHED,RELATED).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "firewall.hpp"
+#include "model.hpp"
+
+namespace phoenix::netgen {
+
+/// A flow endpoint: an address, and what the inventory says lives there.
+struct Party {
+  std::string text;  ///< as the user wrote it
+  horizon::IpAddr addr;
+  const horizon::Guest* guest = nullptr;
+  bool host = false;
+  std::string describe() const;
+};
+
+/// Resolves "10.0.0.12", "host", "102", "Traefik-Internal", "traefik-internal", or a name from the plan
+/// ("ollama.internal.thinkheads.ai"). nullopt with `why` when nothing matches.
+std::optional<Party> resolve_party(const Model& m, const std::string& text, std::string& why);
+
+struct ReachStep {
+  std::string level;    ///< "vm 1001 (Portainer) OUT", "cluster.fw (host 10.0.0.13) IN"
+  std::string verdict;  ///< ACCEPT, DROP, REJECT
+  std::string reason;   ///< "rule 2", "policy_out", "firewall disabled", ...
+  const Rule* rule = nullptr;
+  std::optional<horizon::Location> where;
+  std::string format() const;
+};
+
+struct ReachResult {
+  bool allowed = false;
+  std::vector<ReachStep> steps;
+  std::string summary;  ///< "ALLOW 10.0.0.111 -> 10.0.0.102:9001/tcp"
+  std::string note;     ///< what happens to replies, or which step decided
+  std::string format() const;
+};
+
+/// Walks `flow` from `src` to `dst` through the levels it meets.
+ReachResult reach(const Model& m, const FirewallModel& fw, const Party& src, const Party& dst, const std::string& proto,
+                  uint16_t port);
+
+/// Parses "9001/tcp", "53/udp", "icmp", "443" (tcp); false on anything else.
+bool parse_port_proto(const std::string& text, uint16_t& port, std::string& proto);
+
+}  // namespace phoenix::netgen

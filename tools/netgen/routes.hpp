@@ -1,0 +1,23 @@
+// routes -- the proxy configuration: Traefik's dynamic file (routers and services) and the Nginx
+// gateway's server blocks, both from Model::routes(), so DNS and proxies name the same services.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model.hpp"
+
+namespace phoenix::netgen {
+
+/// traefik-dynamic.yml: one router per HTTP route with Host() for its names in both zones, one
+/// service per backend. Raw-TCP services are listed in a comment, never routed.
+std::vector<OutputFile> traefik_files(const Model& m, std::vector<std::string>& warnings);
+
+/// phoenix-gateway.conf, for Nginx's http{} context: one server block per external-zone name,
+/// proxying to Traefik's web entry point.
+std::vector<OutputFile> nginx_files(const Model& m, std::vector<std::string>& warnings);
+
+/// The names of the external zone that point at the gateway and have a route (the gateway's server_names).
+std::vector<std::string> gateway_names(const Model& m);
+
+}  // namespace phoenix::netgen

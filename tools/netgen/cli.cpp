@@ -128,7 +128,7 @@ CommandResult run_view(const Model& m, const Options& opt, std::vector<std::stri
     json j = {{"client", client->to_string()}, {"view", a->view}, {"selector", a->selector},
               {"selector_where", a->selector_where}, {"skipped", a->skipped}, {"qname", a->qname},
               {"qtype", a->qtype}, {"rcode", a->rcode}, {"flags", a->flags}, {"answer", a->answer},
-              {"authority", a->authority}, {"additional", a->additional}, {"why", a->sources}};
+              {"authority", a->authority}, {"additional", a->additional}, {"why", a->sources}, {"note", a->note}};
     return report(0, "view.json", j.dump(2) + "\n", messages);
   }
   return report(0, "view.txt", a->format(), messages);

@@ -213,6 +213,11 @@ std::optional<ViewAnswer> ask_view(const Model& m, const zones::Snapshot& snap, 
       if (t != zones::rrtype::OPT) sections[s]->push_back(line);
     }
   }
+  if (a.rcode == "REFUSED") {
+    a.note = a.view.empty() ? "no view matches this client"
+                            : "view " + a.view + " serves no zone containing " + a.qname + " (its zones: " +
+                                  join(views[id].zone_names, ", ") + "); the server never answers from another view";
+  }
   // Why each answer exists: the plan keeps the source of every derived record.
   if (id != horizon::kNoView) {
     for (auto& line : a.answer) {
@@ -244,6 +249,7 @@ std::string ViewAnswer::format() const {
   section("ANSWER", answer);
   section("AUTHORITY", authority);
   section("ADDITIONAL", additional);
+  if (!note.empty()) s += ";; WHY\n" + note + "\n";
   if (!sources.empty()) {
     s += ";; WHY\n";
     for (auto& w : sources) s += w + "\n";

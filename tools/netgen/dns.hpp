@@ -40,6 +40,7 @@ struct ViewAnswer {
   std::vector<std::string> flags;
   std::vector<std::string> answer, authority, additional;  ///< records in presentation form
   std::vector<std::string> sources;  ///< why each answer record exists (from the plan)
+  std::string note;                  ///< why there is no data, when the reply is REFUSED
   std::string format() const;
 };
 

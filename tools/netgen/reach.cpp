@@ -26,13 +26,13 @@ ReachStep evaluate(const RuleSet& set, Direction dir, const Flow& flow, const st
   for (auto& r : set.rules) {
     if (r.direction != dir || !rule_matches(r, flow)) continue;
     step.verdict = action_text(r.action);
-    step.reason = "rule " + std::to_string(r.index) + " \"" + r.to_proxmox() + "\"";
+    step.reason = "by rule " + std::to_string(r.index) + " \"" + r.to_proxmox() + "\"";
     step.rule = &r;
     step.where = r.where;
     return step;
   }
   step.verdict = dir == Direction::in ? set.policy_in : set.policy_out;
-  step.reason = std::string("no rule matched; ") + (dir == Direction::in ? "policy_in " : "policy_out ") + step.verdict;
+  step.reason = std::string("(no rule matched: ") + (dir == Direction::in ? "policy_in " : "policy_out ") + step.verdict + ")";
   step.where = set.where;
   return step;
 }
@@ -106,7 +106,7 @@ bool parse_port_proto(const std::string& text, uint16_t& port, std::string& prot
 }
 
 std::string ReachStep::format() const {
-  std::string s = level + ": " + verdict + " by " + reason;
+  std::string s = level + ": " + verdict + " " + reason;
   if (where) s += " (" + where->to_string() + ")";
   return s;
 }
@@ -126,7 +126,7 @@ ReachResult reach(const Model& m, const FirewallModel& fw, const Party& src, con
   if (!fw.cluster.enabled) {
     // Proxmox applies no rule anywhere, guests included, while the datacenter firewall is off.
     res.allowed = true;
-    res.steps.push_back({"cluster.fw", "ACCEPT", "enable: 0 (the whole firewall is off)", nullptr, fw.cluster.where});
+    res.steps.push_back({"cluster.fw", "ACCEPT", "(enable: 0, the whole firewall is off)", nullptr, fw.cluster.where});
   } else {
     // Leaving the source.
     if (src.host) {
@@ -134,7 +134,7 @@ ReachResult reach(const Model& m, const FirewallModel& fw, const Party& src, con
     } else if (src.guest) {
       const RuleSet* set = fw.guest_rules(src.guest);
       if (!set || !set->enabled)
-        res.steps.push_back({src.guest->describe() + " OUT", "ACCEPT", "its firewall is disabled", nullptr,
+        res.steps.push_back({src.guest->describe() + " OUT", "ACCEPT", "(its firewall is disabled)", nullptr,
                              set ? std::optional(set->where) : std::nullopt});
       else
         res.steps.push_back(evaluate(*set, Direction::out, flow, src.guest->describe()));
@@ -145,20 +145,20 @@ ReachResult reach(const Model& m, const FirewallModel& fw, const Party& src, con
       if (dst.host) {
         if (management_port(proto, port) && m.inventory().host.default_subnet.contains(src.addr))
           res.steps.push_back({"cluster.fw (host " + dst.addr.to_string() + ") IN", "ACCEPT",
-                               "Proxmox's built-in management rule for the local network", nullptr, std::nullopt});
+                               "by Proxmox's built-in management rule for the local network", nullptr, std::nullopt});
         else
           res.steps.push_back(evaluate(fw.cluster, Direction::in, flow, "cluster.fw (host " + dst.addr.to_string() + ")"));
       } else if (dst.guest) {
         const RuleSet* set = fw.guest_rules(dst.guest);
         if (!set || !set->enabled)
-          res.steps.push_back({dst.guest->describe() + " IN", "ACCEPT", "its firewall is disabled", nullptr,
+          res.steps.push_back({dst.guest->describe() + " IN", "ACCEPT", "(its firewall is disabled)", nullptr,
                                set ? std::optional(set->where) : std::nullopt});
         else
           res.steps.push_back(evaluate(*set, Direction::in, flow, dst.guest->describe()));
       }
     }
     if (res.steps.empty())
-      res.steps.push_back({"no Proxmox firewall", "ACCEPT", "neither end is a host or a guest of this inventory",
+      res.steps.push_back({"no Proxmox firewall", "ACCEPT", "(neither end is a host or a guest of this inventory)",
                            nullptr, std::nullopt});
     res.allowed = std::all_of(res.steps.begin(), res.steps.end(), [](auto& s) { return s.verdict == "ACCEPT"; });
   }

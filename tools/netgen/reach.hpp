@@ -29,7 +29,7 @@ std::optional<Party> resolve_party(const Model& m, const std::string& text, std:
 struct ReachStep {
   std::string level;    ///< "vm 1001 (Portainer) OUT", "cluster.fw (host 10.0.0.13) IN"
   std::string verdict;  ///< ACCEPT, DROP, REJECT
-  std::string reason;   ///< "rule 2", "policy_out", "firewall disabled", ...
+  std::string reason;   ///< "by rule 2 ...", "(no rule matched: policy_in DROP)", ...
   const Rule* rule = nullptr;
   std::optional<horizon::Location> where;
   std::string format() const;

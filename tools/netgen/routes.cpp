@@ -97,10 +97,12 @@ std::vector<OutputFile> nginx_files(const Model& m, std::vector<std::string>& wa
   c += "upstream phoenix_traefik {\n    server " + t.ip->to_string() + ":" + std::to_string(kTraefikPort) + ";\n}\n\n";
   c += "# Names nobody published get nothing, rather than some service chosen by accident.\n";
   c += "server {\n    listen 80 default_server;\n    server_name _;\n    return 444;\n}\n";
+  std::set<std::string> served;
   for (auto& r : m.routes()) {
     std::vector<std::string> names;
+    // A name routed twice (check reports it) gets one server block; Traefik decides between the routes.
     for (auto& h : r.hosts)
-      if (at_gw.count(h)) names.push_back(h);
+      if (at_gw.count(h) && served.insert(h).second) names.push_back(h);
     if (names.empty()) {
       warnings.push_back("route " + r.id + " has no name that resolves to the gateway; no server block");
       continue;

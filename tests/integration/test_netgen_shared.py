@@ -1,0 +1,46 @@
+"""phoenix-netgen on the real Phoenix inventory in ../shared (skipped when that directory is absent)."""
+import subprocess
+import unittest
+
+import yaml
+
+from netgen import HAVE_SHARED, SHARED_INVENTORY, check, codes, generate, netgen
+from test_netgen_outputs import nginx_test
+
+
+@unittest.skipUnless(HAVE_SHARED, "../shared/inventory/phoenix not present")
+class SharedInventoryNetgenTest(unittest.TestCase):
+    def test_check_finds_the_real_problems(self):
+        rc, findings = check(SHARED_INVENTORY)
+        self.assertEqual(rc, 1)
+        # Seed 003: Traefik cannot reach Portainer; VM 1001 has no IN rule for it.
+        dropped = [f["message"] for f in findings if f["code"] == "route-dropped"]
+        self.assertTrue(any("10.0.0.12 -> vm 1001 (Portainer) 10.0.0.111:9443/tcp" in m for m in dropped), dropped)
+        self.assertIn("duplicate-rule", codes(findings, "warning"))
+        self.assertIn("nameserver-bypass", codes(findings, "warning"))
+        # The raw-TCP agent is published directly, never behind the gateway (seed 000).
+        self.assertNotIn("tcp-behind-gateway", codes(findings))
+
+    def test_agent_reachable_from_portainer_server(self):
+        r = netgen("reach", "Portainer", "portainer-agent.internal.thinkheads.ai", "9001/tcp", inventory=SHARED_INVENTORY)
+        self.assertEqual(r.returncode, 0, r.stdout)
+
+    def test_generated_files_load(self):
+        out = generate("nginx", SHARED_INVENTORY)
+        r = nginx_test(out / "phoenix-gateway.conf")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = generate("zones", SHARED_INVENTORY)
+        for f in out.rglob("*.zone"):
+            r = subprocess.run(["named-checkzone", "-k", "fail", f.name[:-5], str(f)], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout)
+        out = generate("traefik", SHARED_INVENTORY)
+        doc = yaml.safe_load((out / "traefik-dynamic.yml").read_text())
+        self.assertIn("granite-embedding", doc["http"]["routers"])
+        self.assertNotIn("portainer-agent", doc["http"]["routers"])
+        out = generate("firewall", SHARED_INVENTORY)
+        self.assertTrue((out / "1002.fw").exists())
+        self.assertNotIn("10.0.0.111", (out / "cluster.fw").read_text())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -8,6 +8,7 @@ packages=(
   bind9-dnsutils knot-dnsutils
   dpkg-dev systemd  # CPack's dpkg-shlibdeps; systemd-analyze verify for the unit (no running systemd needed)
   knot   # knotd: the loopback upstream of the forwarding tests (they run their own instance)
+  nginx bind9-utils python3-yaml graphviz  # phoenix-netgen's tests: nginx -t, named-checkzone, YAML, SVG
 )
 if [ $# -gt 0 ]; then packages+=("$@"); fi
 missing=()

@@ -106,6 +106,11 @@ class CheckTest(unittest.TestCase):
             1, {"type": "out", "action": "REJECT", "dest": "10.0.0.102", "proto": "tcp", "port": "9001"}))
         self.assertFinds(inv, "route-dropped", text="Portainer server -> agent")
 
+    def test_gateway_unreachable_for_a_view(self):
+        def only_portainer(f):
+            lxc(f, "101")["firewall"]["rules"][0]["source"] = "10.0.0.111"
+        self.assertFinds(edited(only_portainer), "gateway-unreachable", "warning", "view external")
+
     def test_shadowed_rule_with_opposite_action(self):
         inv = edited(lambda f: lxc(f, "914")["firewall"]["rules"].append(
             {"type": "in", "action": "DROP", "source": "10.0.0.12", "proto": "tcp", "port": "11434"}))

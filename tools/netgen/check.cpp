@@ -13,6 +13,7 @@ namespace {
 
 using horizon::Guest;
 using horizon::IpAddr;
+using horizon::IpPrefix;
 using horizon::Location;
 
 Location at(const Location& base, const std::string& suffix) { return {base.file, base.pointer + suffix}; }
@@ -228,6 +229,7 @@ class Checker {
       Location loc = m_.traefik().guest ? m_.traefik().guest->where : Location{horizon::kHypervisorFile, "/dns_server"};
       flow(*gw, *tr, kTraefikPort, "Nginx -> Traefik for every proxied name", loc);
     }
+    if (gw && any_route) gateway_clients(*gw);
     if (tr)
       for (auto& r : m_.routes())
         if (r.backend && r.port) flow(*tr, *r.backend, r.port, "Traefik -> backend of route " + r.id, r.service->where);
@@ -237,6 +239,46 @@ class Checker {
       for (auto& s : plan_.services)
         if (s.tcp && s.backend && s.port)
           flow(server.ip->addr, *s.backend, s.port, "Portainer server -> agent " + s.name, s.where);
+    }
+  }
+
+  /// Can the clients of a view that answers names with the gateway reach it? Each selector stands in by
+  /// one address: 203.0.113.1 (TEST-NET-3) when it lies inside, else the selector's first address.
+  void gateway_clients(const IpAddr& gw) {
+    auto dst = party(gw);
+    if (!dst) return;
+    auto test_net = *IpAddr::parse("203.0.113.1");
+    for (auto& v : plan_.views) {
+      bool answers = false;
+      for (auto& z : v.zones)
+        for (auto& r : z.records) answers |= r.kind != horizon::RecordKind::ptr && r.value == gw.to_string();
+      if (!answers) continue;
+      std::vector<std::string> tried;
+      bool reached = false;
+      std::optional<ReachStep> last;
+      for (auto& sel : v.match_clients) {
+        if (!sel.addr.is_v4()) continue;
+        IpAddr a = sel.contains(test_net) ? test_net : sel.network().addr;
+        if (!sel.contains(test_net) && sel.length < 32) a = IpAddr::v4(a.v4_host_order() + 1);
+        // Loopback clients are processes on the DNS host itself.
+        if (IpPrefix::parse("127.0.0.0/8")->contains(a)) a = inv_.host.address.addr;
+        auto src = party(a);
+        if (!src) continue;
+        tried.push_back(a.to_string());
+        for (uint16_t port : {uint16_t{80}, uint16_t{443}}) {
+          auto r = reach(m_, fw_, *src, *dst, "tcp", port);
+          reached |= r.allowed;
+          if (!r.allowed) last = r.steps.back();
+        }
+        if (reached) break;
+      }
+      if (reached || tried.empty()) continue;
+      std::vector<Location> where{v.where.file.empty() ? Location{horizon::kHypervisorFile, "/dns_server"} : v.where};
+      if (last && last->where) where.push_back(*last->where);
+      add(Severity::warning, "gateway-unreachable",
+          "view " + v.name + " sends clients to the gateway " + gw.to_string() + ", but " + join(tried, ", ") +
+              " cannot reach it on 80/tcp or 443/tcp (" + (last ? last->level + " " + last->reason : "") + ")",
+          where);
     }
   }
 

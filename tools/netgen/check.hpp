@@ -12,7 +12,7 @@ namespace phoenix::netgen {
 ///   invalid-rule, duplicate-rule, shadowed-rule, tcp-behind-gateway, route-dropped, duplicate-ip,
 ///   outside-subnet, name-collision, nameserver-bypass, route-to-dhcp, leak, public-name-without-route,
 ///   route-without-public-name, route-without-backend, duplicate-route, view-never-matches,
-///   view-selector-shadowed, inventory (a problem derive_plan reported).
+///   view-selector-shadowed, gateway-unreachable, inventory (a problem derive_plan reported).
 /// Findings come errors first, then warnings, each group in inventory order.
 std::vector<Finding> check_inventory(const Model& m, const FirewallModel& fw);
 

@@ -214,9 +214,18 @@ std::optional<ViewAnswer> ask_view(const Model& m, const zones::Snapshot& snap, 
     }
   }
   if (a.rcode == "REFUSED") {
-    a.note = a.view.empty() ? "no view matches this client"
-                            : "view " + a.view + " serves no zone containing " + a.qname + " (its zones: " +
-                                  join(views[id].zone_names, ", ") + "); the server never answers from another view";
+    if (a.view.empty()) {
+      a.note = "no view matches this client";
+    } else {
+      a.note = "view " + a.view + " serves no zone containing " + a.qname + " (its zones: " +
+               join(views[id].zone_names, ", ") + "); the server never answers from another view";
+      if (views[id].recursion) {
+        std::vector<std::string> ups;
+        for (auto& u : m.plan().upstreams) ups.push_back(u.to_string());
+        a.note += ". This view has recursion: a server that forwards sends such names to " +
+                  (ups.empty() ? std::string("no upstream (none configured)") : join(ups, ", "));
+      }
+    }
   }
   // Why each answer exists: the plan keeps the source of every derived record.
   if (id != horizon::kNoView) {

@@ -207,7 +207,7 @@ class CliTest(unittest.TestCase):
         def edit(f):
             f["phoenix_lxc_configs.json"]["lxc_configs"]["914"]["firewall"]["rules"] = []
         r = netgen("diagram", inventory=copy_inventory(EXAMPLE, edit))
-        self.assertRegex(r.stdout, r"traefik --x\|\"ollama[^\"]*DROP :11434/tcp\"\| route_ollama")
+        self.assertRegex(r.stdout, r"traefik --x\|\"DROP :11434/tcp\"\| route_ollama")
         self.assertRegex(r.stdout, r"traefik -> route_ollama \[label=\"[^\"]*DROP :11434/tcp\", color=red")
 
 

@@ -46,6 +46,8 @@ std::string shorten(const std::vector<std::string>& names, size_t max) {
   return s;
 }
 
+std::string count(size_t n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
+
 Graph build_graph(const Model& m, const FirewallModel& fw) {
   Graph g;
   const auto& plan = m.plan();
@@ -70,13 +72,13 @@ Graph build_graph(const Model& m, const FirewallModel& fw) {
         else ++direct;
       }
     if (plan.gateway.ip && !to_gw.empty())
-      g.edges.push_back({"view_" + node_id(v.name), "gateway", "answers " + shorten(to_gw, 3) + " -> " + gw_ip, false, true});
+      g.edges.push_back({"view_" + node_id(v.name), "gateway", count(to_gw.size(), "name") + " -> " + gw_ip, false, true});
     if (direct)
-      g.edges.push_back({"view_" + node_id(v.name), "clients", std::to_string(direct) + " names -> direct addresses", false, true});
+      g.edges.push_back({"view_" + node_id(v.name), "clients", count(direct, "name") + " -> direct addresses", false, true});
   }
   if (plan.gateway.ip) {
     g.add({"gateway", {"Nginx gateway", m.describe(*plan.gateway.ip)}, false});
-    g.edges.push_back({"clients", "gateway", "HTTP(S) " + shorten(gateway_names(m), 3), false, false});
+    g.edges.push_back({"clients", "gateway", "HTTP(S), " + count(gateway_names(m).size(), "name"), false, false});
   }
   const auto& tr = m.traefik().ip;
   if (tr) {
@@ -88,13 +90,17 @@ Graph build_graph(const Model& m, const FirewallModel& fw) {
   }
   for (auto& r : m.routes()) {
     std::string id = "route_" + node_id(r.id);
-    g.add({id, {r.id, r.service->owner, r.url.empty() ? "no backend" : r.url}, false});
+    std::vector<std::string> lines{r.id};
+    lines.insert(lines.end(), r.hosts.begin(), r.hosts.end());
+    lines.push_back(r.service->owner);
+    lines.push_back(r.url.empty() ? "no backend" : r.url);
+    g.add({id, lines, false});
     if (!tr) continue;
     if (r.backend && r.port) {
       bool ok = verdict(*tr, *r.backend, r.port);
-      g.edges.push_back({"traefik", id, shorten(r.hosts, 2) + " " + (ok ? "ALLOW" : "DROP") + " :" + std::to_string(r.port) + "/tcp", !ok, false});
+      g.edges.push_back({"traefik", id, std::string(ok ? "ALLOW" : "DROP") + " :" + std::to_string(r.port) + "/tcp", !ok, false});
     } else {
-      g.edges.push_back({"traefik", id, shorten(r.hosts, 2), true, false});
+      g.edges.push_back({"traefik", id, "no backend", true, false});
     }
   }
   // Raw TCP: reached directly; Portainer's server is the client the inventory names.

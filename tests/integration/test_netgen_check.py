@@ -171,6 +171,10 @@ class CheckTest(unittest.TestCase):
         inv = edited(lambda f: add_record(f, "phoenix.thinkheads.ai", hostname="ca", ip_external="10.0.0.10"))
         self.assertFinds(inv, "route-without-public-name", "warning", "route ca")
 
+    def test_route_without_backend(self):
+        inv = edited(lambda f: vm(f, 1002).pop("docker_stacks"))
+        self.assertFinds(inv, "route-without-backend", "warning", "route qdrant")
+
     def test_duplicate_route(self):
         def twin(f):
             vm(f, 1002)["traefik_service"] = {"name": "portainer-agent", "port": 9001}

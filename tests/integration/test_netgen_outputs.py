@@ -182,6 +182,11 @@ class CliTest(unittest.TestCase):
         doc = json.loads(a.stdout)
         self.assertEqual(doc["files"][0]["path"], "traefik-dynamic.yml")
 
+    def test_pinned_serial(self):
+        r = netgen("zones", "--serial", "42")
+        soas = re.findall(r"\tSOA\t\S+ \S+ (\d+) ", r.stdout)
+        self.assertEqual(soas, ["42"] * 4)
+
     def test_usage_errors_exit_2(self):
         self.assertEqual(netgen("reach", "10.0.0.1").returncode, 2)
         self.assertEqual(netgen("reach", "10.0.0.1", "10.0.0.2", "80/xyz").returncode, 2)

@@ -30,6 +30,8 @@ std::vector<GoldenCase> cases() {
       {"view_external", "view", {"127.0.0.2", "ollama.phoenix.thinkheads.ai"}, false, 0},
       {"view_refused", "view", {"127.0.0.2", "ollama.internal.thinkheads.ai"}, false, 0},
       {"view_ptr", "view", {"10.0.0.7", "155.0.0.10.in-addr.arpa", "PTR"}, false, 0},
+      {"view_ns_additional", "view", {"::1", "internal.thinkheads.ai", "NS"}, false, 0},
+      {"view_out_of_zone", "view", {"127.0.0.1", "example.com", "A"}, false, 0},
       {"view_json", "view", {"10.0.0.7", "portainer-agent.internal.thinkheads.ai"}, true, 0},
   };
 }

@@ -76,13 +76,17 @@ std::optional<Party> resolve_party(const Model& m, const std::string& text, std:
     }
     return finish(g.ip->addr);
   }
-  // A DNS name: the address the internal view gives it (what a guest would connect to).
-  for (auto& v : m.plan().views) {
-    if (v.horizon != "internal") continue;
-    for (auto& z : v.zones)
-      for (auto& r : z.records)
-        if (r.owner == lower && r.kind == horizon::RecordKind::a) return finish(*IpAddr::parse(r.value));
-  }
+  // A DNS name: the address the internal view gives it (what a guest would connect to). A bare label
+  // ("portainer-agent") is taken as a name of the internal zone, as a guest's search domain would.
+  std::vector<std::string> candidates{lower};
+  if (lower.find('.') == std::string::npos) candidates.push_back(lower + "." + m.plan().internal_zone);
+  for (auto& name : candidates)
+    for (auto& v : m.plan().views) {
+      if (v.horizon != "internal") continue;
+      for (auto& z : v.zones)
+        for (auto& r : z.records)
+          if (r.owner == name && r.kind == horizon::RecordKind::a) return finish(*IpAddr::parse(r.value));
+    }
   why = "\"" + text + "\" is not an address, \"host\", a guest id or name, or a name in the internal zone";
   return std::nullopt;
 }

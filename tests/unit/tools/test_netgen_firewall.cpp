@@ -209,6 +209,9 @@ TEST(NetgenReach, ResolvesPartiesOrExplains) {
   EXPECT_FALSE(resolve_party(m, "9000", why));
   EXPECT_NE(why.find("dhcp"), std::string::npos);
   EXPECT_FALSE(resolve_party(m, "no-such-thing", why));
+  auto agent = resolve_party(m, "portainer-agent", why);
+  ASSERT_TRUE(agent) << why;
+  EXPECT_EQ(agent->addr.to_string(), "10.0.0.102");
   auto p = resolve_party(m, "Copy-Cuda12.8", why);
   ASSERT_TRUE(p);
   EXPECT_EQ(p->addr.to_string(), "10.0.0.201");

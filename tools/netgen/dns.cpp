@@ -183,8 +183,19 @@ std::optional<ViewAnswer> ask_view(const Model& m, const zones::Snapshot& snap, 
   q += static_cast<char>(*qtype & 0xff);
   q += std::string("\x00\x01", 2);
   std::vector<uint8_t> out(query::kMaxTcpReply);
-  query::QueryContext ctx{&snap, client, true, nullptr};
+  // Offering a forwarder, as the server's transports do, keeps the reply's RA bit and the hand-off
+  // of out-of-zone names the same as the server's.
+  query::ForwardRequest forward;
+  query::QueryContext ctx{&snap, client, true, nullptr, &forward};
   size_t n = query::process_query(reinterpret_cast<const uint8_t*>(q.data()), q.size(), ctx, out.data(), out.size());
+  if (forward.wanted) {
+    std::vector<std::string> ups;
+    for (auto& u : m.plan().upstreams) ups.push_back(u.to_string());
+    a.rcode = "FORWARDED";
+    a.note = a.qname + " is outside every zone of view " + a.view + ", which has recursion: the server forwards it to " +
+             join(ups, ", ") + " and relays their answer (netgen does not ask them)";
+    return a;
+  }
   if (n < 12) {
     a.rcode = "no reply";
     return a;
@@ -219,12 +230,7 @@ std::optional<ViewAnswer> ask_view(const Model& m, const zones::Snapshot& snap, 
     } else {
       a.note = "view " + a.view + " serves no zone containing " + a.qname + " (its zones: " +
                join(views[id].zone_names, ", ") + "); the server never answers from another view";
-      if (views[id].recursion) {
-        std::vector<std::string> ups;
-        for (auto& u : m.plan().upstreams) ups.push_back(u.to_string());
-        a.note += ". This view has recursion: a server that forwards sends such names to " +
-                  (ups.empty() ? std::string("no upstream (none configured)") : join(ups, ", "));
-      }
+      if (views[id].recursion) a.note += "; it has recursion but no upstream_servers to forward to";
     }
   }
   // Why each answer exists: the plan keeps the source of every derived record.
@@ -249,7 +255,7 @@ std::string ViewAnswer::format() const {
   if (view.empty()) s += "no view matches this client: the server refuses it\n";
   else s += "view " + view + ": matched by " + selector + " (" + selector_where + "; first match wins)\n";
   s += "query " + qname + " " + qtype + "\n";
-  s += "reply " + rcode + ", flags " + join(flags, " ") + "\n";
+  s += "reply " + rcode + (flags.empty() ? std::string() : ", flags " + join(flags, " ")) + "\n";
   auto section = [&](const char* title, const std::vector<std::string>& list) {
     if (list.empty()) return;
     s += std::string(";; ") + title + "\n";

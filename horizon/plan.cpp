@@ -298,10 +298,19 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
         continue;
       }
       v.zone_names.push_back(zn);
-      bool from_file = std::any_of(inv.dns.zone_files.begin(), inv.dns.zone_files.end(), [&](auto& f) {
+      auto file = std::find_if(inv.dns.zone_files.begin(), inv.dns.zone_files.end(), [&](auto& f) {
         return f.origin == zn && (f.views.empty() || std::find(f.views.begin(), f.views.end(), v.name) != f.views.end());
       });
-      if (from_file) continue;  // the zone file replaces the derived zone in this view
+      if (file != inv.dns.zone_files.end()) {
+        // The zone file replaces the derived zone in this view; say so, since the inventory's names vanish.
+        bool derived = zn == plan.internal_zone || zn == plan.external_zone || zn == plan.reverse_zone ||
+                       extra_names.count(zn);
+        if (derived)
+          diag.warning(file->where.file, file->where.pointer,
+                       "zone file " + file->file.filename().string() + " replaces the derived zone \"" + zn +
+                           "\" in view \"" + v.name + "\"");
+        continue;
+      }
       ZonePlan z = zn == plan.internal_zone   ? zi
                    : zn == plan.external_zone ? ze
                    : zn == plan.reverse_zone  ? zr

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "zonefile.hpp"
+
 namespace phoenix::zones {
 namespace {
 
@@ -104,6 +106,19 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
   snap->upstreams = plan.upstreams;
   snap->forward = plan.forward;
   bool ok = true;
+  // Each zone file is read once and the same immutable zone is shared by every view that serves it.
+  std::vector<std::shared_ptr<const Zone>> files(plan.zone_files.size());
+  for (size_t i = 0; i < plan.zone_files.size(); ++i) {
+    const auto& zf = plan.zone_files[i];
+    auto origin = Name::from_text(zf.origin);
+    if (!origin) {
+      diag.error(zf.where.file, zf.where.pointer, "invalid zone file origin \"" + zf.origin + "\"");
+      ok = false;
+      continue;
+    }
+    files[i] = load_zone_file(zf.file, *origin, zf.file.string(), diag);
+    if (!files[i]) ok = false;
+  }
   for (auto& v : plan.views) {
     snap->views.add_view(v.name, v.match_clients);
     ViewData vd;
@@ -126,11 +141,10 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
       }
       vd.zones.add(zone);
     }
-    for (auto& zf : plan.zone_files) {
+    for (size_t i = 0; i < plan.zone_files.size(); ++i) {
+      const auto& zf = plan.zone_files[i];
       bool for_view = zf.views.empty() || std::find(zf.views.begin(), zf.views.end(), v.name) != zf.views.end();
-      if (!for_view) continue;
-      diag.error(zf.where.file, zf.where.pointer, "zone files are not supported by this build yet (" + zf.file.string() + ")");
-      ok = false;
+      if (for_view && files[i]) vd.zones.add(files[i]);
     }
     snap->view_data.push_back(std::move(vd));
   }

@@ -111,7 +111,10 @@ void apply_explicit(ZonePlan& z, const std::vector<ExplicitRecord>& recs, const 
     else owner = host + "." + z.origin;
     by_owner[owner].push_back(&r);
   }
-  for (auto& [owner, list] : by_owner) {
+  for (auto& entry : by_owner) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in the lambda below.
+    const std::string& owner = entry.first;
+    const auto& list = entry.second;
     std::vector<PlanRecord> add;
     for (auto* r : list) {
       const std::optional<IpAddr>& ip = horizon == "internal" ? (r->ip_internal ? r->ip_internal : r->ip_external)

@@ -109,13 +109,19 @@ std::shared_ptr<const Zone> load_stream(FILE* fp, const Name& origin, const std:
 
 std::shared_ptr<const Zone> load_zone_file(const std::filesystem::path& path, const Name& origin,
                                            const std::string& display, horizon::Diagnostics& diag) {
+  // Only regular files: a FIFO or a device (an operator's typo, or /dev/zero) would block or never end.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    diag.error(display, "", "[" + origin.to_text() + "] cannot read zone file " + path.string() + " (" +
+                                (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file") + ")");
+    return nullptr;
+  }
   FILE* fp = std::fopen(path.c_str(), "r");
   if (!fp) {
     diag.error(display, "", "[" + origin.to_text() + "] cannot read zone file " + path.string() + " (" +
                                 std::strerror(errno) + ")");
     return nullptr;
   }
-  std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
   auto zone = load_stream(fp, origin, display, diag, ec ? 10'000'000 : static_cast<size_t>(size) + 16);
   std::fclose(fp);

@@ -68,6 +68,9 @@ TEST(ZoneFile, MissingFileAndEmptyText) {
   horizon::Diagnostics d;
   EXPECT_FALSE(load_zone_file("/nonexistent/lab.zone", kOrigin, "lab.zone", d));
   EXPECT_NE(errors_of(d).find("cannot read zone file"), std::string::npos);
+  horizon::Diagnostics d3;
+  EXPECT_FALSE(load_zone_file("/dev/zero", kOrigin, "lab.zone", d3));
+  EXPECT_NE(errors_of(d3).find("not a regular file"), std::string::npos) << errors_of(d3);
   horizon::Diagnostics d2;
   EXPECT_FALSE(load_zone_text("", kOrigin, "lab.zone", d2));
   EXPECT_NE(errors_of(d2).find("no SOA"), std::string::npos);

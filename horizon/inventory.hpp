@@ -118,6 +118,9 @@ struct DnsSettings {
   std::vector<Endpoint> listen;
   std::vector<ViewSpec> views;  ///< empty = defaults
   std::vector<ZoneFileSpec> zone_files;
+  /// dns_server.chaos: the CH TXT answers for version.bind/version.server and id.server/hostname.bind;
+  /// unset means those queries are REFUSED like every other CH query (nothing about the server leaks).
+  std::optional<std::string> chaos_version, chaos_identity;
   uint32_t ttl = 300;
   Location where;
 };

@@ -521,6 +521,15 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
   d.gateway_ip = r.address(*dns, dp, "gateway_ip");
   if (auto ttl = r.uint(*dns, dp, "ttl", 2147483647)) d.ttl = *ttl;
   read_views(r, *dns, dp, d);
+  if (const json* ch = r.object(*dns, dp, "chaos")) {
+    // One TXT character-string each (RFC 1035 §3.3: at most 255 octets).
+    auto cp = child(dp, "chaos");
+    for (auto [key, out] : {std::pair{"version", &d.chaos_version}, std::pair{"identity", &d.chaos_identity}}) {
+      auto v = r.string(*ch, cp, key, false);
+      if (v && v->size() > 255) r.error(child(cp, key), "invalid text (longer than 255 characters)");
+      else *out = v;
+    }
+  }
 
   if (const json* zones = r.array(*dns, dp, "authoritative_zones")) {
     auto zp = child(dp, "authoritative_zones");

@@ -153,6 +153,8 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   plan.upstreams = inv.dns.upstreams;
   plan.forward = inv.dns.forward;
   plan.zone_files = inv.dns.zone_files;
+  plan.chaos_version = inv.dns.chaos_version;
+  plan.chaos_identity = inv.dns.chaos_identity;
   plan.listen = inv.dns.listen;
   if (plan.listen.empty()) plan.listen.push_back({inv.host.address.addr, 53});
   plan.gateway = choose_gateway(inv);

@@ -16,3 +16,9 @@ for preset in debug asan; do
     scripts/check-package.sh build/debug
   fi
 done
+# Every fuzz target for a bounded time under clang + libFuzzer (PHOENIX_FUZZ_SECONDS=0 skips this).
+fuzz_seconds=${PHOENIX_FUZZ_SECONDS:-30}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  echo "=== fuzz"
+  scripts/fuzz.sh "$fuzz_seconds"
+fi

@@ -105,6 +105,14 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
   auto snap = std::make_shared<Snapshot>();
   snap->upstreams = plan.upstreams;
   snap->forward = plan.forward;
+  auto chaos_txt = [](const std::optional<std::string>& text, RRset& out) {
+    if (!text) return;
+    out.type = rrtype::TXT;
+    out.ttl = 0;  // like BIND/Knot/NSD: identity answers are not cached
+    out.rdata.push_back(std::string(1, static_cast<char>(text->size())) + *text);
+  };
+  chaos_txt(plan.chaos_version, snap->chaos_version);
+  chaos_txt(plan.chaos_identity, snap->chaos_identity);
   bool ok = true;
   // Each zone file is read once and the same immutable zone is shared by every view that serves it.
   std::vector<std::shared_ptr<const Zone>> files(plan.zone_files.size());

@@ -40,6 +40,8 @@ struct Snapshot {
   std::vector<ViewData> view_data;  ///< indexed by ViewId
   std::vector<horizon::Endpoint> upstreams;
   horizon::ForwardSettings forward;
+  /// CH TXT answers (dns_server.chaos); an empty RRset means "not configured": REFUSED.
+  RRset chaos_version, chaos_identity;
   uint64_t generation = 0;
 
   size_t zone_count() const;

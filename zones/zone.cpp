@@ -96,6 +96,7 @@ void Zone::answer_node(const Node& node, const char* owner, uint16_t qtype, Look
     out.status = LookupStatus::answer;
     std::string_view target = target_of(*cname, cname->rdata.front());
     if (depth >= 8 || !wire_has_suffix(target, origin_.wire())) return;
+    if (target == out.qname) return;  // a loop back to the query name
     for (size_t i = 0; i + 1 < out.answer.size; ++i) {
       const char* prev = out.answer.items[i].owner;
       if (prev && target == std::string_view(prev, wire_name_length(reinterpret_cast<const uint8_t*>(prev), kMaxNameWire)))
@@ -109,6 +110,7 @@ void Zone::answer_node(const Node& node, const char* owner, uint16_t qtype, Look
 }
 
 void Zone::lookup(std::string_view qname, uint16_t qtype, LookupResult& out) const {
+  out.qname = qname;
   lookup_chain(qname, nullptr, qtype, out, 0);
 }
 
@@ -125,7 +127,10 @@ void Zone::lookup_chain(std::string_view qname, const char* owner, uint16_t qtyp
   for (size_t k = n; k-- > 0;) {
     const Node* node = find_node(qname.substr(starts[k]));
     if (!node) break;
-    if (has_delegations_ && node->find(rrtype::NS)) {
+    // RFC 4035 §3.1.4.1: DS lives on the parent side of a cut, so a DS query for the cut itself is
+    // answered here (NODATA with our SOA when we hold none), not referred.
+    bool ds_at_cut = k == 0 && qtype == rrtype::DS;
+    if (has_delegations_ && !ds_at_cut && node->find(rrtype::NS)) {
       // RFC 1034 §4.3.2 step 3b: a zone cut on the way down means a referral, not an answer.
       const RRset* ns = node->find(rrtype::NS);
       if (depth == 0) {

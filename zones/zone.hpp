@@ -30,6 +30,7 @@ struct RRsetRef {
   const RRset* rrset = nullptr;
   const char* owner = nullptr;  ///< wire name; nullptr means "the query name"
   uint32_t ttl = 0;
+  uint16_t rrclass = 1;  ///< IN; CH only for the server's own identity answers
 };
 
 /// A small fixed-capacity list: lookups never allocate.
@@ -51,6 +52,7 @@ enum class LookupStatus { answer, nodata, nxdomain, referral };
 struct LookupResult {
   LookupStatus status = LookupStatus::nxdomain;
   bool authoritative = true;  ///< false for referrals (AA clear)
+  std::string_view qname;     ///< the name asked for (lower-cased wire), to cut CNAME loops back to it
   RefList<16> answer;
   RefList<8> authority;
   RefList<32> additional;

@@ -88,7 +88,8 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
     if (!ec) client = to_ip(remote.address());
     for (size_t n = 0; n < limits_.max_queries_per_connection; ++n) {
       if (stopping_ && socket->available(ec) == 0) break;
-      // The idle watchdog: if no complete query arrives in time, closing the socket ends the reads.
+      // The idle watchdog (RFC 7766 §6.2.3): if no complete query arrives in time, closing the socket
+      // ends the reads. async_read collects a length prefix or body split across segments (§8).
       idle.expires_after(limits_.idle_timeout);
       idle.async_wait([socket](const boost::system::error_code& e) {
         if (!e) {
@@ -104,7 +105,8 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
       size_t len = static_cast<size_t>((len_buf[0] << 8) | len_buf[1]);
       co_await asio::async_read(*socket, asio::buffer(in.get(), len), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
-      idle.cancel();
+      // The watchdog stays armed through the reply: a client that stops reading cannot pin the
+      // connection (RFC 7766 §6.2.3); the next expires_after() re-arms it for the next query.
       const zones::Snapshot* snap = holder_.acquire(slot_);
       query::QueryContext ctx{snap, client, true, &stats_, forwarder_ ? &fwd : nullptr};
       size_t reply = query::process_query(in.get(), len, ctx, out.get() + 2, query::kMaxTcpReply);

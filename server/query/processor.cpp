@@ -1,5 +1,7 @@
 #include "processor.hpp"
 
+#include <string_view>
+
 #include "wire_reader.hpp"
 #include "wire_writer.hpp"
 
@@ -75,6 +77,21 @@ size_t write_sections(Answering& a, const LookupResult& r) {
   return finish_with_opt(a, rc, kNoEde);
 }
 
+/// The CH TXT identity names (lower-cased wire): what BIND, Knot and NSD answer in class CH.
+constexpr std::string_view kVersionBind("\x07version\x04bind\x00", 14);
+constexpr std::string_view kVersionServer("\x07version\x06server\x00", 16);
+constexpr std::string_view kIdServer("\x02id\x06server\x00", 11);
+constexpr std::string_view kHostnameBind("\x08hostname\x04bind\x00", 15);
+
+/// Stage: chaos. Returns the identity RRset the query asks for, or nullptr when it is not configured
+/// (then the CH query is REFUSED like every other non-IN query).
+const zones::RRset* chaos_rrset(const zones::Snapshot& snap, std::string_view qname) {
+  const zones::RRset* r = nullptr;
+  if (qname == kVersionBind || qname == kVersionServer) r = &snap.chaos_version;
+  else if (qname == kIdServer || qname == kHostnameBind) r = &snap.chaos_identity;
+  return r && !r->rdata.empty() ? r : nullptr;
+}
+
 }  // namespace
 
 /// Stage: EDNS. RFC 6891 §6.2.3: never below 512; we cap at what we advertise.
@@ -105,7 +122,27 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   if (st == ParseStatus::notimp) return finish_error(a, rcode::NOTIMP, kNoEde);
   // RFC 6891 §6.1.3: a version we do not implement gets BADVERS (and our version, 0).
   if (q.has_edns && q.edns_version > 0) return finish_error(a, rcode::BADVERS, kNoEde);
+  // RFC 6891 §6.1.1: OPT is a pseudo-RR and cannot be asked for.
   if (q.qtype == zones::rrtype::OPT) return finish_error(a, rcode::FORMERR, kNoEde);
+  std::string_view qname(reinterpret_cast<const char*>(q.qname_lower), q.qname_len);
+  if (q.qclass == zones::rrclass::CH) {
+    // The server's identity (BIND's convention, RFC 4892 §2 for id.server), only when configured.
+    const zones::RRset* id = chaos_rrset(*ctx.snapshot, qname);
+    if (!id) return finish_error(a, rcode::REFUSED, kEdeNotSupported);
+    LookupResult r;
+    r.status = LookupStatus::answer;
+    if (q.qtype == zones::rrtype::TXT || q.qtype == zones::rrtype::ANY)
+      r.answer.push({id, nullptr, id->ttl, zones::rrclass::CH});
+    else
+      r.status = LookupStatus::nodata;  // the name exists, the type does not: NOERROR, empty
+    a.w.set_flags(reply_flags1(q, true), reply_flags2(q, 0));
+    if (q.has_edns) {
+      a.opt_reserve = 11;
+      a.w.set_limit(a.w.limit() - a.opt_reserve);
+    }
+    return write_sections(a, r);
+  }
+  // RFC 1035 §3.2.4: zones here are class IN only; other classes (and QCLASS ANY) are not ours to answer.
   if (q.qclass != zones::rrclass::IN) return finish_error(a, rcode::REFUSED, kEdeNotSupported);
   if (q.qtype == zones::rrtype::AXFR || q.qtype == zones::rrtype::IXFR)
     return finish_error(a, rcode::REFUSED, kEdeNotSupported);  // zone transfers are not offered yet
@@ -122,7 +159,6 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   // Stage: zone. A name in a zone this view lacks is REFUSED, never the other view's data, unless
   // the view forwards: then it goes to the forwarder (cache, then upstreams). Our own zones are
   // always looked up first, so forwarding never shadows or slows an authoritative answer.
-  std::string_view qname(reinterpret_cast<const char*>(q.qname_lower), q.qname_len);
   const zones::Zone* zone = vd.zones.find_zone(qname);
   if (!zone) {
     if (!a.ra) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);

@@ -132,7 +132,7 @@ bool WireWriter::put_rrset(Section s, const zones::RRsetRef& ref) {
     }
     if (size_ + 10 > limit_) return fail();
     w16(buf_ + size_, rr.type);
-    w16(buf_ + size_ + 2, zones::rrclass::IN);
+    w16(buf_ + size_ + 2, ref.rrclass);
     w32(buf_ + size_ + 4, ref.ttl);
     size_t rdlen_at = size_ + 8;
     size_ += 10;

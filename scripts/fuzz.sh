@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (preset "fuzz") and runs each for a bounded time.
+# Usage: scripts/fuzz.sh [seconds per target, default 30] [target ...]
+# New corpus entries go to a temporary directory (the committed seed corpus is only read); a crash
+# leaves its input there and fails the script: copy it to tests/fuzz/regressions/<target>/ with the fix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(packet inventory zonefile)
+scripts/deps.sh clang libclang-rt-dev
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$(nproc)" >/dev/null
+work=$(mktemp -d /tmp/phoenix-fuzz-XXXXXX)
+status=0
+for t in "${targets[@]}"; do
+  mkdir -p "$work/$t"
+  echo "=== fuzz $t for ${seconds}s"
+  if ! build/fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+        -artifact_prefix="$work/$t/" "$work/$t" "tests/fuzz/corpus/$t" >"$work/$t.log" 2>&1; then
+    echo "fuzz $t: FAILED (input and log in $work)"
+    tail -40 "$work/$t.log"
+    status=1
+    continue
+  fi
+  grep -E "^#[0-9]+ +DONE" "$work/$t.log" | tail -1
+done
+[ $status -ne 0 ] || rm -rf "$work"
+exit $status

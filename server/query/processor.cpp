@@ -78,10 +78,10 @@ size_t write_sections(Answering& a, const LookupResult& r) {
 }
 
 /// The CH TXT identity names (lower-cased wire): what BIND, Knot and NSD answer in class CH.
-constexpr std::string_view kVersionBind("\x07version\x04bind\x00", 14);
+constexpr std::string_view kVersionBind("\x07version\x04" "bind\x00", 14);
 constexpr std::string_view kVersionServer("\x07version\x06server\x00", 16);
 constexpr std::string_view kIdServer("\x02id\x06server\x00", 11);
-constexpr std::string_view kHostnameBind("\x08hostname\x04bind\x00", 15);
+constexpr std::string_view kHostnameBind("\x08hostname\x04" "bind\x00", 15);
 
 /// Stage: chaos. Returns the identity RRset the query asks for, or nullptr when it is not configured
 /// (then the CH query is REFUSED like every other non-IN query).
@@ -135,7 +135,8 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
       r.answer.push({id, nullptr, id->ttl, zones::rrclass::CH});
     else
       r.status = LookupStatus::nodata;  // the name exists, the type does not: NOERROR, empty
-    a.w.set_flags(reply_flags1(q, true), reply_flags2(q, 0));
+    // AA clear: no CH zone is served, these are the server's own notes (as BIND, Knot and NSD answer).
+    a.w.set_flags(reply_flags1(q, false), reply_flags2(q, 0));
     if (q.has_edns) {
       a.opt_reserve = 11;
       a.w.set_limit(a.w.limit() - a.opt_reserve);

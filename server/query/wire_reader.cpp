@@ -81,7 +81,12 @@ ParseStatus parse_query(const uint8_t* p, size_t len, ParsedQuery& q) noexcept {
     off += 10;
     if (off + rdlen > len) return ParseStatus::formerr;
     if (type == 41) {
-      if (i < records || q.has_edns) return ParseStatus::formerr;  // wrong section, or a second OPT
+      if (i < records || q.has_edns) {
+        // Wrong section, or a second OPT (RFC 6891 §6.1.1): FORMERR without OPT, since which OPT
+        // speaks for the client is unknowable (Knot and NSD answer the same way).
+        q.has_edns = false;
+        return ParseStatus::formerr;
+      }
       if (!root_owner) return ParseStatus::formerr;                 // owner must be the root
       q.has_edns = true;
       q.udp_size = u16(rr + 2);

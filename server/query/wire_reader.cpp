@@ -7,27 +7,35 @@ namespace {
 
 inline uint16_t u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
-/// Skips a possibly compressed name in a non-question section. A pointer ends the name in place,
-/// so pointer loops cannot make this spin: it reads each octet at most once.
+/// Skips a possibly compressed name in a non-question section, checking it the way a decoder would:
+/// RFC 1035 §4.1.4 pointers go to a *prior* occurrence, so every pointer must point before itself
+/// (forward and self pointers are malformed). Any cycle left then passes at least one non-empty label,
+/// so the 255-octet bound on the decoded name ends the walk after a bounded number of hops. Labels over 63
+/// (the 0x40/0x80 types, RFC 6891 §5) and names over 255 octets are malformed.
 bool skip_name(const uint8_t* p, size_t len, size_t& off) {
-  size_t total = 0;
-  while (off < len) {
-    uint8_t l = p[off];
+  size_t pos = off, total = 0;
+  bool jumped = false;
+  for (;;) {
+    if (pos >= len) return false;
+    uint8_t l = p[pos];
     if ((l & 0xc0) == 0xc0) {
-      if (off + 2 > len) return false;
-      off += 2;
+      if (pos + 2 > len) return false;
+      size_t target = static_cast<size_t>(((l & 0x3f) << 8) | p[pos + 1]);
+      if (target >= pos || target < 12) return false;  // forward, self or into the header
+      if (!jumped) off = pos + 2;                       // the name ends after its first pointer
+      jumped = true;
+      pos = target;
+      continue;
+    }
+    if (l & 0xc0) return false;
+    total += l + 1u;
+    if (total > 255) return false;
+    if (l == 0) {
+      if (!jumped) off = pos + 1;
       return true;
     }
-    if (l & 0xc0) return false;  // RFC 6891 §5: extended label types are not supported
-    if (l == 0) {
-      ++off;
-      return total + 1 <= 255;
-    }
-    total += l + 1u;
-    off += l + 1u;
-    if (total > 255) return false;
+    pos += l + 1u;
   }
-  return false;
 }
 
 }  // namespace

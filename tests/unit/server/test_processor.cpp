@@ -160,3 +160,34 @@ TEST(Processor, GarbageNeverCrashes) {
     }
   }
 }
+
+TEST(Processor, TwoOptRecordsGetFormerrWithoutOpt) {
+  // RFC 6891 §6.1.1; like Knot and NSD, no OPT in the reply (which of the two would speak for the client?).
+  auto q = make_query("ollama.internal.thinkheads.ai", 1, 7, true);
+  q[11] = 2;
+  q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  auto r = ask(q);
+  EXPECT_EQ(r.rcode(), 1);
+  EXPECT_EQ(r.count(3), 0);
+}
+
+TEST(Processor, ChaosIdentityIsRefusedUnlessConfigured) {
+  auto q = make_query("version.bind", 16);
+  q[q.size() - 1] = 3;  // CH
+  EXPECT_EQ(ask(q).rcode(), 5);
+}
+
+TEST(Processor, ForwardAndSelfPointersInAdditionalAreFormerr) {
+  // Regression (issue 3): pointers in a query must point to a prior occurrence (RFC 1035 §4.1.4).
+  for (uint8_t lo : {uint8_t(0xff), uint8_t(0)}) {
+    auto q = make_query("ollama.internal.thinkheads.ai", 1);
+    q[11] = 1;
+    size_t self = q.size();
+    q.insert(q.end(), {0xc0, lo == 0 ? uint8_t(self) : lo, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0});
+    EXPECT_EQ(ask(q).rcode(), 1) << int(lo);
+  }
+  auto ok = make_query("ollama.internal.thinkheads.ai", 1);
+  ok[11] = 1;
+  ok.insert(ok.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0});  // a backward pointer is fine
+  EXPECT_EQ(ask(ok).rcode(), 0);
+}

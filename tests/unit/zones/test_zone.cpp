@@ -203,3 +203,23 @@ TEST(Serial, Rfc1982Comparison) {
   EXPECT_FALSE(serial_gt(0, 0x7fffffffu));
   EXPECT_TRUE(serial_gt(0x7fffffffu, 0));
 }
+
+TEST(Zone, CnameLoopBackToTheQueryNameStopsAtOneRound) {
+  // Regression (issue 3): loop1 -> loop2 -> loop1 used to repeat loop1's CNAME once more.
+  auto zone = make_zone();
+  auto r = look(*zone, "loop1.example.test", rrtype::A);
+  EXPECT_EQ(r.answer.size, 2u);
+  EXPECT_EQ(r.status, LookupStatus::answer);
+}
+
+TEST(Zone, DsAtADelegationIsAnsweredFromTheParent) {
+  // RFC 4035 §3.1.4.1: the parent holds DS; no DS here means NODATA with AA, not a referral.
+  auto zone = make_zone();
+  auto r = look(*zone, "sub.example.test", rrtype::DS);
+  EXPECT_EQ(r.status, LookupStatus::nodata);
+  EXPECT_TRUE(r.authoritative);
+  EXPECT_EQ(r.authority.size, 1u);
+  EXPECT_EQ(r.authority.items[0].rrset->type, rrtype::SOA);
+  auto below = look(*zone, "x.sub.example.test", rrtype::DS);
+  EXPECT_EQ(below.status, LookupStatus::referral);
+}

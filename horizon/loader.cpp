@@ -195,6 +195,11 @@ std::optional<json> read_json(const std::filesystem::path& path, const std::stri
     size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(std::min(e.byte, text.size())), '\n'));
     diag.error(name, "line " + std::to_string(line), std::string("not valid JSON (") + e.what() + ")");
     return std::nullopt;
+  } catch (const json::exception& e) {
+    // Regression (fuzz_inventory, issue 3): a number too large for a double (1e400) is not a
+    // parse_error but an out_of_range, and used to escape and end the process.
+    diag.error(name, "", std::string("not valid JSON (") + e.what() + ")");
+    return std::nullopt;
   }
 }
 

@@ -87,6 +87,15 @@ TEST(Loader, InvalidJsonNamesFileAndLine) {
   EXPECT_TRUE(has_message(r.diagnostics, "not valid JSON"));
 }
 
+TEST(Loader, NumberTooLargeIsAnErrorNotACrash) {
+  // Regression (fuzz_inventory, issue 3): nlohmann throws out_of_range, not parse_error, for 1e400.
+  Scratch s;
+  s.write_raw(kVmFile, "{\"vms\": [{\"vmid\": 1e400}]}");
+  auto r = load_inventory(s.dir());
+  EXPECT_FALSE(r.inventory);
+  EXPECT_TRUE(has_message(r.diagnostics, "phoenix_vm_configs.json: not valid JSON"));
+}
+
 TEST(Loader, WrongFieldsNameFileAndPointer) {
   Scratch s;
   auto vms = s.read(kVmFile);

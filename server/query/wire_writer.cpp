@@ -99,8 +99,10 @@ bool WireWriter::put_name(const uint8_t* name, bool compress) {
   }
   size_t need = pos + (match >= 0 ? 2 : 1);
   if (size_ + need > limit_) return false;
+  // A name written uncompressed (SRV, RFC 2782) may still be pointed at by later names: the ban is on
+  // compressing inside such rdata, not on referring to it (Knot does the same).
   for (size_t i = 0; i < pos; i += name[i] + 1u)
-    if (compress && size_ + i < 0x4000 && n_targets_ < kMaxTargets) targets_[n_targets_++] = static_cast<uint16_t>(size_ + i);
+    if (size_ + i < 0x4000 && n_targets_ < kMaxTargets) targets_[n_targets_++] = static_cast<uint16_t>(size_ + i);
   std::memcpy(buf_ + size_, name, pos);
   size_ += pos;
   if (match >= 0) {

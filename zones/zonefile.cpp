@@ -55,8 +55,9 @@ std::shared_ptr<const Zone> load_stream(FILE* fp, const Name& origin, const std:
       if (rr) ldns_rr_free(rr);
       continue;
     }
-    // ldns counts the newline that ends the record, so the record started at start_line or after it.
-    int where = line > start_line ? line - 1 : line;
+    // Blank and comment lines come back one call each (SYNTAX_EMPTY), so a record starts on the line
+    // where its call started; a multi-line record (parentheses) is named by its first line.
+    int where = start_line;
     if (s != LDNS_STATUS_OK) {
       if (rr) ldns_rr_free(rr);
       fatal = true;

@@ -40,11 +40,12 @@ TEST(ZoneFile, LoadsRecordsRelativeToOrigin) {
 
 TEST(ZoneFile, SyntaxErrorsNameFileAndLine) {
   horizon::Diagnostics d;
-  std::string text = std::string(kGood) + "bad A 999.1.1.1\nworse NOTATYPE x\n";
+  std::string text = std::string(kGood) + "bad A 999.1.1.1\nworse NOTATYPE x\n\n; note\nmulti ( A\n 300.1.1.1 )\n";
   EXPECT_FALSE(load_zone_text(text, kOrigin, "lab.zone", d));
   std::string e = errors_of(d);
   EXPECT_NE(e.find("lab.zone: line 8: "), std::string::npos) << e;
   EXPECT_NE(e.find("lab.zone: line 9: "), std::string::npos) << e;
+  EXPECT_NE(e.find("lab.zone: line 12: "), std::string::npos) << e;  // a multi-line record: its first line
 }
 
 TEST(ZoneFile, RefusesIncludeAndOtherClasses) {

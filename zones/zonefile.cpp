@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 namespace phoenix::zones {
 namespace {
@@ -26,8 +28,50 @@ struct LdnsState {
 
 std::string line_of(int line) { return "line " + std::to_string(line); }
 
-std::shared_ptr<const Zone> load_stream(FILE* fp, const Name& origin, const std::string& display,
-                                        horizon::Diagnostics& diag, size_t max_records) {
+/// Finds the line of the first token at or after `off` (skipping blanks and ; comments), counting
+/// newlines from a remembered (offset, line) pair so the whole file is scanned once. ldns's own
+/// counter is not used for this: it sometimes reads the blank and comment lines before a record in
+/// the same call, and multi-line records end lines after they start.
+class LineFinder {
+ public:
+  explicit LineFinder(std::string_view text) : text_(text) {}
+  int line_at_token(size_t off) {
+    while (off < text_.size()) {
+      char c = text_[off];
+      if (c == ';') {
+        while (off < text_.size() && text_[off] != '\n') ++off;
+      } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+        ++off;
+      } else {
+        break;
+      }
+    }
+    if (off < pos_) {  // never happens with a forward-only reader; restart to stay correct
+      pos_ = 0;
+      line_ = 1;
+    }
+    for (; pos_ < off && pos_ < text_.size(); ++pos_)
+      if (text_[pos_] == '\n') ++line_;
+    return line_;
+  }
+
+ private:
+  std::string_view text_;
+  size_t pos_ = 0;
+  int line_ = 1;
+};
+
+std::shared_ptr<const Zone> load_text(std::string& text, const Name& origin, const std::string& display,
+                                      horizon::Diagnostics& diag) {
+  FILE* fp = fmemopen(text.data(), text.size(), "r");
+  if (!fp) {
+    diag.error(display, "", "[" + origin.to_text() + "] cannot read zone text");
+    return nullptr;
+  }
+  // Closes the stream on every return below.
+  std::unique_ptr<FILE, int (*)(FILE*)> closer(fp, std::fclose);
+  const size_t max_records = text.size() + 16;
+  LineFinder lines(text);
   const std::string tag = "[" + origin.to_text() + "] ";
   LdnsState st;
   // ldns takes the origin in presentation form; relative owners and "@" are completed with it.
@@ -49,15 +93,13 @@ std::shared_ptr<const Zone> load_stream(FILE* fp, const Name& origin, const std:
   // Each call consumes at least one line or token, so the loop ends at EOF; the bound is a backstop.
   for (size_t calls = 0; calls <= max_records && !std::feof(fp); ++calls) {
     ldns_rr* rr = nullptr;
-    int start_line = line;
+    long start_off = std::ftell(fp);
     ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &default_ttl, &st.origin, &st.prev, &line);
     if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL || s == LDNS_STATUS_SYNTAX_ORIGIN) {
       if (rr) ldns_rr_free(rr);
       continue;
     }
-    // Blank and comment lines come back one call each (SYNTAX_EMPTY), so a record starts on the line
-    // where its call started; a multi-line record (parentheses) is named by its first line.
-    int where = start_line;
+    int where = lines.line_at_token(start_off < 0 ? 0 : static_cast<size_t>(start_off));
     if (s != LDNS_STATUS_OK) {
       if (rr) ldns_rr_free(rr);
       fatal = true;
@@ -117,16 +159,13 @@ std::shared_ptr<const Zone> load_zone_file(const std::filesystem::path& path, co
                                 (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file") + ")");
     return nullptr;
   }
-  FILE* fp = std::fopen(path.c_str(), "r");
-  if (!fp) {
-    diag.error(display, "", "[" + origin.to_text() + "] cannot read zone file " + path.string() + " (" +
-                                std::strerror(errno) + ")");
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    diag.error(display, "", "[" + origin.to_text() + "] cannot read zone file " + path.string() + " (I/O error)");
     return nullptr;
   }
-  auto size = std::filesystem::file_size(path, ec);
-  auto zone = load_stream(fp, origin, display, diag, ec ? 10'000'000 : static_cast<size_t>(size) + 16);
-  std::fclose(fp);
-  return zone;
+  return load_zone_text(text, origin, display, diag);
 }
 
 std::shared_ptr<const Zone> load_zone_text(std::string_view text, const Name& origin, const std::string& display,
@@ -142,14 +181,7 @@ std::shared_ptr<const Zone> load_zone_text(std::string_view text, const Name& or
     return zone;
   }
   std::string copy(text);
-  FILE* fp = fmemopen(copy.data(), copy.size(), "r");
-  if (!fp) {
-    diag.error(display, "", "[" + origin.to_text() + "] cannot read zone text");
-    return nullptr;
-  }
-  auto zone = load_stream(fp, origin, display, diag, copy.size() + 16);
-  std::fclose(fp);
-  return zone;
+  return load_text(copy, origin, display, diag);
 }
 
 }  // namespace phoenix::zones

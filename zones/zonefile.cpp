@@ -160,6 +160,11 @@ std::shared_ptr<const Zone> load_zone_file(const std::filesystem::path& path, co
     return nullptr;
   }
   std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diag.error(display, "", "[" + origin.to_text() + "] cannot read zone file " + path.string() + " (" +
+                                std::strerror(errno) + ")");
+    return nullptr;
+  }
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) {
     diag.error(display, "", "[" + origin.to_text() + "] cannot read zone file " + path.string() + " (I/O error)");

@@ -145,6 +145,8 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   }
   // RFC 1035 §3.2.4: zones here are class IN only; other classes (and QCLASS ANY) are not ours to answer.
   if (q.qclass != zones::rrclass::IN) return finish_error(a, rcode::REFUSED, kEdeNotSupported);
+  // RFC 5936 §4.2: AXFR is a TCP exchange; over UDP it is not implemented (Knot and NSD agree).
+  if (q.qtype == zones::rrtype::AXFR && !ctx.tcp) return finish_error(a, rcode::NOTIMP, kNoEde);
   if (q.qtype == zones::rrtype::AXFR || q.qtype == zones::rrtype::IXFR)
     return finish_error(a, rcode::REFUSED, kEdeNotSupported);  // zone transfers are not offered yet
 

@@ -36,6 +36,10 @@ ALLOWED = {
     # implement NOTIFY and UPDATE and refuse them by ACL (REFUSED/NOTAUTH).
     ("*", "opcode-notify"): {"rcode", "flags", "question", "answer", "authority", "additional", "edns"},
     ("*", "opcode-update"): {"rcode", "flags", "question", "answer", "authority", "additional", "edns"},
+    # Transfers without an ACL entry: Knot answers NOTAUTH (its TSIG/ACL answer), NSD and we REFUSED
+    # (RFC 5936 §4.2 leaves the refusal code open).
+    ("knot", "axfr"): {"rcode"},
+    ("knot", "ixfr"): {"rcode"},
     # QDCOUNT != 1: the issue (and NSD) answer FORMERR; Knot drops such packets silently.
     ("knot", "qdcount-0"): {"all"},
     ("knot", "qdcount-2"): {"all"},
@@ -255,6 +259,9 @@ def battery():
         ("chaos-id", q("id.server", "TXT", rclass="CH")),
         ("chaos-hostname", q("hostname.bind", "TXT", rclass="CH")),
         ("chaos-other", q("other.bind", "TXT", rclass="CH")),
+        # Zone transfers are not offered (yet): REFUSED, as Knot and NSD answer without an ACL.
+        ("axfr", q("lab.example", "AXFR")),
+        ("ixfr", q("lab.example", 251)),
         # Malformed or unsupported: FORMERR, NOTIMP.
         ("qdcount-0", q("www.lab.example", qdcount=0)),
         ("qdcount-2", q("www.lab.example", qdcount=2)),

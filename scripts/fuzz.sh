@@ -24,7 +24,7 @@ for t in "${targets[@]}"; do
     status=1
     continue
   fi
-  grep -E "^#[0-9]+ +DONE" "$work/$t.log" | tail -1
+  grep -E "^#[0-9]+[[:space:]]+DONE" "$work/$t.log" | tail -1 || true
 done
 [ $status -ne 0 ] || rm -rf "$work"
 exit $status

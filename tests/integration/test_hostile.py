@@ -9,7 +9,7 @@ import struct
 import time
 import unittest
 
-import dnswire as w
+import dnsprobe as w
 from harness import ServerTest
 
 HEADER = struct.pack(">HHHHHH", 0x7777, 0, 1, 0, 0, 0)

@@ -5,7 +5,7 @@ import time
 import unittest
 from pathlib import Path
 
-import dnswire as w
+import dnsprobe as w
 from harness import EXAMPLE, Server, copy_inventory, run_binary
 from test_bad_inventory import start_and_wait
 

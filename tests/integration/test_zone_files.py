@@ -81,9 +81,9 @@ class ZoneFileTest(unittest.TestCase):
             (inv / "lab.zone").write_text("@ SOA ns hm 1 2 3 4 5\n$INCLUDE /etc/passwd\n")
             s.signal(signal.SIGHUP)
             deadline = time.monotonic() + 10
-            while "reload failed" not in s.output() and time.monotonic() < deadline:
+            while "still serving" not in s.output() and time.monotonic() < deadline:
                 time.sleep(0.05)
-            self.assertIn("reload failed", s.output())
+            self.assertIn("still serving", s.output())
             self.assertIn("$INCLUDE is not supported", s.output())
             r = w.ask_udp(s.port, w.query("www.lab.example"))
             self.assertEqual(r.rcode, "NOERROR")

@@ -1,0 +1,469 @@
+// phoenix-loadgen -- a DNS load generator fast enough to saturate one server core from one generator core.
+//
+// dnsperf tops out below what NSD answers on one core, so it cannot show a faster server; this one sends
+// and receives with sendmmsg/recvmmsg in batches, keeps a bounded window of queries in flight per socket
+// (closed loop, so a saturated server is measured rather than flooded), or paces at a fixed rate (open
+// loop, for latency percentiles). TCP: pipelined queries on persistent connections, or one per connection.
+//
+// Every run is bounded by --duration; nothing loops forever. Output is one "key=value ..." line.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "query_file.hpp"
+
+namespace {
+
+using phoenix::bench::WireQuery;
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+struct Options {
+  std::string server = "127.0.0.1";
+  uint16_t port = 5300;
+  std::string queries;
+  std::string mode = "udp";  // udp, tcp (pipelined, persistent), tcp1 (one query per connection)
+  double duration = 5, warmup = 0.5;
+  int cpu = -1;
+  uint64_t rate = 0;          // queries per second; 0 = as fast as the window allows
+  unsigned sockets = 4;       // UDP source ports (SO_REUSEPORT spreads by 4-tuple) or TCP connections
+  unsigned window = 128;      // in flight per socket/connection
+  unsigned batch = 32;
+  double timeout_ms = 20;     // a UDP query unanswered this long is counted lost and its slot reused
+  bool edns = true;
+};
+
+/// Latency histogram: 1 us buckets up to 100 ms; percentiles never allocate during the run.
+struct Histogram {
+  std::vector<uint64_t> buckets = std::vector<uint64_t>(100001, 0);
+  uint64_t count = 0;
+  void add(uint64_t ns) {
+    uint64_t us = ns / 1000;
+    ++buckets[us > 100000 ? 100000 : us];
+    ++count;
+  }
+  double percentile(double p) const {
+    if (count == 0) return 0;
+    uint64_t want = static_cast<uint64_t>(p * static_cast<double>(count));
+    uint64_t seen = 0;
+    for (size_t i = 0; i < buckets.size(); ++i) {
+      seen += buckets[i];
+      if (seen > want) return static_cast<double>(i) + 0.5;
+    }
+    return 100000;
+  }
+};
+
+struct Counters {
+  uint64_t sent = 0, received = 0, lost = 0, noerror = 0, nxdomain = 0, other_rcode = 0, truncated = 0,
+           errors = 0;
+};
+
+struct Run {
+  const Options& o;
+  const std::vector<WireQuery>& qs;
+  sockaddr_storage dst{};
+  socklen_t dst_len = 0;
+  size_t cursor = 0;
+  uint64_t start = 0, measure_from = 0, end = 0;
+  Counters c, at_warmup;
+  Histogram hist;
+  bool measuring = false;
+
+  Run(const Options& opts, const std::vector<WireQuery>& queries) : o(opts), qs(queries) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&dst);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&dst);
+    if (inet_pton(AF_INET, o.server.c_str(), &v4->sin_addr) == 1) {
+      v4->sin_family = AF_INET;
+      v4->sin_port = htons(o.port);
+      dst_len = sizeof(sockaddr_in);
+    } else if (inet_pton(AF_INET6, o.server.c_str(), &v6->sin6_addr) == 1) {
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(o.port);
+      dst_len = sizeof(sockaddr_in6);
+    } else {
+      throw std::runtime_error("bad server address " + o.server);
+    }
+  }
+
+  const WireQuery& next_query() {
+    const WireQuery& q = qs[cursor];
+    if (++cursor == qs.size()) cursor = 0;
+    return q;
+  }
+
+  /// How many more queries the rate allows right now (unbounded when no rate is set).
+  uint64_t rate_allowance(uint64_t now) const {
+    if (o.rate == 0) return UINT64_MAX;
+    uint64_t due = static_cast<uint64_t>(static_cast<double>(now - start) * 1e-9 * static_cast<double>(o.rate));
+    return due > c.sent ? due - c.sent : 0;
+  }
+
+  void on_reply(const uint8_t* p, size_t len, uint64_t sent_at, uint64_t now) {
+    if (len < 12) {
+      ++c.errors;
+      return;
+    }
+    ++c.received;
+    uint8_t rc = p[3] & 0x0f;
+    if (rc == 0) ++c.noerror;
+    else if (rc == 3) ++c.nxdomain;
+    else ++c.other_rcode;
+    if (p[2] & 0x02) ++c.truncated;
+    if (measuring) hist.add(now - sent_at);
+  }
+
+  void tick(uint64_t now) {
+    if (!measuring && now >= measure_from) {
+      measuring = true;
+      at_warmup = c;
+    }
+  }
+
+  int open_socket(int type) const {
+    int fd = ::socket(dst.ss_family, type | SOCK_NONBLOCK, 0);
+    if (fd < 0) throw std::runtime_error(std::string("socket: ") + strerror(errno));
+    int big = 8 << 20;
+    // Force large buffers (root may exceed rmem_max) so the generator's side never drops replies.
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    return fd;
+  }
+
+  // ---- UDP: per socket, IDs are handed out in order, so the oldest query in flight is at `tail`.
+  struct UdpSock {
+    int fd = -1;
+    uint16_t next_id = 0, tail = 0;
+    unsigned inflight = 0;
+    std::vector<uint64_t> sent_at = std::vector<uint64_t>(65536, 0);  // 0 = free
+  };
+
+  void run_udp() {
+    std::vector<UdpSock> socks(o.sockets);
+    for (auto& s : socks) {
+      s.fd = open_socket(SOCK_DGRAM);
+      if (connect(s.fd, reinterpret_cast<sockaddr*>(&dst), dst_len) != 0)
+        throw std::runtime_error(std::string("connect: ") + strerror(errno));
+    }
+    const unsigned B = o.batch;
+    std::vector<std::vector<uint8_t>> tx(B, std::vector<uint8_t>(512)), rx(B, std::vector<uint8_t>(4096));
+    std::vector<iovec> tiov(B), riov(B);
+    std::vector<mmsghdr> tmsg(B), rmsg(B);
+    for (unsigned i = 0; i < B; ++i) {
+      riov[i] = {rx[i].data(), rx[i].size()};
+      rmsg[i].msg_hdr.msg_iov = &riov[i];
+      rmsg[i].msg_hdr.msg_iovlen = 1;
+      tmsg[i].msg_hdr.msg_iov = &tiov[i];
+      tmsg[i].msg_hdr.msg_iovlen = 1;
+    }
+    const uint64_t timeout = static_cast<uint64_t>(o.timeout_ms * 1e6);
+    uint64_t now = now_ns();
+    bool sending = true;
+    uint64_t stop_at = end + 100000000;  // after the window closes, drain replies for 100 ms
+    for (;;) {
+      now = now_ns();
+      tick(now);
+      if (sending && now >= end) {
+        sending = false;
+        finish(now);
+      }
+      if (now >= stop_at) break;
+      bool idle = true;
+      for (auto& s : socks) {
+        if (sending) {
+          uint64_t allowed = std::min<uint64_t>({B, o.window - s.inflight, rate_allowance(now)});
+          unsigned n = static_cast<unsigned>(allowed);
+          for (unsigned i = 0; i < n; ++i) {
+            const WireQuery& q = next_query();
+            std::memcpy(tx[i].data(), q.bytes.data(), q.bytes.size());
+            uint16_t id = static_cast<uint16_t>(s.next_id + i);
+            tx[i][0] = static_cast<uint8_t>(id >> 8);
+            tx[i][1] = static_cast<uint8_t>(id);
+            tiov[i] = {tx[i].data(), q.bytes.size()};
+          }
+          if (n > 0) {
+            int k = sendmmsg(s.fd, tmsg.data(), n, 0);
+            if (k < 0) k = 0;
+            // Only what was really sent takes an ID; the queries not sent are simply skipped.
+            for (int i = 0; i < k; ++i) {
+              uint16_t id = s.next_id++;
+              if (s.sent_at[id] != 0) ++c.lost, --s.inflight;  // wrapped onto a query never answered
+              s.sent_at[id] = now;
+              ++s.inflight;
+            }
+            c.sent += static_cast<uint64_t>(k);
+            if (k > 0) idle = false;
+          }
+        }
+        int r = recvmmsg(s.fd, rmsg.data(), B, MSG_DONTWAIT, nullptr);
+        if (r > 0) {
+          idle = false;
+          uint64_t t = now_ns();
+          for (int i = 0; i < r; ++i) {
+            const uint8_t* p = rx[i].data();
+            size_t len = rmsg[i].msg_len;
+            if (len < 2) continue;
+            uint16_t id = static_cast<uint16_t>((p[0] << 8) | p[1]);
+            uint64_t at = s.sent_at[id];
+            if (at == 0) continue;  // late reply to a query already counted lost
+            s.sent_at[id] = 0;
+            --s.inflight;
+            on_reply(p, len, at, t);
+          }
+        }
+        // Expire the oldest queries in flight; the tail only ever moves forward.
+        while (s.tail != s.next_id) {
+          uint64_t at = s.sent_at[s.tail];
+          if (at != 0) {
+            if (now - at < timeout) break;
+            s.sent_at[s.tail] = 0;
+            --s.inflight;
+            ++c.lost;
+          }
+          ++s.tail;
+        }
+      }
+      // With a rate set and nothing to do, yield the core briefly instead of spinning on syscalls.
+      if (idle && o.rate != 0) {
+        timespec ts{0, 20000};
+        nanosleep(&ts, nullptr);
+      }
+    }
+    for (auto& s : socks) close(s.fd);
+  }
+
+  // ---- TCP: poll() over a handful of connections; each keeps `window` queries pipelined (tcp) or
+  // sends one query, reads the reply and closes (tcp1).
+  struct TcpConn {
+    int fd = -1;
+    bool connected = false;
+    std::vector<uint8_t> wbuf, rbuf;
+    size_t woff = 0, rlen = 0;
+    unsigned inflight = 0;
+    uint16_t next_id = 0;
+    std::vector<uint64_t> sent_at = std::vector<uint64_t>(65536, 0);
+  };
+
+  void tcp_open(TcpConn& t) {
+    t.fd = open_socket(SOCK_STREAM);
+    int one = 1;
+    setsockopt(t.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (o.mode == "tcp1") {
+      // Reset on close: one connection per query would otherwise fill the port range with TIME_WAIT.
+      linger l{1, 0};
+      setsockopt(t.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    int r = connect(t.fd, reinterpret_cast<sockaddr*>(&dst), dst_len);
+    if (r != 0 && errno != EINPROGRESS) ++c.errors;
+    t.connected = false;
+    t.wbuf.clear();
+    t.woff = t.rlen = 0;
+    t.inflight = 0;
+    std::fill(t.sent_at.begin(), t.sent_at.end(), 0);
+  }
+
+  void tcp_close(TcpConn& t, bool lost_inflight) {
+    if (lost_inflight) c.lost += t.inflight;
+    close(t.fd);
+    t.fd = -1;
+  }
+
+  void tcp_fill(TcpConn& t, uint64_t now, bool sending) {
+    unsigned depth = o.mode == "tcp1" ? 1 : o.window;
+    if (o.mode == "tcp1" && t.next_id != 0) return;  // this connection already asked its one query
+    while (sending && t.inflight < depth && rate_allowance(now) > 0) {
+      const WireQuery& q = next_query();
+      uint16_t id = t.next_id++;
+      size_t at = t.wbuf.size();
+      t.wbuf.push_back(static_cast<uint8_t>(q.bytes.size() >> 8));
+      t.wbuf.push_back(static_cast<uint8_t>(q.bytes.size()));
+      t.wbuf.insert(t.wbuf.end(), q.bytes.begin(), q.bytes.end());
+      t.wbuf[at + 2] = static_cast<uint8_t>(id >> 8);
+      t.wbuf[at + 3] = static_cast<uint8_t>(id);
+      t.sent_at[id] = now;
+      ++t.inflight;
+      ++c.sent;
+    }
+  }
+
+  void run_tcp() {
+    std::vector<TcpConn> conns(o.sockets);
+    for (auto& t : conns) {
+      t.rbuf.resize(1 << 17);
+      tcp_open(t);
+    }
+    std::vector<pollfd> pfd(conns.size());
+    bool sending = true;
+    uint64_t stop_at = end + 200000000;
+    for (;;) {
+      uint64_t now = now_ns();
+      tick(now);
+      if (sending && now >= end) {
+        sending = false;
+        finish(now);
+      }
+      if (now >= stop_at) break;
+      bool any_inflight = false;
+      for (size_t i = 0; i < conns.size(); ++i) {
+        auto& t = conns[i];
+        if (t.fd < 0 && sending) {
+          tcp_open(t);
+          t.next_id = 0;
+        }
+        if (t.fd >= 0) tcp_fill(t, now, sending);
+        any_inflight = any_inflight || t.inflight > 0;
+        pfd[i] = {t.fd, static_cast<short>(POLLIN | (t.woff < t.wbuf.size() || !t.connected ? POLLOUT : 0)), 0};
+      }
+      if (!sending && !any_inflight) break;
+      int pr = poll(pfd.data(), pfd.size(), o.rate ? 1 : 10);
+      if (pr <= 0) continue;
+      uint64_t t_now = now_ns();
+      for (size_t i = 0; i < conns.size(); ++i) {
+        auto& t = conns[i];
+        if (t.fd < 0) continue;
+        if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+          ++c.errors;
+          tcp_close(t, true);
+          continue;
+        }
+        if (pfd[i].revents & POLLOUT) {
+          t.connected = true;
+          if (t.woff < t.wbuf.size()) {
+            ssize_t w = write(t.fd, t.wbuf.data() + t.woff, t.wbuf.size() - t.woff);
+            if (w > 0) t.woff += static_cast<size_t>(w);
+            if (t.woff == t.wbuf.size()) t.wbuf.clear(), t.woff = 0;
+          }
+        }
+        if (pfd[i].revents & POLLIN) {
+          ssize_t r = read(t.fd, t.rbuf.data() + t.rlen, t.rbuf.size() - t.rlen);
+          if (r <= 0) {
+            if (r == 0 || errno != EAGAIN) {
+              ++c.errors;
+              tcp_close(t, true);
+            }
+            continue;
+          }
+          t.rlen += static_cast<size_t>(r);
+          size_t off = 0;
+          while (t.rlen - off >= 2) {
+            size_t len = static_cast<size_t>((t.rbuf[off] << 8) | t.rbuf[off + 1]);
+            if (t.rlen - off < 2 + len) break;
+            const uint8_t* p = t.rbuf.data() + off + 2;
+            if (len >= 2) {
+              uint16_t id = static_cast<uint16_t>((p[0] << 8) | p[1]);
+              if (t.sent_at[id] != 0) {
+                on_reply(p, len, t.sent_at[id], t_now);
+                t.sent_at[id] = 0;
+                --t.inflight;
+              }
+            }
+            off += 2 + len;
+          }
+          std::memmove(t.rbuf.data(), t.rbuf.data() + off, t.rlen - off);
+          t.rlen -= off;
+          if (o.mode == "tcp1" && t.inflight == 0 && t.next_id != 0) tcp_close(t, false);
+        }
+      }
+    }
+    for (auto& t : conns)
+      if (t.fd >= 0) tcp_close(t, true);
+  }
+
+  uint64_t finish_ns = 0;
+  Counters at_end;
+  void finish(uint64_t now) {
+    finish_ns = now;
+    at_end = c;
+  }
+
+  void report() const {
+    double secs = static_cast<double>(finish_ns - measure_from) * 1e-9;
+    auto d = [&](uint64_t Counters::*m) { return static_cast<unsigned long long>(at_end.*m - at_warmup.*m); };
+    double qps = static_cast<double>(d(&Counters::received)) / secs;
+    std::printf(
+        "mode=%s secs=%.2f sent=%llu received=%llu qps=%.0f lost=%llu noerror=%llu nxdomain=%llu other=%llu tc=%llu "
+        "errors=%llu p50_us=%.1f p99_us=%.1f p999_us=%.1f\n",
+        o.mode.c_str(), secs, d(&Counters::sent), d(&Counters::received), qps, d(&Counters::lost),
+        d(&Counters::noerror), d(&Counters::nxdomain), d(&Counters::other_rcode), d(&Counters::truncated),
+        d(&Counters::errors), hist.percentile(0.5), hist.percentile(0.99), hist.percentile(0.999));
+  }
+};
+
+[[noreturn]] void usage() {
+  std::fprintf(stderr,
+               "usage: phoenix-loadgen --queries FILE [--server IP] [--port N] [--mode udp|tcp|tcp1]\n"
+               "       [--duration S] [--warmup S] [--cpu N] [--rate QPS] [--sockets N] [--window N]\n"
+               "       [--batch N] [--timeout-ms MS] [--no-edns]\n");
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) usage();
+      return argv[++i];
+    };
+    if (a == "--server") o.server = val();
+    else if (a == "--port") o.port = static_cast<uint16_t>(std::stoul(val()));
+    else if (a == "--queries") o.queries = val();
+    else if (a == "--mode") o.mode = val();
+    else if (a == "--duration") o.duration = std::stod(val());
+    else if (a == "--warmup") o.warmup = std::stod(val());
+    else if (a == "--cpu") o.cpu = std::stoi(val());
+    else if (a == "--rate") o.rate = std::stoull(val());
+    else if (a == "--sockets") o.sockets = static_cast<unsigned>(std::stoul(val()));
+    else if (a == "--window") o.window = static_cast<unsigned>(std::stoul(val()));
+    else if (a == "--batch") o.batch = static_cast<unsigned>(std::stoul(val()));
+    else if (a == "--timeout-ms") o.timeout_ms = std::stod(val());
+    else if (a == "--no-edns") o.edns = false;
+    else usage();
+  }
+  if (o.queries.empty() || o.sockets == 0 || o.window == 0 || o.batch == 0 || o.batch > 1024 ||
+      o.duration <= 0 || o.duration > 600 || (o.mode != "udp" && o.mode != "tcp" && o.mode != "tcp1"))
+    usage();
+  try {
+    if (o.cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(o.cpu, &set);
+      if (sched_setaffinity(0, sizeof set, &set) != 0) std::perror("sched_setaffinity");
+    }
+    auto qs = phoenix::bench::load_queries(o.queries, o.edns);
+    Run run(o, qs);
+    run.start = now_ns();
+    run.measure_from = run.start + static_cast<uint64_t>(o.warmup * 1e9);
+    run.end = run.measure_from + static_cast<uint64_t>(o.duration * 1e9);
+    if (o.mode == "udp") run.run_udp();
+    else run.run_tcp();
+    run.report();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "phoenix-loadgen: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,19 @@
+// query_file -- the query mix shared by the load generator: "name type" lines encoded to wire once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace phoenix::bench {
+
+/// One pre-encoded query (header with ID 0, question, optional OPT); the generator only patches the ID.
+struct WireQuery {
+  std::vector<uint8_t> bytes;
+};
+
+/// Reads "name type" lines ("WwW.Host1.bench.test A"); the name keeps its case (0x20 style mixes).
+/// Types: A, AAAA, NS, SOA, MX, TXT, PTR, CNAME, SRV, ANY or TYPEnnn. Throws on a bad line.
+std::vector<WireQuery> load_queries(const std::string& path, bool edns);
+
+}  // namespace phoenix::bench

@@ -46,7 +46,7 @@ struct Options {
   int cpu = -1;
   uint64_t rate = 0;          // queries per second; 0 = as fast as the window allows
   unsigned sockets = 4;       // UDP source ports (SO_REUSEPORT spreads by 4-tuple) or TCP connections
-  unsigned window = 128;      // in flight per socket/connection
+  unsigned window = 32;       // in flight per socket/connection (4 x 32 saturates echo best here)
   unsigned batch = 32;
   double timeout_ms = 20;     // a UDP query unanswered this long is counted lost and its slot reused
   bool edns = true;

@@ -1,0 +1,220 @@
+// bm_query -- ns per query for each stage of the packet path (parse, view, zone, lookup, reply) and for
+// the whole process_query(), with allocations per query counted by replacing the global operator new.
+//
+// The authoritative path must not allocate: the binary exits 1 if any process_query benchmark did,
+// which is what the ctest smoke checks (with a tiny iteration count, so it stays quick).
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "horizon/plan.hpp"
+#include "server/query/processor.hpp"
+#include "server/query/wire_reader.hpp"
+#include "server/query/wire_writer.hpp"
+#include "zones/snapshot.hpp"
+
+// ---- Counting allocator: every allocation in this binary goes through here.
+namespace {
+std::atomic<uint64_t> g_allocs{0};
+bool g_hot_path_allocated = false;
+}  // namespace
+
+void* operator new(size_t n) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+using namespace phoenix;
+
+namespace {
+
+constexpr int kNames = 10000;
+
+std::vector<uint8_t> make_query(const std::string& name, uint16_t type, bool edns) {
+  std::vector<uint8_t> q = {0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, uint8_t(edns ? 1 : 0)};
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      q.push_back(uint8_t(i - start));
+      q.insert(q.end(), name.begin() + long(start), name.begin() + long(i));
+      start = i + 1;
+    }
+  }
+  q.push_back(0);
+  q.insert(q.end(), {uint8_t(type >> 8), uint8_t(type), 0, 1});
+  if (edns) q.insert(q.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0});
+  return q;
+}
+
+/// The bench data set of bench/gen_data.py, built in memory: zone bench.test with kNames A records,
+/// an internal view (10.0.0.0/24, 127.0.0.0/8, ::1) and an external one (any).
+struct Fixture {
+  std::shared_ptr<zones::Snapshot> snap;
+  std::vector<std::vector<uint8_t>> mix;  // 80% answers (mixed case), 10% NXDOMAIN, 5% NODATA, 5% other
+  std::vector<std::vector<uint8_t>> answers, nxdomains, nodatas;
+  horizon::IpAddr internal = *horizon::IpAddr::parse("127.0.0.1");
+  horizon::IpAddr external = *horizon::IpAddr::parse("192.0.2.7");
+
+  Fixture() {
+    horizon::HorizonPlan plan;
+    for (const char* vname : {"internal", "external"}) {
+      horizon::ViewPlan v;
+      v.name = vname;
+      v.horizon = vname;
+      if (v.name == "internal") {
+        for (const char* p : {"10.0.0.0/24", "127.0.0.0/8", "::1"}) v.match_clients.push_back(*horizon::IpPrefix::parse(p));
+      } else {
+        v.match_clients.push_back(*horizon::IpPrefix::parse("0.0.0.0/0"));
+        v.match_clients.push_back(*horizon::IpPrefix::parse("::/0"));
+      }
+      horizon::ZonePlan z;
+      z.origin = "bench.test";
+      z.primary_ns = "ns1.bench.test";
+      z.hostmaster = "hostmaster.bench.test";
+      z.records.push_back({"ns1.bench.test", horizon::RecordKind::a, "10.255.255.1", "bench"});
+      for (int i = 0; i < kNames; ++i)
+        z.records.push_back({"host" + std::to_string(i) + ".bench.test", horizon::RecordKind::a,
+                             "10." + std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255) + ".1", "bench"});
+      v.zones.push_back(std::move(z));
+      v.zone_names.push_back("bench.test");
+      plan.views.push_back(std::move(v));
+    }
+    zones::SerialStore serials(std::nullopt);
+    horizon::Diagnostics diag;
+    snap = zones::build_snapshot(plan, serials, diag);
+    if (!snap) std::abort();
+
+    std::mt19937 rng(4);
+    auto mixed = [&](std::string s) {
+      for (auto& c : s)
+        if (c >= 'a' && c <= 'z' && (rng() & 1)) c = static_cast<char>(c - 32);
+      return s;
+    };
+    for (int k = 0; k < 4096; ++k) {
+      int i = static_cast<int>(rng() % kNames);
+      std::string host = "host" + std::to_string(i) + ".bench.test";
+      answers.push_back(make_query(mixed(host), 1, true));
+      nxdomains.push_back(make_query("nx" + std::to_string(i) + ".bench.test", 1, true));
+      nodatas.push_back(make_query(host, 28, true));
+      auto r = static_cast<unsigned>(rng() % 100);
+      if (r < 80) mix.push_back(answers.back());
+      else if (r < 90) mix.push_back(nxdomains.back());
+      else if (r < 95) mix.push_back(nodatas.back());
+      else mix.push_back(make_query(r % 2 ? "bench.test" : host, r % 2 ? 2 : 15, true));
+    }
+  }
+};
+
+const Fixture& fx() {
+  static Fixture f;
+  return f;
+}
+
+void BM_Parse(benchmark::State& state) {
+  auto& qs = fx().mix;
+  query::ParsedQuery q;
+  size_t i = 0;
+  for (auto _ : state) {
+    auto& m = qs[i++ & 4095];
+    benchmark::DoNotOptimize(query::parse_query(m.data(), m.size(), q));
+  }
+}
+BENCHMARK(BM_Parse);
+
+void BM_ViewMatch(benchmark::State& state) {
+  // Arg 0: internal client (second rule of the first view); 1: external (falls through to "any").
+  auto& f = fx();
+  horizon::IpAddr a = state.range(0) ? f.external : f.internal;
+  for (auto _ : state) benchmark::DoNotOptimize(f.snap->views.match(a));
+}
+BENCHMARK(BM_ViewMatch)->Arg(0)->Arg(1);
+
+void BM_ZoneAndLookup(benchmark::State& state) {
+  auto& f = fx();
+  std::vector<query::ParsedQuery> parsed(4096);
+  for (size_t i = 0; i < 4096; ++i) query::parse_query(f.mix[i].data(), f.mix[i].size(), parsed[i]);
+  const auto& zs = f.snap->view_data[0].zones;
+  size_t i = 0;
+  for (auto _ : state) {
+    auto& q = parsed[i++ & 4095];
+    std::string_view name(reinterpret_cast<const char*>(q.qname_lower), q.qname_len);
+    const zones::Zone* z = zs.find_zone(name);
+    zones::LookupResult r;
+    z->lookup(name, q.qtype, r);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_ZoneAndLookup);
+
+void BM_ReplyBuild(benchmark::State& state) {
+  // Header + question + one A RRset + OPT, the shape of 80% of the replies.
+  auto& f = fx();
+  const zones::Zone* z = f.snap->view_data[0].zones.find_zone(std::string_view("\5bench\4test\0", 12));
+  const zones::Node* n = z->find_node(std::string_view("\5host1\5bench\4test\0", 18));
+  zones::RRsetRef ref{n->find(1), nullptr, 300};
+  const uint8_t qname[] = "\5HoSt1\5bench\4test";
+  uint8_t out[1232];
+  for (auto _ : state) {
+    query::WireWriter w(out, sizeof out);
+    w.put_header_and_question(0x1234, 0x84, 0, qname, sizeof qname, 1, 1);
+    w.put_rrset(query::Section::answer, ref);
+    w.put_opt(1232, 0, false, -1);
+    benchmark::DoNotOptimize(w.size());
+  }
+}
+BENCHMARK(BM_ReplyBuild);
+
+void run_process(benchmark::State& state, const std::vector<std::vector<uint8_t>>& qs, const horizon::IpAddr& client) {
+  auto& f = fx();
+  uint8_t out[1232];
+  query::QueryStats stats;
+  query::QueryContext ctx{f.snap.get(), client, false, &stats};
+  size_t i = 0;
+  uint64_t before = g_allocs.load(std::memory_order_relaxed);
+  for (auto _ : state) {
+    auto& m = qs[i++ & 4095];
+    benchmark::DoNotOptimize(query::process_query(m.data(), m.size(), ctx, out, sizeof out));
+  }
+  uint64_t allocs = g_allocs.load(std::memory_order_relaxed) - before;
+  if (allocs) g_hot_path_allocated = true;
+  state.counters["allocs_per_query"] =
+      benchmark::Counter(static_cast<double>(allocs) / static_cast<double>(state.iterations()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+void BM_ProcessQuery_Mix(benchmark::State& s) { run_process(s, fx().mix, fx().internal); }
+void BM_ProcessQuery_Answer(benchmark::State& s) { run_process(s, fx().answers, fx().internal); }
+void BM_ProcessQuery_Nxdomain(benchmark::State& s) { run_process(s, fx().nxdomains, fx().internal); }
+void BM_ProcessQuery_Nodata(benchmark::State& s) { run_process(s, fx().nodatas, fx().internal); }
+void BM_ProcessQuery_ExternalView(benchmark::State& s) { run_process(s, fx().mix, fx().external); }
+BENCHMARK(BM_ProcessQuery_Mix);
+BENCHMARK(BM_ProcessQuery_Answer);
+BENCHMARK(BM_ProcessQuery_Nxdomain);
+BENCHMARK(BM_ProcessQuery_Nodata);
+BENCHMARK(BM_ProcessQuery_ExternalView);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  fx();  // build the data set before anything is counted
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  if (g_hot_path_allocated) {
+    std::fprintf(stderr, "bm_query: process_query allocated on the authoritative path\n");
+    return 1;
+  }
+  return 0;
+}

@@ -1,6 +1,7 @@
 #include "reload.hpp"
 
 #include "horizon/loader.hpp"
+#include "server/query/precompiled.hpp"
 
 namespace phoenix::server {
 
@@ -13,6 +14,7 @@ LoadOutcome load_snapshot(const std::filesystem::path& inventory, zones::SerialS
   if (out.diagnostics.has_errors()) return out;
   auto snap = zones::build_snapshot(out.plan, serials, out.diagnostics);
   if (!snap || out.diagnostics.has_errors()) return out;
+  query::precompile_answers(*snap);  // built aside, like the rest of the snapshot
   out.snapshot = std::move(snap);
   return out;
 }

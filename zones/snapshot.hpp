@@ -11,6 +11,7 @@
 #include "horizon/diagnostics.hpp"
 #include "horizon/plan.hpp"
 #include "horizon/view_table.hpp"
+#include "answer_table.hpp"
 #include "serial.hpp"
 #include "zone.hpp"
 
@@ -43,6 +44,8 @@ struct Snapshot {
   /// CH TXT answers (dns_server.chaos); an empty RRset means "not configured": REFUSED.
   RRset chaos_version, chaos_identity;
   uint64_t generation = 0;
+  /// Precompiled replies for the common queries (server/query/precompiled.hpp); null = full path only.
+  std::unique_ptr<const AnswerTable> answers;
 
   size_t zone_count() const;
   size_t record_count() const;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "horizon/plan.hpp"
+#include "server/query/precompiled.hpp"
 #include "server/query/processor.hpp"
 #include "server/query/wire_reader.hpp"
 #include "server/query/wire_writer.hpp"
@@ -94,6 +95,7 @@ struct Fixture {
     horizon::Diagnostics diag;
     snap = zones::build_snapshot(plan, serials, diag);
     if (!snap) std::abort();
+    query::precompile_answers(*snap);  // process_query ignores it; answer_query uses it
 
     std::mt19937 rng(4);
     auto mixed = [&](std::string s) {
@@ -175,6 +177,7 @@ void BM_ReplyBuild(benchmark::State& state) {
 }
 BENCHMARK(BM_ReplyBuild);
 
+template <size_t (*Answer)(const uint8_t*, size_t, const query::QueryContext&, uint8_t*, size_t) noexcept>
 void run_process(benchmark::State& state, const std::vector<std::vector<uint8_t>>& qs, const horizon::IpAddr& client) {
   auto& f = fx();
   uint8_t out[1232];
@@ -184,7 +187,7 @@ void run_process(benchmark::State& state, const std::vector<std::vector<uint8_t>
   uint64_t before = g_allocs.load(std::memory_order_relaxed);
   for (auto _ : state) {
     auto& m = qs[i++ & 4095];
-    benchmark::DoNotOptimize(query::process_query(m.data(), m.size(), ctx, out, sizeof out));
+    benchmark::DoNotOptimize(Answer(m.data(), m.size(), ctx, out, sizeof out));
   }
   uint64_t allocs = g_allocs.load(std::memory_order_relaxed) - before;
   if (allocs) g_hot_path_allocated = true;
@@ -193,16 +196,27 @@ void run_process(benchmark::State& state, const std::vector<std::vector<uint8_t>
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 
-void BM_ProcessQuery_Mix(benchmark::State& s) { run_process(s, fx().mix, fx().internal); }
-void BM_ProcessQuery_Answer(benchmark::State& s) { run_process(s, fx().answers, fx().internal); }
-void BM_ProcessQuery_Nxdomain(benchmark::State& s) { run_process(s, fx().nxdomains, fx().internal); }
-void BM_ProcessQuery_Nodata(benchmark::State& s) { run_process(s, fx().nodatas, fx().internal); }
-void BM_ProcessQuery_ExternalView(benchmark::State& s) { run_process(s, fx().mix, fx().external); }
+// Full path: process_query() alone, every stage on every query.
+constexpr auto kFull = &query::process_query;
+void BM_ProcessQuery_Mix(benchmark::State& s) { run_process<kFull>(s, fx().mix, fx().internal); }
+void BM_ProcessQuery_Answer(benchmark::State& s) { run_process<kFull>(s, fx().answers, fx().internal); }
+void BM_ProcessQuery_Nxdomain(benchmark::State& s) { run_process<kFull>(s, fx().nxdomains, fx().internal); }
+void BM_ProcessQuery_Nodata(benchmark::State& s) { run_process<kFull>(s, fx().nodatas, fx().internal); }
+void BM_ProcessQuery_ExternalView(benchmark::State& s) { run_process<kFull>(s, fx().mix, fx().external); }
 BENCHMARK(BM_ProcessQuery_Mix);
 BENCHMARK(BM_ProcessQuery_Answer);
 BENCHMARK(BM_ProcessQuery_Nxdomain);
 BENCHMARK(BM_ProcessQuery_Nodata);
 BENCHMARK(BM_ProcessQuery_ExternalView);
+
+// What the transports call: precompiled replies first, the full path for the rest.
+constexpr auto kServed = &query::answer_query;
+void BM_AnswerQuery_Mix(benchmark::State& s) { run_process<kServed>(s, fx().mix, fx().internal); }
+void BM_AnswerQuery_Answer(benchmark::State& s) { run_process<kServed>(s, fx().answers, fx().internal); }
+void BM_AnswerQuery_ExternalView(benchmark::State& s) { run_process<kServed>(s, fx().mix, fx().external); }
+BENCHMARK(BM_AnswerQuery_Mix);
+BENCHMARK(BM_AnswerQuery_Answer);
+BENCHMARK(BM_AnswerQuery_ExternalView);
 
 }  // namespace
 

@@ -17,6 +17,7 @@
 
 #include "endpoint.hpp"
 #include "server/forward/forwarder.hpp"
+#include "server/query/precompiled.hpp"
 
 namespace phoenix::server {
 
@@ -109,7 +110,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
       // connection (RFC 7766 §6.2.3); the next expires_after() re-arms it for the next query.
       const zones::Snapshot* snap = holder_.acquire(slot_);
       query::QueryContext ctx{snap, client, true, &stats_, forwarder_ ? &fwd : nullptr};
-      size_t reply = query::process_query(in.get(), len, ctx, out.get() + 2, query::kMaxTcpReply);
+      size_t reply = query::answer_query(in.get(), len, ctx, out.get() + 2, query::kMaxTcpReply);
       if (reply == 0 && fwd.wanted) {
         fwd.wanted = false;
         reply = co_await forward(fwd.query, *snap, out.get() + 2);

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "horizon/ip_prefix.hpp"
-#include "server/query/processor.hpp"
+#include "server/query/precompiled.hpp"
 #include "server/snapshot_holder.hpp"
 
 namespace phoenix::forward {

@@ -152,7 +152,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
 
   // Stage: view. The client's address alone decides, first match wins.
   const zones::Snapshot& snap = *ctx.snapshot;
-  horizon::ViewId view = snap.views.match(ctx.client);
+  horizon::ViewId view = ctx.view_override != horizon::kNoView ? ctx.view_override : snap.views.match(ctx.client);
   if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
 
   // RA tells the client whether this view resolves names beyond our zones (RFC 1035 §4.1.1).

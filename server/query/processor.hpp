@@ -38,6 +38,8 @@ struct QueryContext {
   /// Where a query to forward is described; null when this caller cannot forward (fuzzers, benches):
   /// such names are then REFUSED as before, and RA stays clear.
   ForwardRequest* forward = nullptr;
+  /// Answer as this view instead of matching `client` (used to precompile replies per view).
+  horizon::ViewId view_override = horizon::kNoView;
 };
 
 /// The largest UDP reply this client accepts (RFC 6891 §6.2.3: never below 512; at most what we advertise).

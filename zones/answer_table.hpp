@@ -1,0 +1,54 @@
+// answer_table -- precompiled reply bytes keyed by (view, lower-cased wire name, type), built once per
+// snapshot so that the hot path answers the common query with one hash probe and two copies.
+//
+// This is only a container: zones/ does not know how replies are built. server/query/precompiled.cpp
+// fills it by running the real processor, so a precompiled reply is by construction the same bytes
+// the full path writes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace phoenix::zones {
+
+class AnswerTable {
+ public:
+  /// What is stored for one key: a 12-byte reply header (ID and RD/CD zero) and the sections that
+  /// follow the question. Pointers stay valid for the table's lifetime.
+  struct Entry {
+    const uint8_t* header;
+    const uint8_t* body;
+    size_t body_len;
+  };
+
+  /// Adds one key (first add wins); `header` is 12 bytes. Call freeze() once after the last add.
+  void add(uint16_t view, std::string_view name, uint16_t type, const uint8_t* header, const uint8_t* body,
+           size_t body_len);
+  /// Builds the index; lookups before this find nothing.
+  void freeze();
+
+  /// The entry for the key, or false. Never allocates, never throws.
+  bool find(uint16_t view, std::string_view name, uint16_t type, Entry& out) const noexcept;
+
+  size_t size() const { return count_; }
+  size_t memory_bytes() const { return arena_.capacity() + slots_.capacity() * sizeof(Slot); }
+
+ private:
+  // Arena record: view u16, type u16, name_len u8, name, body_len u16, header[12], body.
+  struct Slot {
+    uint32_t tag = 0;     ///< upper hash bits, to skip most mismatches without touching the arena
+    uint32_t offset = 0;  ///< arena offset + 1; 0 = empty
+  };
+  static uint64_t hash(uint16_t view, std::string_view name, uint16_t type) noexcept;
+  bool matches(uint32_t offset, uint16_t view, std::string_view name, uint16_t type) const noexcept;
+
+  std::vector<uint8_t> arena_;
+  std::vector<uint32_t> pending_;  ///< record offsets until freeze()
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t count_ = 0;
+};
+
+}  // namespace phoenix::zones

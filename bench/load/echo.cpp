@@ -69,7 +69,7 @@ void serve(const sockaddr_in& addr, unsigned batch, time_t deadline) {
 int main(int argc, char** argv) {
   std::string ip = "127.0.0.1";
   uint16_t port = 5399;
-  unsigned threads = 1, batch = 32;
+  unsigned threads = 1, batch = 64;  // the same batch as phoenix-dns's UDP workers
   int cpu = -1;
   long seconds = 600;
   for (int i = 1; i + 1 < argc; i += 2) {

@@ -85,7 +85,9 @@ void UdpWorker::drain() {
       if (k <= 0) break;  // a full send buffer drops replies, as for any UDP server under overload
       sent += static_cast<unsigned>(k);
     }
-    if (static_cast<unsigned>(n) < kBatch) return;
+    // A short batch does not mean the socket is empty: under load more datagrams arrive while we
+    // answer, and reading them now saves a trip through the reactor (the next recvmmsg says EAGAIN
+    // when it really is empty).
   }
 }
 

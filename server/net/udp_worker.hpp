@@ -24,7 +24,7 @@ namespace phoenix::server {
 /// preallocated: nothing on this path allocates or locks (except a snapshot refresh after a reload).
 class UdpWorker {
  public:
-  static constexpr unsigned kBatch = 32;
+  static constexpr unsigned kBatch = 64;  ///< datagrams per recvmmsg/sendmmsg
   static constexpr size_t kRxSize = 4096;   ///< larger queries are truncated by the kernel and parse as FORMERR
   static constexpr size_t kTxSize = query::kOurPayload;
 

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Smoke test for the load tools (ctest): the generator gets replies from the echo server. Bounded:
+# the echo server exits by itself after 10 s and is stopped by its PID; no timing is asserted.
+set -eu
+echo_bin=$1 loadgen=$2 port=${3:-5398}
+dir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+printf 'host1.bench.test A\nNX.bench.test AAAA\n' > "$dir/q.txt"
+"$echo_bin" --port "$port" --seconds 10 &
+pid=$!
+sleep 0.3
+out=$("$loadgen" --queries "$dir/q.txt" --port "$port" --duration 0.3 --warmup 0)
+echo "$out"
+case "$out" in *" received=0 "*) exit 1 ;; *" received="*) exit 0 ;; *) exit 1 ;; esac

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -446,6 +447,8 @@ int main(int argc, char** argv) {
   if (o.queries.empty() || o.sockets == 0 || o.window == 0 || o.batch == 0 || o.batch > 1024 ||
       o.duration <= 0 || o.duration > 600 || (o.mode != "udp" && o.mode != "tcp" && o.mode != "tcp1"))
     usage();
+  // A server closing a connection we still write to must cost an error count, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     if (o.cpu >= 0) {
       cpu_set_t set;

@@ -128,6 +128,9 @@ class Server {
                    opts_.state_dir->string(), ::geteuid());
     save_serials();
     holder_.publish(first.snapshot);
+    // The plan holds a copy of every record with its source text: as large as the zones themselves,
+    // and not needed once they are built.
+    first = LoadOutcome{};
 
     forwarder_.start();
     tcp_->set_forwarder(&forwarder_);

@@ -83,10 +83,12 @@ TEST(Precompiled, FastPathWritesTheSameBytesAsTheFullPath) {
     for (uint16_t t : types)
       for (auto& shape : shapes)
         for (const char* client : clients)
-          for (bool tcp : {false, true}) {
+          for (int variant = 0; variant < 4; ++variant) {
+            bool tcp = variant & 1;
+            query::ForwardRequest fwd;  // a transport that can forward: RA depends on it
             ++seed;
             auto q = make_query(mix_case(name, seed * 2654435761u), t, shape, uint16_t(seed));
-            query::QueryContext ctx{&snap, *horizon::IpAddr::parse(client), tcp, nullptr};
+            query::QueryContext ctx{&snap, *horizon::IpAddr::parse(client), tcp, nullptr, variant & 2 ? &fwd : nullptr};
             size_t cap = tcp ? 65535 : 1232;
             size_t hit = query::precompiled_reply(q.data(), q.size(), ctx, fast.data(), cap);
             size_t n_full = query::process_query(q.data(), q.size(), ctx, full.data(), cap);

@@ -15,6 +15,7 @@
 #include "horizon/plan.hpp"
 #include "server/query/precompiled.hpp"
 #include "server/query/processor.hpp"
+#include "server/query/query_builder.hpp"
 #include "server/query/wire_reader.hpp"
 #include "server/query/wire_writer.hpp"
 #include "zones/snapshot.hpp"
@@ -43,19 +44,7 @@ namespace {
 constexpr int kNames = 10000;
 
 std::vector<uint8_t> make_query(const std::string& name, uint16_t type, bool edns) {
-  std::vector<uint8_t> q = {0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, uint8_t(edns ? 1 : 0)};
-  size_t start = 0;
-  for (size_t i = 0; i <= name.size(); ++i) {
-    if (i == name.size() || name[i] == '.') {
-      q.push_back(uint8_t(i - start));
-      q.insert(q.end(), name.begin() + long(start), name.begin() + long(i));
-      start = i + 1;
-    }
-  }
-  q.push_back(0);
-  q.insert(q.end(), {uint8_t(type >> 8), uint8_t(type), 0, 1});
-  if (edns) q.insert(q.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0});
-  return q;
+  return query::build_query(name, type, 0x1234, false, edns ? std::optional<uint16_t>(1232) : std::nullopt);
 }
 
 /// The bench data set of bench/gen_data.py, built in memory: zone bench.test with kNames A records,

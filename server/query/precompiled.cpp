@@ -1,5 +1,7 @@
 #include "precompiled.hpp"
 
+#include "zones/rrset.hpp"
+
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -9,7 +11,6 @@
 namespace phoenix::query {
 namespace {
 
-inline uint16_t u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
 constexpr size_t kHeader = 12;
 constexpr size_t kOptLen = 11;
@@ -34,7 +35,7 @@ void precompile_answers(zones::Snapshot& snap) {
           QueryContext ctx{&snap, {}, true, nullptr, nullptr, static_cast<horizon::ViewId>(v)};
           size_t n = process_query(q.data(), q.size(), ctx, out.data(), out.size());
           size_t body = kHeader + owner.size() + 4;
-          if (n < body || (out[2] & 0x02) || u16(out.data() + 10) == 0xffff) continue;
+          if (n < body || (out[2] & 0x02) || zones::read_u16(out.data() + 10) == 0xffff) continue;
           table->add(static_cast<uint16_t>(v), owner, rrset.type, out.data(), out.data() + body, n - body);
         }
       });
@@ -49,8 +50,8 @@ size_t precompiled_reply(const uint8_t* p, size_t len, const QueryContext& ctx, 
   if (!table || len < kHeader + 5) return 0;
   // Only the plainest query shape: QR clear, opcode QUERY, one question, no answer/authority records,
   // at most one additional (the OPT checked below).
-  if ((p[2] & 0xf8) != 0 || u16(p + 4) != 1 || u16(p + 6) != 0 || u16(p + 8) != 0) return 0;
-  uint16_t ar = u16(p + 10);
+  if ((p[2] & 0xf8) != 0 || zones::read_u16(p + 4) != 1 || zones::read_u16(p + 6) != 0 || zones::read_u16(p + 8) != 0) return 0;
+  uint16_t ar = zones::read_u16(p + 10);
   if (ar > 1) return 0;
 
   uint8_t lower[256];
@@ -69,7 +70,7 @@ size_t precompiled_reply(const uint8_t* p, size_t len, const QueryContext& ctx, 
     if (l == 0) break;
   }
   if (off + 4 > len) return 0;
-  uint16_t qtype = u16(p + off), qclass = u16(p + off + 2);
+  uint16_t qtype = zones::read_u16(p + off), qclass = zones::read_u16(p + off + 2);
   if (qclass != zones::rrclass::IN) return 0;
   off += 4;
 
@@ -77,12 +78,12 @@ size_t precompiled_reply(const uint8_t* p, size_t len, const QueryContext& ctx, 
   bool edns = false, do_bit = false;
   if (ar == 1) {
     // A bare OPT: root owner, version 0, no options (options, e.g. cookies, may change the reply).
-    if (len != off + kOptLen || p[off] != 0 || u16(p + off + 1) != zones::rrtype::OPT || p[off + 6] != 0 ||
-        u16(p + off + 9) != 0)
+    if (len != off + kOptLen || p[off] != 0 || zones::read_u16(p + off + 1) != zones::rrtype::OPT || p[off + 6] != 0 ||
+        zones::read_u16(p + off + 9) != 0)
       return 0;
     edns = true;
     do_bit = p[off + 7] & 0x80;
-    uint16_t udp = u16(p + off + 3);
+    uint16_t udp = zones::read_u16(p + off + 3);
     limit = udp < 512 ? 512 : udp > kOurPayload ? kOurPayload : udp;
   } else if (len != off) {
     return 0;
@@ -114,7 +115,7 @@ size_t precompiled_reply(const uint8_t* p, size_t len, const QueryContext& ctx, 
     const uint8_t opt[kOptLen] = {0, 0, 41, uint8_t(kOurPayload >> 8), uint8_t(kOurPayload & 0xff), 0, 0,
                                   uint8_t(do_bit ? 0x80 : 0), 0, 0, 0};
     std::memcpy(o, opt, kOptLen);
-    uint16_t arcount = static_cast<uint16_t>(u16(out + 10) + 1);
+    uint16_t arcount = static_cast<uint16_t>(zones::read_u16(out + 10) + 1);
     out[10] = static_cast<uint8_t>(arcount >> 8);
     out[11] = static_cast<uint8_t>(arcount);
   }

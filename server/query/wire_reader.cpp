@@ -1,11 +1,11 @@
 #include "wire_reader.hpp"
 
+#include "zones/rrset.hpp"
+
 #include <cstring>
 
 namespace phoenix::query {
 namespace {
-
-inline uint16_t u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
 /// Skips a possibly compressed name in a non-question section, checking it the way a decoder would:
 /// RFC 1035 §4.1.4 pointers go to a *prior* occurrence, so every pointer must point before itself
@@ -42,12 +42,12 @@ bool skip_name(const uint8_t* p, size_t len, size_t& off) {
 
 ParseStatus parse_query(const uint8_t* p, size_t len, ParsedQuery& q) noexcept {
   if (len < 12) return ParseStatus::drop;  // too short for even a header: nothing to answer
-  q.id = u16(p);
+  q.id = zones::read_u16(p);
   if (p[2] & 0x80) return ParseStatus::drop;
   q.opcode = static_cast<uint8_t>((p[2] >> 3) & 0x0f);
   q.rd = p[2] & 0x01;
   q.cd = p[3] & 0x10;
-  uint16_t qd = u16(p + 4), an = u16(p + 6), ns = u16(p + 8), ar = u16(p + 10);
+  uint16_t qd = zones::read_u16(p + 4), an = zones::read_u16(p + 6), ns = zones::read_u16(p + 8), ar = zones::read_u16(p + 10);
   if (qd != 1) return q.opcode != 0 ? ParseStatus::notimp : ParseStatus::formerr;
 
   // The question name: no compression is possible here (nothing precedes it to point at).
@@ -71,8 +71,8 @@ ParseStatus parse_query(const uint8_t* p, size_t len, ParsedQuery& q) noexcept {
   }
   q.qname_len = total;
   if (off + 4 > len) return ParseStatus::formerr;
-  q.qtype = u16(p + off);
-  q.qclass = u16(p + off + 2);
+  q.qtype = zones::read_u16(p + off);
+  q.qclass = zones::read_u16(p + off + 2);
   off += 4;
   q.have_question = true;
   if (q.opcode != 0) return ParseStatus::notimp;
@@ -83,8 +83,8 @@ ParseStatus parse_query(const uint8_t* p, size_t len, ParsedQuery& q) noexcept {
     size_t name_start = off;
     if (!skip_name(p, len, off) || off + 10 > len) return ParseStatus::formerr;
     bool root_owner = off == name_start + 1 && p[name_start] == 0;
-    uint16_t type = u16(p + off);
-    uint16_t rdlen = u16(p + off + 8);
+    uint16_t type = zones::read_u16(p + off);
+    uint16_t rdlen = zones::read_u16(p + off + 8);
     const uint8_t* rr = p + off;
     off += 10;
     if (off + rdlen > len) return ParseStatus::formerr;
@@ -97,14 +97,14 @@ ParseStatus parse_query(const uint8_t* p, size_t len, ParsedQuery& q) noexcept {
       }
       if (!root_owner) return ParseStatus::formerr;                 // owner must be the root
       q.has_edns = true;
-      q.udp_size = u16(rr + 2);
+      q.udp_size = zones::read_u16(rr + 2);
       q.edns_version = rr[5];
       q.do_bit = rr[6] & 0x80;
       // Options must tile the rdata exactly; their contents are ignored (unknown options too).
       size_t o = off, end = off + rdlen;
       while (o < end) {
         if (o + 4 > end) return ParseStatus::formerr;
-        size_t olen = u16(p + o + 2);
+        size_t olen = zones::read_u16(p + o + 2);
         if (o + 4 + olen > end) return ParseStatus::formerr;
         o += 4 + olen;
       }

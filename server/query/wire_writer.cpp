@@ -1,25 +1,16 @@
 #include "wire_writer.hpp"
 
+#include "zones/rrset.hpp"
+
 #include <cstring>
 
 namespace phoenix::query {
 namespace {
-inline void w16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-inline void w32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c; }
 }  // namespace
 
 void WireWriter::put_header_only(uint16_t id, uint8_t flags1, uint8_t flags2) {
   std::memset(buf_, 0, 12);
-  w16(buf_, id);
+  zones::write_u16(buf_, id);
   buf_[2] = flags1;
   buf_[3] = flags2;
   size_ = 12;
@@ -32,9 +23,9 @@ bool WireWriter::put_header_and_question(uint16_t id, uint8_t flags1, uint8_t fl
   put_header_only(id, flags1, flags2);
   if (12 + qname_len + 4 > limit_) return false;
   std::memcpy(buf_ + 12, qname, qname_len);
-  w16(buf_ + 12 + qname_len, qtype);
-  w16(buf_ + 14 + qname_len, qclass);
-  w16(buf_ + 4, 1);
+  zones::write_u16(buf_ + 12 + qname_len, qtype);
+  zones::write_u16(buf_ + 14 + qname_len, qclass);
+  zones::write_u16(buf_ + 4, 1);
   size_ = question_end_ = 12 + qname_len + 4;
   for (size_t i = 0; qname[i] != 0 && n_targets_ < kMaxTargets; i += qname[i] + 1u)
     targets_[n_targets_++] = static_cast<uint16_t>(12 + i);
@@ -57,7 +48,7 @@ void WireWriter::truncate_to_question() {
 
 void WireWriter::bump(Section s) {
   size_t at = s == Section::answer ? 6 : s == Section::authority ? 8 : 10;
-  w16(buf_ + at, static_cast<uint16_t>(((buf_[at] << 8) | buf_[at + 1]) + 1));
+  zones::write_u16(buf_ + at, static_cast<uint16_t>(((buf_[at] << 8) | buf_[at + 1]) + 1));
 }
 
 bool WireWriter::name_matches(size_t offset, const uint8_t* name) const {
@@ -75,7 +66,7 @@ bool WireWriter::name_matches(size_t offset, const uint8_t* name) const {
     if (l == 0) return true;
     if (offset + l >= size_) return false;
     for (size_t k = 1; k <= l; ++k)
-      if (lower(buf_[offset + k]) != lower(name[i + k])) return false;
+      if (zones::lower_octet(buf_[offset + k]) != zones::lower_octet(name[i + k])) return false;
     offset += l + 1u;
     i += l + 1u;
   }
@@ -106,7 +97,7 @@ bool WireWriter::put_name(const uint8_t* name, bool compress) {
   std::memcpy(buf_ + size_, name, pos);
   size_ += pos;
   if (match >= 0) {
-    w16(buf_ + size_, static_cast<uint16_t>(0xc000 | match));
+    zones::write_u16(buf_ + size_, static_cast<uint16_t>(0xc000 | match));
     size_ += 2;
   } else {
     buf_[size_++] = 0;
@@ -127,15 +118,15 @@ bool WireWriter::put_rrset(Section s, const zones::RRsetRef& ref) {
     if (ref.owner == nullptr) {
       // The query name sits at offset 12; point at it so the client's case is what it sees.
       if (size_ + 2 > limit_) return fail();
-      w16(buf_ + size_, 0xc00c);
+      zones::write_u16(buf_ + size_, 0xc00c);
       size_ += 2;
     } else if (!put_name(reinterpret_cast<const uint8_t*>(ref.owner), true)) {
       return fail();
     }
     if (size_ + 10 > limit_) return fail();
-    w16(buf_ + size_, rr.type);
-    w16(buf_ + size_ + 2, ref.rrclass);
-    w32(buf_ + size_ + 4, ref.ttl);
+    zones::write_u16(buf_ + size_, rr.type);
+    zones::write_u16(buf_ + size_ + 2, ref.rrclass);
+    zones::write_u32(buf_ + size_ + 4, ref.ttl);
     size_t rdlen_at = size_ + 8;
     size_ += 10;
     auto d = reinterpret_cast<const uint8_t*>(rd.data());
@@ -157,7 +148,7 @@ bool WireWriter::put_rrset(Section s, const zones::RRsetRef& ref) {
       std::memcpy(buf_ + size_, d + off, rest);
       size_ += rest;
     }
-    w16(buf_ + rdlen_at, static_cast<uint16_t>(size_ - rdlen_at - 2));
+    zones::write_u16(buf_ + rdlen_at, static_cast<uint16_t>(size_ - rdlen_at - 2));
     bump(s);
   }
   return true;
@@ -168,17 +159,17 @@ bool WireWriter::put_opt(uint16_t payload, uint8_t ext_rcode, bool do_bit, int e
   if (size_ + need > cap_) return false;  // OPT space is reserved by the caller, so the cap is what counts
   uint8_t* p = buf_ + size_;
   p[0] = 0;
-  w16(p + 1, 41);
-  w16(p + 3, payload);
+  zones::write_u16(p + 1, 41);
+  zones::write_u16(p + 3, payload);
   p[5] = ext_rcode;
   p[6] = 0;  // version 0
   p[7] = do_bit ? 0x80 : 0;
   p[8] = 0;
-  w16(p + 9, static_cast<uint16_t>(ede >= 0 ? 6 : 0));
+  zones::write_u16(p + 9, static_cast<uint16_t>(ede >= 0 ? 6 : 0));
   if (ede >= 0) {
-    w16(p + 11, 15);  // EDE option code (RFC 8914 §2)
-    w16(p + 13, 2);
-    w16(p + 15, static_cast<uint16_t>(ede));
+    zones::write_u16(p + 11, 15);  // EDE option code (RFC 8914 §2)
+    zones::write_u16(p + 13, 2);
+    zones::write_u16(p + 15, static_cast<uint16_t>(ede));
   }
   size_ += need;
   bump(Section::additional);

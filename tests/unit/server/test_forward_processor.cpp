@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "server/query/processor.hpp"
+#include "server/query/query_builder.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;
@@ -20,20 +21,8 @@ const zones::Snapshot& example() {
   return *snap;
 }
 
-std::vector<uint8_t> query_for(const std::string& name) {
-  std::vector<uint8_t> q = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
-  size_t start = 0;
-  for (size_t i = 0; i <= name.size(); ++i) {
-    if (i == name.size() || name[i] == '.') {
-      q.push_back(uint8_t(i - start));
-      q.insert(q.end(), name.begin() + long(start), name.begin() + long(i));
-      start = i + 1;
-    }
-  }
-  q.push_back(0);
-  q.insert(q.end(), {0, 1, 0, 1});
-  return q;
-}
+
+std::vector<uint8_t> query_for(const std::string& name) { return query::build_query(name, 1, 0x1234, true, std::nullopt); }
 
 struct Outcome {
   size_t len;

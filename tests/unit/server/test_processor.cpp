@@ -4,12 +4,17 @@
 
 #include "horizon/loader.hpp"
 #include "server/query/processor.hpp"
+#include "server/query/query_builder.hpp"
 #include "server/query/wire_reader.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;
 
 namespace {
+
+std::vector<uint8_t> make_query(const std::string& name, uint16_t type, uint16_t id = 0x1234, bool edns = false) {
+  return query::build_query(name, type, id, true, edns ? std::optional<uint16_t>(4096) : std::nullopt);
+}
 
 /// The example inventory as a snapshot, built by the real pipeline.
 const zones::Snapshot& example() {
@@ -21,21 +26,6 @@ const zones::Snapshot& example() {
   return *snap;
 }
 
-std::vector<uint8_t> make_query(const std::string& name, uint16_t type, uint16_t id = 0x1234, bool edns = false) {
-  std::vector<uint8_t> q = {uint8_t(id >> 8), uint8_t(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, uint8_t(edns ? 1 : 0)};
-  size_t start = 0;
-  for (size_t i = 0; i <= name.size(); ++i) {
-    if (i == name.size() || name[i] == '.') {
-      q.push_back(uint8_t(i - start));
-      q.insert(q.end(), name.begin() + long(start), name.begin() + long(i));
-      start = i + 1;
-    }
-  }
-  q.push_back(0);
-  q.insert(q.end(), {uint8_t(type >> 8), uint8_t(type), 0, 1});
-  if (edns) q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
-  return q;
-}
 
 struct Reply {
   std::vector<uint8_t> bytes;

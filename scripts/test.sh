@@ -14,11 +14,12 @@ for preset in debug asan; do
   if [ "$preset" = debug ]; then
     echo "=== package"
     scripts/check-package.sh build/debug
+    # Every fuzz target for a bounded time under clang + libFuzzer (PHOENIX_FUZZ_SECONDS=0 skips this).
+    # It runs before the ASan suite so that ctest's summary is the last thing CI prints.
+    fuzz_seconds=${PHOENIX_FUZZ_SECONDS:-30}
+    if [ "$fuzz_seconds" -gt 0 ]; then
+      echo "=== fuzz"
+      scripts/fuzz.sh "$fuzz_seconds"
+    fi
   fi
 done
-# Every fuzz target for a bounded time under clang + libFuzzer (PHOENIX_FUZZ_SECONDS=0 skips this).
-fuzz_seconds=${PHOENIX_FUZZ_SECONDS:-30}
-if [ "$fuzz_seconds" -gt 0 ]; then
-  echo "=== fuzz"
-  scripts/fuzz.sh "$fuzz_seconds"
-fi

@@ -6,21 +6,13 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "AAAA": 28}
-RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-
-
-def encode_name(name):
-    out = b""
-    for label in name.rstrip(".").split("."):
-        if label:
-            out += bytes([len(label)]) + label.encode()
-    return out + b"\0"
+# Packet building lives in dnsprobe (one encoder for every test); this module adds the fast reader.
+from dnsprobe import RCODES, query
 
 
 def make_query(qid, name, rtype="A"):
     """A standard query, RD clear (we are authoritative), no EDNS."""
-    return struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) + encode_name(name) + struct.pack("!HH", TYPES[rtype], 1)
+    return query(name, rtype, qid=qid)
 
 
 def _skip_name(msg, pos):

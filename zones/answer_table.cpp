@@ -1,37 +1,25 @@
 #include "answer_table.hpp"
 
+#include "hash.hpp"
+#include "rrset.hpp"
+
 #include <cstring>
 #include <stdexcept>
 
 namespace phoenix::zones {
 
-uint64_t AnswerTable::hash(uint16_t view, std::string_view name, uint16_t type) noexcept {
-  // Eight bytes at a time with a multiply-xorshift mix: names are short, so this is a few cycles.
-  uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t{view} << 16) ^ type ^ (uint64_t{name.size()} << 40);
-  const char* p = name.data();
-  size_t n = name.size();
-  while (n >= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 31;
-    p += 8;
-    n -= 8;
-  }
-  uint64_t w = 0;
-  std::memcpy(&w, p, n);
-  h = (h ^ w) * 0x94d049bb133111ebULL;
-  h ^= h >> 29;
-  return h;
-}
+uint64_t AnswerTable::hash(std::string_view name, uint16_t type) noexcept { return hash_bytes(name, type); }
 
-void AnswerTable::add(uint16_t view, std::string_view name, uint16_t type, const uint8_t* header,
-                      const uint8_t* body, size_t body_len) {
+void AnswerTable::add(uint64_t views, std::string_view name, uint16_t type, const uint8_t* header, const uint8_t* body,
+                      size_t body_len) {
   if (name.size() > 255 || body_len > 0xffff) throw std::length_error("answer too large to precompile");
-  if (arena_.size() + 7 + name.size() + 12 + body_len >= 0xffffffffu) throw std::length_error("answer table full");
+  if (arena_.size() + kFixed + name.size() + 14 + body_len >= 0xffffffffu) throw std::length_error("answer table full");
   auto off = static_cast<uint32_t>(arena_.size());
-  uint8_t fixed[5] = {uint8_t(view >> 8), uint8_t(view), uint8_t(type >> 8), uint8_t(type), uint8_t(name.size())};
-  arena_.insert(arena_.end(), fixed, fixed + 5);
+  uint8_t fixed[kFixed];
+  for (int i = 0; i < 8; ++i) fixed[i] = static_cast<uint8_t>(views >> (56 - 8 * i));
+  write_u16(fixed + 8, type);
+  fixed[10] = static_cast<uint8_t>(name.size());
+  arena_.insert(arena_.end(), fixed, fixed + kFixed);
   arena_.insert(arena_.end(), name.begin(), name.end());
   arena_.push_back(uint8_t(body_len >> 8));
   arena_.push_back(uint8_t(body_len));
@@ -48,43 +36,38 @@ void AnswerTable::freeze() {
   count_ = 0;
   for (uint32_t off : pending_) {
     const uint8_t* r = arena_.data() + off;
-    uint16_t view = uint16_t((r[0] << 8) | r[1]), type = uint16_t((r[2] << 8) | r[3]);
-    std::string_view name(reinterpret_cast<const char*>(r + 5), r[4]);
-    uint64_t h = hash(view, name, type);
-    auto tag = static_cast<uint32_t>(h >> 32);
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      if (slots_[i].offset == 0) {
-        slots_[i] = {tag, off + 1};
-        ++count_;
-        break;
-      }
-      if (slots_[i].tag == tag && matches(slots_[i].offset - 1, view, name, type)) break;  // first add wins
-    }
+    std::string_view name(reinterpret_cast<const char*>(r + kFixed), r[10]);
+    uint64_t h = hash(name, read_u16(r + 8));
+    size_t i = h & mask_;
+    while (slots_[i].offset != 0) i = (i + 1) & mask_;
+    slots_[i] = {static_cast<uint32_t>(h >> 32), off + 1};
+    ++count_;
   }
   std::vector<uint32_t>().swap(pending_);
   arena_.shrink_to_fit();
 }
 
-bool AnswerTable::matches(uint32_t off, uint16_t view, std::string_view name, uint16_t type) const noexcept {
+bool AnswerTable::matches(uint32_t off, std::string_view name, uint16_t type) const noexcept {
   const uint8_t* r = arena_.data() + off;
-  return r[0] == uint8_t(view >> 8) && r[1] == uint8_t(view) && r[2] == uint8_t(type >> 8) && r[3] == uint8_t(type) &&
-         r[4] == name.size() && std::memcmp(r + 5, name.data(), name.size()) == 0;
+  return read_u16(r + 8) == type && r[10] == name.size() && std::memcmp(r + kFixed, name.data(), name.size()) == 0;
 }
 
 bool AnswerTable::find(uint16_t view, std::string_view name, uint16_t type, Entry& out) const noexcept {
-  if (slots_.empty()) return false;
-  uint64_t h = hash(view, name, type);
+  if (slots_.empty() || view >= kMaxViews) return false;
+  uint64_t h = hash(name, type);
   auto tag = static_cast<uint32_t>(h >> 32);
   for (size_t i = h & mask_;; i = (i + 1) & mask_) {
     const Slot& s = slots_[i];
     if (s.offset == 0) return false;
-    if (s.tag == tag && matches(s.offset - 1, view, name, type)) {
-      const uint8_t* r = arena_.data() + (s.offset - 1) + 5 + name.size();
-      out.body_len = size_t(r[0] << 8) | r[1];
-      out.header = r + 2;
-      out.body = r + 14;
-      return true;
-    }
+    if (s.tag != tag || !matches(s.offset - 1, name, type)) continue;
+    const uint8_t* r = arena_.data() + (s.offset - 1);
+    // The same name can be in different zones in different views: the entry must be this view's.
+    if (((uint64_t{read_u32(r)} << 32 | read_u32(r + 4)) >> view & 1) == 0) continue;
+    r += kFixed + name.size();
+    out.body_len = size_t(r[0] << 8) | r[1];
+    out.header = r + 2;
+    out.body = r + 14;
+    return true;
   }
 }
 

@@ -1,5 +1,6 @@
-// answer_table -- precompiled reply bytes keyed by (view, lower-cased wire name, type), built once per
-// snapshot so that the hot path answers the common query with one hash probe and two copies.
+// answer_table -- precompiled reply bytes keyed by (lower-cased wire name, type) and the set of views
+// they answer, built once per snapshot so that the hot path answers the common query with one hash
+// probe and two copies. A zone served in several views is stored once, with one bit per view.
 //
 // This is only a container: zones/ does not know how replies are built. server/query/precompiled.cpp
 // fills it by running the real processor, so a precompiled reply is by construction the same bytes
@@ -23,8 +24,11 @@ class AnswerTable {
     size_t body_len;
   };
 
-  /// Adds one key (first add wins); `header` is 12 bytes. Call freeze() once after the last add.
-  void add(uint16_t view, std::string_view name, uint16_t type, const uint8_t* header, const uint8_t* body,
+  static constexpr uint16_t kMaxViews = 64;  ///< views beyond these are answered by the full path
+
+  /// Adds the reply for (name, type) in every view whose bit is set in `views`; `header` is 12 bytes.
+  /// Entries with the same key must have disjoint view sets. Call freeze() once after the last add.
+  void add(uint64_t views, std::string_view name, uint16_t type, const uint8_t* header, const uint8_t* body,
            size_t body_len);
   /// Builds the index; lookups before this find nothing.
   void freeze();
@@ -36,13 +40,14 @@ class AnswerTable {
   size_t memory_bytes() const { return arena_.capacity() + slots_.capacity() * sizeof(Slot); }
 
  private:
-  // Arena record: view u16, type u16, name_len u8, name, body_len u16, header[12], body.
+  // Arena record: views u64, type u16, name_len u8, name, body_len u16, header[12], body.
   struct Slot {
     uint32_t tag = 0;     ///< upper hash bits, to skip most mismatches without touching the arena
     uint32_t offset = 0;  ///< arena offset + 1; 0 = empty
   };
-  static uint64_t hash(uint16_t view, std::string_view name, uint16_t type) noexcept;
-  bool matches(uint32_t offset, uint16_t view, std::string_view name, uint16_t type) const noexcept;
+  static constexpr size_t kFixed = 11;  ///< views, type, name_len
+  static uint64_t hash(std::string_view name, uint16_t type) noexcept;
+  bool matches(uint32_t offset, std::string_view name, uint16_t type) const noexcept;
 
   std::vector<uint8_t> arena_;
   std::vector<uint32_t> pending_;  ///< record offsets until freeze()

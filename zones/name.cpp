@@ -107,19 +107,21 @@ std::optional<Name> Name::prepend(std::string_view label) const {
   return Name(w + wire_);
 }
 
-bool canonical_less(const Name& a, const Name& b) {
-  auto labels = [](const std::string& w) {
+bool canonical_less_wire(std::string_view a, std::string_view b) {
+  auto labels = [](std::string_view w) {
     std::vector<std::string_view> out;
-    for (size_t i = 0; w[i] != 0; i += static_cast<uint8_t>(w[i]) + 1)
-      out.emplace_back(w.data() + i + 1, static_cast<uint8_t>(w[i]));
+    for (size_t i = 0; i < w.size() && w[i] != 0; i += static_cast<uint8_t>(w[i]) + 1u)
+      out.push_back(w.substr(i + 1, static_cast<uint8_t>(w[i])));
     return out;
   };
-  auto la = labels(a.wire()), lb = labels(b.wire());
+  auto la = labels(a), lb = labels(b);
   auto ia = la.rbegin(), ib = lb.rbegin();
   for (; ia != la.rend() && ib != lb.rend(); ++ia, ++ib) {
     if (*ia != *ib) return *ia < *ib;
   }
   return la.size() < lb.size();
 }
+
+bool canonical_less(const Name& a, const Name& b) { return canonical_less_wire(a.wire(), b.wire()); }
 
 }  // namespace phoenix::zones

@@ -42,6 +42,8 @@ class Name {
 
 /// RFC 4034 §6.1 canonical order (labels compared right to left), used for deterministic output.
 bool canonical_less(const Name& a, const Name& b);
+/// The same order on two uncompressed lower-cased wire names.
+bool canonical_less_wire(std::string_view a, std::string_view b);
 
 /// Lower-cases ASCII letters in place; DNS names compare case-insensitively (RFC 4343).
 inline uint8_t lower_octet(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c; }

@@ -189,4 +189,33 @@ std::string rdata_soa(const Name& mname, const Name& rname, uint32_t serial, uin
   return out;
 }
 
+bool encode_rrset(uint16_t type, uint32_t ttl, const std::vector<std::string_view>& rdata, std::string& out) {
+  if (rdata.size() > 0xffff) return false;
+  size_t bytes = 0;
+  for (auto rd : rdata) {
+    if (rd.size() > 0xffff) return false;
+    bytes += 2 + rd.size();
+  }
+  if (bytes > 0xffffffffu) return false;
+  size_t at = out.size();
+  out.resize(at + RRsetView::kHeader);
+  auto p = reinterpret_cast<uint8_t*>(out.data() + at);
+  write_u16(p, type);
+  write_u32(p + 2, ttl);
+  write_u16(p + 6, static_cast<uint16_t>(rdata.size()));
+  write_u32(p + 8, static_cast<uint32_t>(bytes));
+  for (auto rd : rdata) {
+    uint8_t len[2];
+    write_u16(len, static_cast<uint16_t>(rd.size()));
+    out.append(reinterpret_cast<const char*>(len), 2);
+    out.append(rd);
+  }
+  return true;
+}
+
+RRsetBlob::RRsetBlob(const RRset& rr) {
+  std::vector<std::string_view> rd(rr.rdata.begin(), rr.rdata.end());
+  if (!encode_rrset(rr.type, rr.ttl, rd, bytes_)) bytes_.clear();
+}
+
 }  // namespace phoenix::zones

@@ -105,11 +105,10 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
   auto snap = std::make_shared<Snapshot>();
   snap->upstreams = plan.upstreams;
   snap->forward = plan.forward;
-  auto chaos_txt = [](const std::optional<std::string>& text, RRset& out) {
+  auto chaos_txt = [](const std::optional<std::string>& text, RRsetBlob& out) {
     if (!text) return;
-    out.type = rrtype::TXT;
-    out.ttl = 0;  // like BIND/Knot/NSD: identity answers are not cached
-    out.rdata.push_back(std::string(1, static_cast<char>(text->size())) + *text);
+    // TTL 0 like BIND/Knot/NSD: identity answers are not cached.
+    out = RRsetBlob(RRset{rrtype::TXT, 0, {std::string(1, static_cast<char>(text->size())) + *text}});
   };
   chaos_txt(plan.chaos_version, snap->chaos_version);
   chaos_txt(plan.chaos_identity, snap->chaos_identity);

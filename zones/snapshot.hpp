@@ -42,7 +42,7 @@ struct Snapshot {
   std::vector<horizon::Endpoint> upstreams;
   horizon::ForwardSettings forward;
   /// CH TXT answers (dns_server.chaos); an empty RRset means "not configured": REFUSED.
-  RRset chaos_version, chaos_identity;
+  RRsetBlob chaos_version, chaos_identity;
   uint64_t generation = 0;
   /// Precompiled replies for the common queries (server/query/precompiled.hpp); null = full path only.
   std::unique_ptr<const AnswerTable> answers;

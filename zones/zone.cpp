@@ -1,6 +1,9 @@
 #include "zone.hpp"
 
 #include <algorithm>
+#include <cstring>
+
+#include "hash.hpp"
 
 namespace phoenix::zones {
 namespace {
@@ -16,85 +19,109 @@ constexpr const char* kProblemText[] = {
     "invalid rdata",
     "records of one RRset with different TTLs (first TTL used)",
     "non-glue data below a delegation",
+    "zone too large (4 GiB of names or rdata, or 65535 records in one RRset)",
 };
 
 /// Lower-cases the embedded names of well-known types so that following them is a byte compare.
-void lower_rdata_names(uint16_t type, std::string& rdata) {
+void lower_rdata_names(uint16_t type, uint8_t* p, size_t size) {
   auto names = rdata_names(type);
   if (!names) return;
-  auto p = reinterpret_cast<uint8_t*>(rdata.data());
   size_t off = names->first;
   for (int n = 0; n < (names->two ? 2 : 1); ++n) {
-    size_t len = wire_name_length(p + off, rdata.size() - off);
+    size_t len = wire_name_length(p + off, size - off);
     for (size_t i = off; i < off + len && p[i] != 0; i += p[i] + 1u)
       for (size_t k = i + 1; k <= i + p[i]; ++k) p[k] = lower_octet(p[k]);
     off += len;
   }
 }
 
-std::string_view target_of(const RRset& rrset, const std::string& rdata) {
-  auto names = rdata_names(rrset.type);
+std::string_view target_of(RRsetView rrset, std::string_view rdata) {
+  auto names = rdata_names(rrset.type());
   size_t off = names ? names->first : 0;
   auto p = reinterpret_cast<const uint8_t*>(rdata.data());
-  return std::string_view(rdata).substr(off, wire_name_length(p + off, rdata.size() - off));
+  return rdata.substr(off, wire_name_length(p + off, rdata.size() - off));
 }
 
+const char* wire_ptr(NodeView n) { return n.owner_wire().data(); }
+
 }  // namespace
+
+RRsetView NodeView::find(uint16_t type) const {
+  for (RRsetView r : rrsets())
+    if (r.type() == type) return r;
+  return {};
+}
+
+size_t NodeView::encoded_size() const {
+  const uint8_t* q = p_ + 3 + p_[0];
+  for (uint16_t i = 0, n = rrset_count(); i < n; ++i) q += RRsetView(q).encoded_size();
+  return static_cast<size_t>(q - p_);
+}
 
 const char* zone_problem_text(ZoneProblem p) { return kProblemText[static_cast<int>(p)]; }
 
 uint32_t Zone::serial() const {
-  const std::string& r = soa_->rdata.front();
+  std::string_view r = *soa_.begin();
   auto p = reinterpret_cast<const uint8_t*>(r.data());
   size_t a = wire_name_length(p, r.size());
   size_t b = wire_name_length(p + a, r.size() - a);
   return read_u32(p + a + b);
 }
 
-const Node* Zone::find_node(std::string_view wire) const {
-  auto it = nodes_.find(wire);
-  return it == nodes_.end() ? nullptr : &it->second;
+NodeView Zone::find_node(std::string_view wire) const noexcept {
+  if (index_.empty() || wire.size() > kMaxNameWire) return {};
+  uint64_t h = hash_bytes(wire);
+  auto tag = static_cast<uint32_t>(h >> 32);
+  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+    const Slot& s = index_[i];
+    if (s.offset == 0) return {};
+    if (s.tag != tag) continue;
+    const uint8_t* p = arena_.data() + (s.offset - 1);
+    if (p[0] == wire.size() && std::memcmp(p + 1, wire.data(), wire.size()) == 0) return NodeView(p);
+  }
 }
 
-std::vector<const Node*> Zone::sorted_nodes() const {
-  std::vector<const Node*> out;
-  out.reserve(nodes_.size());
-  for (auto& [k, n] : nodes_) out.push_back(&n);
-  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return canonical_less(a->owner, b->owner); });
+std::vector<NodeView> Zone::sorted_nodes() const {
+  std::vector<NodeView> out;
+  out.reserve(node_count_);
+  for_each_node([&](NodeView n) { out.push_back(n); });
+  std::sort(out.begin(), out.end(),
+            [](NodeView a, NodeView b) { return canonical_less_wire(a.owner_wire(), b.owner_wire()); });
   return out;
 }
 
-void Zone::add_additional(const RRset& rrset, LookupResult& out) const {
-  if (rrset.type != rrtype::NS && rrset.type != rrtype::MX && rrset.type != rrtype::SRV) return;
-  for (auto& rd : rrset.rdata) {
+void Zone::add_additional(RRsetView rrset, LookupResult& out) const {
+  uint16_t type = rrset.type();
+  if (type != rrtype::NS && type != rrtype::MX && type != rrtype::SRV) return;
+  for (std::string_view rd : rrset) {
     std::string_view target = target_of(rrset, rd);
     if (!wire_has_suffix(target, origin_.wire())) continue;
-    const Node* n = find_node(target);
+    NodeView n = find_node(target);
     if (!n) continue;
     for (uint16_t t : {rrtype::A, rrtype::AAAA})
-      if (const RRset* glue = n->find(t)) out.additional.push({glue, n->owner.wire().c_str(), glue->ttl});
+      if (RRsetView glue = n.find(t)) out.additional.push({glue, wire_ptr(n), glue.ttl()});
   }
 }
 
-void Zone::answer_node(const Node& node, const char* owner, uint16_t qtype, LookupResult& out, int depth) const {
-  if (qtype == rrtype::ANY && !node.rrsets.empty()) {
+void Zone::answer_node(NodeView node, const char* owner, uint16_t qtype, LookupResult& out, int depth) const {
+  if (qtype == rrtype::ANY && node.rrset_count() > 0) {
     // RFC 8482 §4.2: answer ANY with one RRset rather than everything the name has.
-    const RRset& first = node.rrsets.front();
-    out.answer.push({&first, owner, first.ttl});
+    RRsetView first = *node.rrsets().begin();
+    out.answer.push({first, owner, first.ttl()});
     out.status = LookupStatus::answer;
     return;
   }
-  if (const RRset* rr = node.find(qtype)) {
-    out.answer.push({rr, owner, rr->ttl});
-    add_additional(*rr, out);
+  if (RRsetView rr = node.find(qtype)) {
+    out.answer.push({rr, owner, rr.ttl()});
+    add_additional(rr, out);
     out.status = LookupStatus::answer;
     return;
   }
-  if (const RRset* cname = node.find(rrtype::CNAME); cname && qtype != rrtype::CNAME) {
+  if (RRsetView cname = node.find(rrtype::CNAME); cname && qtype != rrtype::CNAME) {
     // RFC 1034 §4.3.2 step 3a: restart at the CNAME target while it stays in this zone.
-    out.answer.push({cname, owner, cname->ttl});
+    out.answer.push({cname, owner, cname.ttl()});
     out.status = LookupStatus::answer;
-    std::string_view target = target_of(*cname, cname->rdata.front());
+    std::string_view target = target_of(cname, *cname.begin());
     if (depth >= 8 || !wire_has_suffix(target, origin_.wire())) return;
     if (target == out.qname) return;  // a loop back to the query name
     for (size_t i = 0; i + 1 < out.answer.size; ++i) {
@@ -106,7 +133,7 @@ void Zone::answer_node(const Node& node, const char* owner, uint16_t qtype, Look
     return;
   }
   out.status = LookupStatus::nodata;
-  out.authority.push({soa_, apex_->owner.wire().c_str(), negative_ttl_});
+  out.authority.push({soa_, wire_ptr(apex_), negative_ttl_});
 }
 
 void Zone::lookup(std::string_view qname, uint16_t qtype, LookupResult& out) const {
@@ -122,129 +149,279 @@ void Zone::lookup_chain(std::string_view qname, const char* owner, uint16_t qtyp
   size_t below = qname.size() - origin_.wire().size();
   for (size_t i = 0; i < below && n < starts.size(); i += static_cast<uint8_t>(qname[i]) + 1u)
     starts[n++] = static_cast<uint8_t>(i);
-  const Node* closest = apex_;
-  const Node* exact = n == 0 ? apex_ : nullptr;
+  NodeView closest = apex_;
+  NodeView exact = n == 0 ? apex_ : NodeView();
   for (size_t k = n; k-- > 0;) {
-    const Node* node = find_node(qname.substr(starts[k]));
+    NodeView node = find_node(qname.substr(starts[k]));
     if (!node) break;
     // RFC 4035 §3.1.4.1: DS lives on the parent side of a cut, so a DS query for the cut itself is
     // answered here (NODATA with our SOA when we hold none), not referred.
     bool ds_at_cut = k == 0 && qtype == rrtype::DS;
-    if (has_delegations_ && !ds_at_cut && node->find(rrtype::NS)) {
+    RRsetView ns = has_delegations_ && !ds_at_cut ? node.find(rrtype::NS) : RRsetView();
+    if (ns) {
       // RFC 1034 §4.3.2 step 3b: a zone cut on the way down means a referral, not an answer.
-      const RRset* ns = node->find(rrtype::NS);
       if (depth == 0) {
         out.authoritative = false;
         out.status = LookupStatus::referral;
       }
-      out.authority.push({ns, node->owner.wire().c_str(), ns->ttl});
-      add_additional(*ns, out);
+      out.authority.push({ns, wire_ptr(node), ns.ttl()});
+      add_additional(ns, out);
       return;
     }
     closest = node;
     if (k == 0) exact = node;
   }
   if (exact) {
-    answer_node(*exact, owner, qtype, out, depth);
+    answer_node(exact, owner, qtype, out, depth);
     return;
   }
   if (has_wildcards_) {
     // RFC 4592 §3.3.1: the source of synthesis is "*." + the closest encloser; an empty
     // non-terminal on the way is a closest encloser too, so it blocks the wildcard above it.
     char buf[kMaxNameWire + 2];
-    const std::string& ce = closest->owner.wire();
+    std::string_view ce = closest.owner_wire();
     if (ce.size() + 2 <= kMaxNameWire) {
       buf[0] = 1;
       buf[1] = '*';
       std::copy(ce.begin(), ce.end(), buf + 2);
-      if (const Node* wc = find_node(std::string_view(buf, ce.size() + 2))) {
-        answer_node(*wc, owner, qtype, out, depth);
+      if (NodeView wc = find_node(std::string_view(buf, ce.size() + 2))) {
+        answer_node(wc, owner, qtype, out, depth);
         return;
       }
     }
   }
   out.status = LookupStatus::nxdomain;
-  out.authority.push({soa_, apex_->owner.wire().c_str(), negative_ttl_});
+  out.authority.push({soa_, wire_ptr(apex_), negative_ttl_});
 }
 
-ZoneBuilder::ZoneBuilder(Name origin) : origin_(std::move(origin)), zone_(std::make_unique<Zone>()) {
-  zone_->origin_ = origin_;
-  zone_->nodes_[origin_.wire()].owner = origin_;
+ZoneBuilder::ZoneBuilder(Name origin) : origin_(std::move(origin)) {
+  index_.assign(1024, 0);
+  node_for(origin_.wire());  // node 0 is the apex
 }
 
-void ZoneBuilder::add(const Name& owner, uint16_t type, uint32_t ttl, std::string rdata, std::string where) {
-  if (!owner.is_subdomain_of(origin_)) {
-    early_.push_back({ZoneProblem::out_of_zone, owner.to_text(), where, true});
+uint32_t ZoneBuilder::find(std::string_view wire, uint64_t h) const {
+  const size_t mask = index_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    uint32_t v = index_[i];
+    if (v == 0) return kNone;
+    if (name_of(nodes_[v - 1]) == wire) return v - 1;
+  }
+}
+
+void ZoneBuilder::insert_index(uint32_t node, uint64_t h) {
+  const size_t mask = index_.size() - 1;
+  size_t i = h & mask;
+  while (index_[i] != 0) i = (i + 1) & mask;
+  index_[i] = node + 1;
+}
+
+uint32_t ZoneBuilder::node_for(std::string_view wire) {
+  uint64_t h = hash_bytes(wire);
+  if (uint32_t n = find(wire, h); n != kNone) return n;
+  if ((nodes_.size() + 1) * 2 > index_.size()) {  // load factor <= 1/2: probes stay short
+    index_.assign(index_.size() * 2, 0);
+    for (uint32_t i = 0; i < nodes_.size(); ++i) insert_index(i, hash_bytes(name_of(nodes_[i])));
+  }
+  PendingNode pn;
+  pn.name_off = static_cast<uint32_t>(names_.size());
+  pn.name_len = static_cast<uint8_t>(wire.size());
+  names_.append(wire);
+  auto id = static_cast<uint32_t>(nodes_.size());
+  nodes_.push_back(pn);
+  insert_index(id, h);
+  // Empty non-terminals between the owner and the apex exist as empty nodes (RFC 4592 §2.2.2).
+  if (wire.size() > origin_.wire().size()) node_for(wire.substr(1u + static_cast<uint8_t>(wire[0])));
+  return id;
+}
+
+void ZoneBuilder::add(const Name& owner, uint16_t type, uint32_t ttl, std::string_view rdata, std::string_view where) {
+  add_wire(owner.wire(), type, ttl, rdata, where);
+}
+
+void ZoneBuilder::add_wire(std::string_view owner, uint16_t type, uint32_t ttl, std::string_view rdata,
+                           std::string_view where) {
+  auto text = [&] { return Name::from_wire(owner).to_text(); };
+  if (!wire_has_suffix(owner, origin_.wire())) {
+    early_.push_back({ZoneProblem::out_of_zone, text(), std::string(where), true});
     return;
   }
-  if (!rdata_valid(type, rdata)) {
-    early_.push_back({ZoneProblem::invalid_rdata, owner.to_text(), where + (where.empty() ? "" : " ") + type_to_text(type), true});
+  if (!rdata_valid(type, rdata) || rdata.size() > 0xffff) {
+    early_.push_back({ZoneProblem::invalid_rdata, text(),
+                      std::string(where) + (where.empty() ? "" : " ") + type_to_text(type), true});
     return;
   }
-  lower_rdata_names(type, rdata);
-  Node& node = zone_->nodes_[owner.wire()];
-  node.owner = owner;
-  where_.emplace(owner.wire(), where);
-  auto it = std::find_if(node.rrsets.begin(), node.rrsets.end(), [&](const RRset& r) { return r.type == type; });
-  if (it == node.rrsets.end()) {
-    node.rrsets.push_back({type, ttl, {}});
-    it = node.rrsets.end() - 1;
-  } else if (it->ttl != ttl) {
-    early_.push_back({ZoneProblem::ttl_mismatch, owner.to_text(), where, false});
+  if (names_.size() + owner.size() > 0xffffffffu || rdata_.size() + rdata.size() > 0xffffffffu ||
+      records_.size() >= kNone - 1) {
+    early_.push_back({ZoneProblem::too_large, text(), std::string(where), true});
+    return;
   }
-  if (std::find(it->rdata.begin(), it->rdata.end(), rdata) == it->rdata.end()) it->rdata.push_back(std::move(rdata));
-  // Empty non-terminals between the owner and the apex exist as empty nodes.
-  for (Name p = owner.parent(); p.is_subdomain_of(origin_) && !(p == origin_); p = p.parent()) {
-    Node& ent = zone_->nodes_[p.wire()];
-    if (ent.owner.is_root()) ent.owner = p;
+  uint32_t n = node_for(owner);
+  const auto off = static_cast<uint32_t>(rdata_.size());
+  rdata_.append(rdata);
+  lower_rdata_names(type, reinterpret_cast<uint8_t*>(rdata_.data() + off), rdata.size());
+  std::string_view mine(rdata_.data() + off, rdata.size());
+  uint32_t same_type = kNone;
+  for (uint32_t r = nodes_[n].first; r != kNone; r = records_[r].next) {
+    if (records_[r].type != type) continue;
+    if (same_type == kNone) same_type = r;
+    if (rdata_of(records_[r]) == mine) {
+      rdata_.resize(off);  // a duplicate record: RFC 2181 §5 says an RRset holds it once
+      return;
+    }
   }
+  if (same_type != kNone && records_[same_type].ttl != ttl)
+    early_.push_back({ZoneProblem::ttl_mismatch, text(), std::string(where), false});
+  PendingNode& node = nodes_[n];
+  auto id = static_cast<uint32_t>(records_.size());
+  records_.push_back({kNone, off, ttl, static_cast<uint16_t>(rdata.size()), type});
+  if (node.first == kNone) {
+    node.first = id;
+    node.where_off = static_cast<uint32_t>(wheres_.size());
+    node.where_len = static_cast<uint16_t>(std::min<size_t>(where.size(), 0xffff));
+    wheres_.append(where.substr(0, node.where_len));
+  } else {
+    records_[node.last].next = id;
+  }
+  node.last = id;
 }
 
 std::shared_ptr<const Zone> ZoneBuilder::build(std::vector<ZoneIssue>& issues) {
-  Zone& z = *zone_;
+  auto zone = std::make_unique<Zone>();
+  Zone& z = *zone;
+  z.origin_ = origin_;
   bool fatal = false;
-  auto report = [&](ZoneProblem p, const Name& owner, bool is_fatal) {
-    auto w = where_.find(owner.wire());
-    issues.push_back({p, owner.to_text(), w == where_.end() ? "" : w->second, is_fatal});
+  auto report = [&](ZoneProblem p, const PendingNode& node, bool is_fatal) {
+    issues.push_back({p, Name::from_wire(name_of(node)).to_text(), where_of(node), is_fatal});
     fatal |= is_fatal;
   };
   for (auto& e : early_) {
     issues.push_back(e);
     fatal |= e.fatal;
   }
-  z.apex_ = &z.nodes_.at(origin_.wire());
-  z.soa_ = z.apex_->find(rrtype::SOA);
-  if (!z.soa_) report(ZoneProblem::no_soa, origin_, true);
-  else if (z.soa_->rdata.size() > 1) report(ZoneProblem::multiple_soa, origin_, true);
-  if (!z.apex_->find(rrtype::NS)) report(ZoneProblem::no_apex_ns, origin_, true);
 
-  std::vector<const Node*> cuts;
-  for (auto& [key, node] : z.nodes_) {
-    for (auto& r : node.rrsets) z.record_count_ += r.rdata.size();
-    bool apex = &node == z.apex_;
-    if (!apex && node.find(rrtype::SOA)) report(ZoneProblem::soa_not_at_apex, node.owner, true);
-    if (const RRset* c = node.find(rrtype::CNAME)) {
-      if (c->rdata.size() > 1) report(ZoneProblem::multiple_cnames, node.owner, true);
-      if (node.rrsets.size() > 1) report(ZoneProblem::cname_and_other_data, node.owner, true);
+  // One pass per node: the distinct types in the order first added, the checks, and the arena size.
+  std::vector<uint16_t> types;
+  std::vector<uint32_t> counts;
+  auto collect = [&](const PendingNode& node) {
+    types.clear();
+    counts.clear();
+    for (uint32_t r = node.first; r != kNone; r = records_[r].next) {
+      auto it = std::find(types.begin(), types.end(), records_[r].type);
+      if (it == types.end()) {
+        types.push_back(records_[r].type);
+        counts.push_back(1);
+      } else {
+        ++counts[static_cast<size_t>(it - types.begin())];
+      }
     }
-    if (!apex && node.find(rrtype::NS)) {
-      z.has_delegations_ = true;
-      cuts.push_back(&node);
+  };
+  auto count_of = [&](uint16_t t) -> uint32_t {
+    auto it = std::find(types.begin(), types.end(), t);
+    return it == types.end() ? 0 : counts[static_cast<size_t>(it - types.begin())];
+  };
+  size_t arena = 0;
+  bool has_cuts = false;
+  for (uint32_t i = 0; i < nodes_.size(); ++i) {
+    PendingNode& node = nodes_[i];
+    collect(node);
+    const bool apex = i == 0;
+    if (apex) {
+      uint32_t soa = count_of(rrtype::SOA);
+      if (soa == 0) report(ZoneProblem::no_soa, node, true);
+      else if (soa > 1) report(ZoneProblem::multiple_soa, node, true);
+      if (count_of(rrtype::NS) == 0) report(ZoneProblem::no_apex_ns, node, true);
+    } else {
+      if (count_of(rrtype::SOA)) report(ZoneProblem::soa_not_at_apex, node, true);
+      if (count_of(rrtype::NS)) node.cut = has_cuts = true;
     }
-    if (key.size() >= 2 && key[0] == 1 && key[1] == '*') z.has_wildcards_ = true;
+    if (uint32_t c = count_of(rrtype::CNAME)) {
+      if (c > 1) report(ZoneProblem::multiple_cnames, node, true);
+      if (types.size() > 1) report(ZoneProblem::cname_and_other_data, node, true);
+    }
+    if (node.name_len >= 2 && names_[node.name_off] == 1 && names_[node.name_off + 1] == '*') z.has_wildcards_ = true;
+    arena += 3u + node.name_len + RRsetView::kHeader * types.size();
+    for (size_t k = 0; k < types.size(); ++k)
+      if (counts[k] > 0xffff) report(ZoneProblem::too_large, node, true);
+    for (uint32_t r = node.first; r != kNone; r = records_[r].next) {
+      arena += 2u + records_[r].rdata_len;
+      ++z.record_count_;
+    }
   }
-  for (auto& [key, node] : z.nodes_) {
-    for (const Node* cut : cuts) {
-      if (&node == cut || !node.owner.is_subdomain_of(cut->owner)) continue;
-      bool glue_only = std::all_of(node.rrsets.begin(), node.rrsets.end(),
-                                   [](const RRset& r) { return r.type == rrtype::A || r.type == rrtype::AAAA; });
-      if (!glue_only) report(ZoneProblem::data_below_delegation, node.owner, false);
+  z.has_delegations_ = has_cuts;
+  if (has_cuts) {
+    // Only glue (addresses) may sit below a zone cut; anything else is occluded (RFC 1034 §4.2.1).
+    for (const PendingNode& node : nodes_) {
+      std::string_view w = name_of(node);
+      bool below_cut = false;
+      for (size_t at = 1u + static_cast<uint8_t>(w[0]); w.size() - at > origin_.wire().size() && !below_cut;
+           at += 1u + static_cast<uint8_t>(w[at])) {
+        std::string_view parent = w.substr(at);
+        uint32_t p = find(parent, hash_bytes(parent));
+        below_cut = p != kNone && nodes_[p].cut;
+      }
+      if (!below_cut) continue;
+      for (uint32_t r = node.first; r != kNone; r = records_[r].next)
+        if (records_[r].type != rrtype::A && records_[r].type != rrtype::AAAA) {
+          report(ZoneProblem::data_below_delegation, node, false);
+          break;
+        }
     }
   }
+  if (arena > 0xfffffff0u) report(ZoneProblem::too_large, nodes_[0], true);
   if (fatal) return nullptr;
-  const std::string& soa = z.soa_->rdata.front();
-  z.negative_ttl_ = std::min(z.soa_->ttl, read_u32(reinterpret_cast<const uint8_t*>(soa.data()) + soa.size() - 4));
-  return std::shared_ptr<const Zone>(std::move(zone_));
+
+  // Freeze: every node back to back, RRsets grouped by type in the order their types first appeared.
+  z.arena_.resize(arena);
+  uint8_t* out = z.arena_.data();
+  for (const PendingNode& node : nodes_) {
+    collect(node);
+    *out++ = node.name_len;
+    std::memcpy(out, names_.data() + node.name_off, node.name_len);
+    out += node.name_len;
+    write_u16(out, static_cast<uint16_t>(types.size()));
+    out += 2;
+    for (size_t k = 0; k < types.size(); ++k) {
+      uint8_t* head = out;
+      out += RRsetView::kHeader;
+      uint32_t ttl = 0;
+      bool first = true;
+      for (uint32_t r = node.first; r != kNone; r = records_[r].next) {
+        const PendingRecord& rec = records_[r];
+        if (rec.type != types[k]) continue;
+        if (first) ttl = rec.ttl;  // an RRset has one TTL: the first record's (RFC 2181 §5.2)
+        first = false;
+        write_u16(out, rec.rdata_len);
+        std::memcpy(out + 2, rdata_.data() + rec.rdata_off, rec.rdata_len);
+        out += 2u + rec.rdata_len;
+      }
+      write_u16(head, types[k]);
+      write_u32(head + 2, ttl);
+      write_u16(head + 6, static_cast<uint16_t>(counts[k]));
+      write_u32(head + 8, static_cast<uint32_t>(out - head - RRsetView::kHeader));
+    }
+  }
+
+  size_t cap = 16;
+  while (cap < nodes_.size() * 2) cap <<= 1;
+  z.index_.assign(cap, Zone::Slot{});
+  z.mask_ = cap - 1;
+  z.node_count_ = nodes_.size();
+  z.for_each_node([&](NodeView n) {
+    uint64_t h = hash_bytes(n.owner_wire());
+    size_t i = h & z.mask_;
+    while (z.index_[i].offset != 0) i = (i + 1) & z.mask_;
+    z.index_[i] = {static_cast<uint32_t>(h >> 32), static_cast<uint32_t>(n.owner_wire().data() - 1 -
+                                                                       reinterpret_cast<const char*>(z.arena_.data())) + 1};
+  });
+  z.apex_ = NodeView(z.arena_.data());
+  z.soa_ = z.apex_.find(rrtype::SOA);
+  std::string_view soa = *z.soa_.begin();
+  z.negative_ttl_ = std::min(z.soa_.ttl(), read_u32(reinterpret_cast<const uint8_t*>(soa.data()) + soa.size() - 4));
+  // The pools are as large as the zone itself; a builder is used once.
+  std::string().swap(names_);
+  std::string().swap(rdata_);
+  std::vector<PendingRecord>().swap(records_);
+  return std::shared_ptr<const Zone>(std::move(zone));
 }
 
 }  // namespace phoenix::zones

@@ -5,7 +5,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "name.hpp"
@@ -13,21 +12,53 @@
 
 namespace phoenix::zones {
 
-/// All RRsets of one owner. An empty node is an empty non-terminal (it exists, so it blocks wildcards).
-struct Node {
-  Name owner;
-  std::vector<RRset> rrsets;
-  const RRset* find(uint16_t type) const {
-    for (auto& r : rrsets)
-      if (r.type == type) return &r;
-    return nullptr;
-  }
+/// All RRsets of one owner, as the zone stores them: owner length u8, owner (lower-cased wire), RRset
+/// count u16, then the RRsets in RRsetView form. A node without RRsets is an empty non-terminal (it
+/// exists, so it blocks wildcards). A view is one pointer into the zone's arena.
+class NodeView {
+ public:
+  NodeView() = default;
+  explicit NodeView(const uint8_t* p) : p_(p) {}
+  explicit operator bool() const { return p_ != nullptr; }
+  std::string_view owner_wire() const { return {reinterpret_cast<const char*>(p_ + 1), p_[0]}; }
+  Name owner() const { return Name::from_wire(owner_wire()); }
+  uint16_t rrset_count() const { return read_u16(p_ + 1 + p_[0]); }
+  /// The RRset of `type`, or a null view.
+  RRsetView find(uint16_t type) const;
+  /// Bytes the node takes in the arena.
+  size_t encoded_size() const;
+
+  class iterator {
+   public:
+    iterator(const uint8_t* p, uint16_t left) : p_(p), left_(left) {}
+    RRsetView operator*() const { return RRsetView(p_); }
+    iterator& operator++() {
+      p_ += RRsetView(p_).encoded_size();
+      --left_;
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return left_ != o.left_; }
+
+   private:
+    const uint8_t* p_;
+    uint16_t left_;
+  };
+  struct Range {
+    const uint8_t* first;
+    uint16_t count;
+    iterator begin() const { return {first, count}; }
+    iterator end() const { return {first, 0}; }
+  };
+  Range rrsets() const { return {p_ + 3 + p_[0], rrset_count()}; }
+
+ private:
+  const uint8_t* p_ = nullptr;
 };
 
 /// One RRset placed in a reply. The owner is either the query name (as the client wrote it, so that
 /// it compresses to the question) or an uncompressed wire name owned by the zone.
 struct RRsetRef {
-  const RRset* rrset = nullptr;
+  RRsetView rrset;
   const char* owner = nullptr;  ///< wire name; nullptr means "the query name"
   uint32_t ttl = 0;
   uint16_t rrclass = 1;  ///< IN; CH only for the server's own identity answers
@@ -58,48 +89,59 @@ struct LookupResult {
   RefList<32> additional;
 };
 
+/// An immutable zone in one arena: every node back to back (NodeView form), found through an
+/// open-addressing index of arena offsets. About 60 bytes per name for an A record, no allocation
+/// per name, and a lookup is a hash probe per label.
 class Zone {
  public:
   const Name& origin() const { return origin_; }
-  const Node& apex() const { return *apex_; }
-  const RRset& soa() const { return *soa_; }
+  NodeView apex() const { return apex_; }
+  RRsetView soa() const { return soa_; }
   uint32_t serial() const;
   /// RFC 2308 §5: negative answers carry the SOA with TTL = min(SOA TTL, SOA MINIMUM).
   uint32_t negative_ttl() const { return negative_ttl_; }
   size_t record_count() const { return record_count_; }
-  size_t node_count() const { return nodes_.size(); }
+  size_t node_count() const { return node_count_; }
+  size_t memory_bytes() const { return arena_.capacity() + index_.capacity() * sizeof(Slot); }
 
-  /// Exact node by lower-cased wire name.
-  const Node* find_node(std::string_view wire) const;
+  /// Exact node by lower-cased wire name, or a null view.
+  NodeView find_node(std::string_view wire) const noexcept;
 
   /// Answers `qname` (lower-cased wire, inside this zone) for `qtype` into `out`.
   void lookup(std::string_view qname, uint16_t qtype, LookupResult& out) const;
 
-  /// Calls f(const Node&) for every node, in no particular order (cheaper than sorted_nodes()).
+  /// Calls f(NodeView) for every node, in the order they were first added (cheaper than sorted_nodes()).
   template <class F>
   void for_each_node(F&& f) const {
-    for (auto& kv : nodes_) f(kv.second);
+    for (size_t off = 0; off < arena_.size();) {
+      NodeView n(arena_.data() + off);
+      f(n);
+      off += n.encoded_size();
+    }
   }
 
   /// Every node in canonical order (zone files, transfers, tests).
-  std::vector<const Node*> sorted_nodes() const;
+  std::vector<NodeView> sorted_nodes() const;
 
  private:
   friend class ZoneBuilder;
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  struct Slot {
+    uint32_t tag = 0;     ///< upper hash bits: most mismatches are skipped without touching the arena
+    uint32_t offset = 0;  ///< arena offset + 1; 0 = empty
   };
-  void add_additional(const RRset& rrset, LookupResult& out) const;
-  void answer_node(const Node& node, const char* owner, uint16_t qtype, LookupResult& out, int depth) const;
+  void add_additional(RRsetView rrset, LookupResult& out) const;
+  void answer_node(NodeView node, const char* owner, uint16_t qtype, LookupResult& out, int depth) const;
   void lookup_chain(std::string_view qname, const char* owner, uint16_t qtype, LookupResult& out, int depth) const;
 
   Name origin_;
-  std::unordered_map<std::string, Node, Hash, std::equal_to<>> nodes_;
-  const Node* apex_ = nullptr;
-  const RRset* soa_ = nullptr;
+  std::vector<uint8_t> arena_;
+  std::vector<Slot> index_;
+  size_t mask_ = 0;
+  NodeView apex_;
+  RRsetView soa_;
   uint32_t negative_ttl_ = 0;
   size_t record_count_ = 0;
+  size_t node_count_ = 0;
   bool has_wildcards_ = false;
   bool has_delegations_ = false;
 };
@@ -116,6 +158,7 @@ enum class ZoneProblem {
   invalid_rdata,
   ttl_mismatch,
   data_below_delegation,
+  too_large,
 };
 const char* zone_problem_text(ZoneProblem p);
 
@@ -126,20 +169,51 @@ struct ZoneIssue {
   bool fatal;
 };
 
-/// Collects records, then checks and freezes them into a Zone.
+/// Collects records, then checks and freezes them into a Zone. Records go to flat pools (no
+/// allocation per record), grouped by owner through an index of its own.
 class ZoneBuilder {
  public:
   explicit ZoneBuilder(Name origin);
   /// Adds one record; `where` is quoted in problems found later. Duplicate records are merged.
-  void add(const Name& owner, uint16_t type, uint32_t ttl, std::string rdata, std::string where = {});
+  void add(const Name& owner, uint16_t type, uint32_t ttl, std::string_view rdata, std::string_view where = {});
+  /// The same for an owner already in lower-cased, validated wire form (zone-file loading).
+  void add_wire(std::string_view owner, uint16_t type, uint32_t ttl, std::string_view rdata, std::string_view where);
   /// Checks (RFC 1034 §3.6.2 CNAME, RFC 1035 SOA/NS at apex, glue-only below cuts) and builds.
   /// Returns nullptr if a fatal problem was found; `issues` lists every problem.
   std::shared_ptr<const Zone> build(std::vector<ZoneIssue>& issues);
 
  private:
+  static constexpr uint32_t kNone = 0xffffffffu;
+  struct PendingNode {
+    uint32_t name_off;
+    uint32_t first = kNone, last = kNone;  ///< record list, in the order added
+    uint32_t where_off = 0;
+    uint16_t where_len = 0;
+    uint8_t name_len;
+    bool cut = false;
+  };
+  struct PendingRecord {
+    uint32_t next = kNone;
+    uint32_t rdata_off;
+    uint32_t ttl;
+    uint16_t rdata_len;
+    uint16_t type;
+  };
+  std::string_view name_of(const PendingNode& n) const {
+    return {names_.data() + n.name_off, n.name_len};
+  }
+  std::string_view rdata_of(const PendingRecord& r) const { return {rdata_.data() + r.rdata_off, r.rdata_len}; }
+  /// The node for `wire`, created (with its empty non-terminal parents) if new.
+  uint32_t node_for(std::string_view wire);
+  uint32_t find(std::string_view wire, uint64_t h) const;
+  void insert_index(uint32_t node, uint64_t h);
+  std::string where_of(const PendingNode& n) const { return {wheres_.data() + n.where_off, n.where_len}; }
+
   Name origin_;
-  std::unique_ptr<Zone> zone_;
-  std::unordered_map<std::string, std::string> where_;  // owner wire -> first source
+  std::string names_, rdata_, wheres_;
+  std::vector<PendingNode> nodes_;
+  std::vector<PendingRecord> records_;
+  std::vector<uint32_t> index_;  ///< node + 1; 0 = empty
   std::vector<ZoneIssue> early_;
 };
 

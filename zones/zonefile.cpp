@@ -132,9 +132,13 @@ std::shared_ptr<const Zone> load_text(std::string& text, const Name& origin, con
       ldns_rr_free(rr);
       continue;
     }
-    std::string rdata(reinterpret_cast<const char*>(ldns_buffer_begin(st.rdata)), ldns_buffer_position(st.rdata));
-    builder.add(Name::from_wire(owner_wire), static_cast<uint16_t>(ldns_rr_get_type(rr)), ldns_rr_ttl(rr),
-                std::move(rdata), line_of(where));
+    std::string_view rdata(reinterpret_cast<const char*>(ldns_buffer_begin(st.rdata)), ldns_buffer_position(st.rdata));
+    char lower[kMaxNameWire];
+    for (size_t i = 0; i < owner_wire.size(); ++i) lower[i] = static_cast<char>(lower_octet(static_cast<uint8_t>(owner_wire[i])));
+    char where_text[32];
+    int wn = std::snprintf(where_text, sizeof where_text, "line %d", where);
+    builder.add_wire(std::string_view(lower, owner_wire.size()), static_cast<uint16_t>(ldns_rr_get_type(rr)),
+                     ldns_rr_ttl(rr), rdata, std::string_view(where_text, static_cast<size_t>(wn)));
     ldns_rr_free(rr);
   }
   std::vector<ZoneIssue> issues;

@@ -152,8 +152,8 @@ void BM_ReplyBuild(benchmark::State& state) {
   // Header + question + one A RRset + OPT, the shape of 80% of the replies.
   auto& f = fx();
   const zones::Zone* z = f.snap->view_data[0].zones.find_zone(std::string_view("\5bench\4test\0", 12));
-  const zones::Node* n = z->find_node(std::string_view("\5host1\5bench\4test\0", 18));
-  zones::RRsetRef ref{n->find(1), nullptr, 300};
+  zones::NodeView n = z->find_node(std::string_view("\5host1\5bench\4test\0", 18));
+  zones::RRsetRef ref{n.find(1), nullptr, 300};
   const uint8_t qname[] = "\5HoSt1\5bench\4test";
   uint8_t out[1232];
   for (auto _ : state) {

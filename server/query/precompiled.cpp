@@ -2,6 +2,8 @@
 
 #include "zones/rrset.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -17,32 +19,53 @@ constexpr size_t kOptLen = 11;
 
 }  // namespace
 
-void precompile_answers(zones::Snapshot& snap) {
+bool precompile_answers(zones::Snapshot& snap, size_t max_entries) {
+  // Each zone once, however many views serve it: the reply to a name in a zone does not depend on the
+  // view (additional data and CNAME chains stay inside the zone; RA is patched per query).
+  std::vector<const zones::Zone*> zones;
+  size_t entries = 0;
+  for (auto& vd : snap.view_data)
+    for (auto& z : vd.zones.zones())
+      if (std::find(zones.begin(), zones.end(), z.get()) == zones.end()) {
+        zones.push_back(z.get());
+        z->for_each_node([&](zones::NodeView node) { entries += node.rrset_count(); });
+      }
+  if (entries > max_entries) {
+    snap.answers.reset();  // the full path answers everything; see kPrecompileMax
+    return false;
+  }
   auto table = std::make_unique<zones::AnswerTable>();
+  const size_t nviews = std::min<size_t>(snap.view_data.size(), zones::AnswerTable::kMaxViews);
   std::vector<uint8_t> q, out(kMaxTcpReply);
-  for (size_t v = 0; v < snap.view_data.size(); ++v) {
-    for (auto& zone : snap.view_data[v].zones.zones()) {
-      zone->for_each_node([&](const zones::Node& node) {
-        const std::string& owner = node.owner.wire();
-        for (auto& rrset : node.rrsets) {
-          // The query the full path is asked: no EDNS, RD/CD clear, the lower-case name.
-          q.assign({0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0});
-          q.insert(q.end(), owner.begin(), owner.end());
-          q.insert(q.end(), {uint8_t(rrset.type >> 8), uint8_t(rrset.type), 0, zones::rrclass::IN});
-          // As TCP, so that the whole reply is built; per query, a reply above the client's limit
-          // goes to the full path, which truncates it.
-          // No forwarder: names in our zones are never forwarded, and RA is patched per query.
-          QueryContext ctx{&snap, {}, true, nullptr, nullptr, static_cast<horizon::ViewId>(v)};
-          size_t n = process_query(q.data(), q.size(), ctx, out.data(), out.size());
-          size_t body = kHeader + owner.size() + 4;
-          if (n < body || (out[2] & 0x02) || zones::read_u16(out.data() + 10) == 0xffff) continue;
-          table->add(static_cast<uint16_t>(v), owner, rrset.type, out.data(), out.data() + body, n - body);
-        }
-      });
-    }
+  for (const zones::Zone* zone : zones) {
+    zone->for_each_node([&](zones::NodeView node) {
+      std::string_view owner = node.owner_wire();
+      // The views in which this name is answered from this zone (not from a more specific one).
+      uint64_t views = 0;
+      for (size_t v = 0; v < nviews; ++v)
+        if (snap.view_data[v].zones.find_zone(owner) == zone) views |= uint64_t{1} << v;
+      if (views == 0) return;
+      auto view = static_cast<horizon::ViewId>(std::countr_zero(views));
+      for (zones::RRsetView rrset : node.rrsets()) {
+        // The query the full path is asked: no EDNS, RD/CD clear, the lower-case name.
+        q.assign({0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0});
+        q.insert(q.end(), owner.begin(), owner.end());
+        const uint16_t type = rrset.type();
+        q.insert(q.end(), {uint8_t(type >> 8), uint8_t(type), 0, zones::rrclass::IN});
+        // As TCP, so that the whole reply is built; per query, a reply above the client's limit
+        // goes to the full path, which truncates it.
+        // No forwarder: names in our zones are never forwarded, and RA is patched per query.
+        QueryContext ctx{&snap, {}, true, nullptr, nullptr, view};
+        size_t n = process_query(q.data(), q.size(), ctx, out.data(), out.size());
+        size_t body = kHeader + owner.size() + 4;
+        if (n < body || (out[2] & 0x02) || zones::read_u16(out.data() + 10) == 0xffff) continue;
+        table->add(views, owner, type, out.data(), out.data() + body, n - body);
+      }
+    });
   }
   table->freeze();
   snap.answers = std::move(table);
+  return true;
 }
 
 size_t precompiled_reply(const uint8_t* p, size_t len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {

@@ -85,11 +85,10 @@ constexpr std::string_view kHostnameBind("\x08hostname\x04" "bind\x00", 15);
 
 /// Stage: chaos. Returns the identity RRset the query asks for, or nullptr when it is not configured
 /// (then the CH query is REFUSED like every other non-IN query).
-const zones::RRset* chaos_rrset(const zones::Snapshot& snap, std::string_view qname) {
-  const zones::RRset* r = nullptr;
-  if (qname == kVersionBind || qname == kVersionServer) r = &snap.chaos_version;
-  else if (qname == kIdServer || qname == kHostnameBind) r = &snap.chaos_identity;
-  return r && !r->rdata.empty() ? r : nullptr;
+zones::RRsetView chaos_rrset(const zones::Snapshot& snap, std::string_view qname) {
+  if (qname == kVersionBind || qname == kVersionServer) return snap.chaos_version.view();
+  if (qname == kIdServer || qname == kHostnameBind) return snap.chaos_identity.view();
+  return {};
 }
 
 }  // namespace
@@ -127,12 +126,12 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   std::string_view qname(reinterpret_cast<const char*>(q.qname_lower), q.qname_len);
   if (q.qclass == zones::rrclass::CH) {
     // The server's identity (BIND's convention, RFC 4892 §2 for id.server), only when configured.
-    const zones::RRset* id = chaos_rrset(*ctx.snapshot, qname);
+    zones::RRsetView id = chaos_rrset(*ctx.snapshot, qname);
     if (!id) return finish_error(a, rcode::REFUSED, kEdeNotSupported);
     LookupResult r;
     r.status = LookupStatus::answer;
     if (q.qtype == zones::rrtype::TXT || q.qtype == zones::rrtype::ANY)
-      r.answer.push({id, nullptr, id->ttl, zones::rrclass::CH});
+      r.answer.push({id, nullptr, id.ttl(), zones::rrclass::CH});
     else
       r.status = LookupStatus::nodata;  // the name exists, the type does not: NOERROR, empty
     // AA clear: no CH zone is served, these are the server's own notes (as BIND, Knot and NSD answer).

@@ -112,9 +112,10 @@ bool WireWriter::put_rrset(Section s, const zones::RRsetRef& ref) {
     n_targets_ = start_targets;
     return false;
   };
-  const zones::RRset& rr = *ref.rrset;
-  auto names = zones::rdata_names(rr.type);
-  for (auto& rd : rr.rdata) {
+  const zones::RRsetView rr = ref.rrset;
+  const uint16_t type = rr.type();
+  auto names = zones::rdata_names(type);
+  for (std::string_view rd : rr) {
     if (ref.owner == nullptr) {
       // The query name sits at offset 12; point at it so the client's case is what it sees.
       if (size_ + 2 > limit_) return fail();
@@ -124,7 +125,7 @@ bool WireWriter::put_rrset(Section s, const zones::RRsetRef& ref) {
       return fail();
     }
     if (size_ + 10 > limit_) return fail();
-    zones::write_u16(buf_ + size_, rr.type);
+    zones::write_u16(buf_ + size_, type);
     zones::write_u16(buf_ + size_ + 2, ref.rrclass);
     zones::write_u32(buf_ + size_ + 4, ref.ttl);
     size_t rdlen_at = size_ + 8;

@@ -31,10 +31,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   horizon::Diagnostics diag;
   auto zone = zones::load_zone_text(text, origin, "fuzz.zone", diag);
   if (!zone) return 0;
-  for (const zones::Node* node : zone->sorted_nodes()) {
+  for (zones::NodeView node : zone->sorted_nodes()) {
     for (uint16_t t : {zones::rrtype::A, zones::rrtype::CNAME, zones::rrtype::ANY, zones::rrtype::MX}) {
       zones::LookupResult r;
-      zone->lookup(node->owner.wire(), t, r);
+      zone->lookup(node.owner_wire(), t, r);
     }
   }
   return 0;

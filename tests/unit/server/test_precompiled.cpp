@@ -1,7 +1,12 @@
 // The precompiled fast path must write exactly the bytes the full path writes, for every query shape.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -12,13 +17,50 @@ using namespace phoenix;
 
 namespace {
 
+std::shared_ptr<zones::Snapshot> load(const std::filesystem::path& dir) {
+  zones::SerialStore serials(std::nullopt);
+  auto out = server::load_snapshot(dir, serials);
+  return out.snapshot;
+}
+
+const std::filesystem::path kExample = std::filesystem::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory";
+
 const zones::Snapshot& snapshot() {
+  static std::shared_ptr<zones::Snapshot> snap = load(kExample);
+  return *snap;
+}
+
+/// The example plus a zone file served in both views and a child zone of it served only internally:
+/// one precompiled entry answers both views for the shared zone, and under the child zone the two
+/// views get different answers for the same name.
+const zones::Snapshot& shared_zone_snapshot() {
   static std::shared_ptr<zones::Snapshot> snap = [] {
-    zones::SerialStore serials(std::nullopt);
-    auto out = server::load_snapshot(std::filesystem::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory", serials);
-    return out.snapshot;
+    auto dir = std::filesystem::temp_directory_path() / ("phoenix-precompiled-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::copy(kExample, dir);
+    std::ofstream(dir / "shared.zone") << "$ORIGIN shared.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 60\n@ NS ns1\n"
+                                          "ns1 A 192.0.2.1\nwww A 192.0.2.2\nmail MX 10 www\n"
+                                          "sub NS ns1.sub\nns1.sub A 192.0.2.3\nhost.sub A 192.0.2.4\n";
+    std::ofstream(dir / "sub.zone") << "$ORIGIN sub.shared.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 60\n@ NS ns1\n"
+                                       "ns1 A 192.0.2.3\nhost A 198.51.100.4\n";
+    auto path = dir / "phoenix_hypervisor_config.json";
+    nlohmann::json cfg = nlohmann::json::parse(std::ifstream(path));
+    cfg["dns_server"]["zone_files"] = {{{"file", "shared.zone"}, {"origin", "shared.test"}},
+                                       {{"file", "sub.zone"}, {"origin", "sub.shared.test"}, {"views", {"internal"}}}};
+    std::ofstream(path) << cfg.dump();
+    auto out = load(dir);
+    std::filesystem::remove_all(dir);
+    return out;
   }();
   return *snap;
+}
+
+std::vector<std::string> owner_names(const zones::Snapshot& snap) {
+  std::vector<std::string> names;
+  for (auto& vd : snap.view_data)
+    for (auto& z : vd.zones.zones()) z->for_each_node([&](zones::NodeView n) { names.emplace_back(n.owner_wire()); });
+  names.push_back(std::string("\x07missing\x08internal\x0athinkheads\x02" "ai\x00", 32));
+  return names;
 }
 
 struct Shape {
@@ -60,12 +102,10 @@ TEST(Precompiled, TableIsBuiltByTheLoadPipeline) {
   EXPECT_GT(snapshot().answers->size(), 10u);
 }
 
-TEST(Precompiled, FastPathWritesTheSameBytesAsTheFullPath) {
-  const auto& snap = snapshot();
-  std::vector<std::string> names;
-  for (auto& vd : snap.view_data)
-    for (auto& z : vd.zones.zones()) z->for_each_node([&](const zones::Node& n) { names.push_back(n.owner.wire()); });
-  names.push_back(std::string("\x07missing\x08internal\x0athinkheads\x02" "ai\x00", 32));
+/// Every name x type x query shape x client x transport: the fast path, when it answers, writes the
+/// full path's bytes.
+void expect_same_bytes(const zones::Snapshot& snap) {
+  std::vector<std::string> names = owner_names(snap);
   ASSERT_GT(names.size(), 5u);
 
   const uint16_t types[] = {1, 28, 2, 6, 12, 15, 16, 255, 252};
@@ -99,6 +139,50 @@ TEST(Precompiled, FastPathWritesTheSameBytesAsTheFullPath) {
             ASSERT_EQ(0, std::memcmp(fast.data(), full.data(), hit)) << "client " << client << " type " << t;
           }
   EXPECT_GT(fast_hits, compared / 20) << "the fast path is hardly ever taken";
+}
+
+TEST(Precompiled, FastPathWritesTheSameBytesAsTheFullPath) { expect_same_bytes(snapshot()); }
+
+TEST(Precompiled, ZonesSharedByViewsAreStoredOnceAndStillAnswerPerView) {
+  const auto& snap = shared_zone_snapshot();
+  ASSERT_NE(snap.answers, nullptr);
+  expect_same_bytes(snap);
+  // host.sub.shared.test: from the child zone for 127.0.0.1 (internal), a referral for 127.0.0.2.
+  std::string host("\x04host\x03sub\x06shared\x04test\x00", 22);
+  std::vector<uint8_t> inside(1232), outside(1232);
+  auto q = make_query(host, 1, {}, 9);
+  query::QueryContext in{&snap, *horizon::IpAddr::parse("127.0.0.1"), false, nullptr};
+  query::QueryContext out{&snap, *horizon::IpAddr::parse("127.0.0.2"), false, nullptr};
+  size_t a = query::precompiled_reply(q.data(), q.size(), in, inside.data(), inside.size());
+  ASSERT_GT(a, 0u);
+  EXPECT_EQ(zones::read_u16(inside.data() + 6), 1u);                       // one answer
+  EXPECT_EQ(std::vector<uint8_t>(inside.begin() + a - 4, inside.begin() + a), (std::vector<uint8_t>{198, 51, 100, 4}));
+  size_t b = query::answer_query(q.data(), q.size(), out, outside.data(), outside.size());
+  ASSERT_GT(b, 0u);
+  EXPECT_EQ(zones::read_u16(outside.data() + 6), 0u);  // no answer: referred to sub.shared.test
+  EXPECT_EQ(outside[2] & 0x04, 0);                     // AA clear
+  // www.shared.test is one entry however many views serve the zone.
+  size_t per_view = 0;
+  zones::AnswerTable::Entry e;
+  std::string www("\x03www\x06shared\x04test\x00", 17);
+  for (uint16_t v = 0; v < snap.view_data.size(); ++v) per_view += snap.answers->find(v, www, 1, e);
+  EXPECT_EQ(per_view, 2u);
+  EXPECT_EQ(snap.answers->size(), snapshot().answers->size() + 1 /*apex SOA*/ + 1 /*apex NS*/ + 1 /*ns1*/ + 1 /*www*/ +
+                                      1 /*mail*/ + 1 /*sub NS*/ + 1 /*ns1.sub*/ + 1 /*host.sub*/ + 4 /*sub.zone*/);
+}
+
+TEST(Precompiled, NothingIsPrecompiledAboveTheLimit) {
+  auto snap = load(kExample);
+  ASSERT_NE(snap, nullptr);
+  EXPECT_TRUE(query::precompile_answers(*snap, 1000));
+  EXPECT_NE(snap->answers, nullptr);
+  EXPECT_FALSE(query::precompile_answers(*snap, 3));
+  EXPECT_EQ(snap->answers, nullptr);
+  std::vector<uint8_t> out(1232);
+  auto q = make_query(std::string("\x06ollama\x08internal\x0athinkheads\x02" "ai\x00", 31), 1, {}, 7);
+  query::QueryContext ctx{snap.get(), *horizon::IpAddr::parse("127.0.0.1"), false, nullptr};
+  EXPECT_EQ(query::precompiled_reply(q.data(), q.size(), ctx, out.data(), out.size()), 0u);
+  EXPECT_GT(query::answer_query(q.data(), q.size(), ctx, out.data(), out.size()), 0u);  // the full path answers
 }
 
 TEST(Precompiled, QueriesWithOptionsOrExtraRecordsTakeTheFullPath) {

@@ -78,9 +78,9 @@ TEST(Zone, CnameChainIsFollowedInsideTheZone) {
   auto r = look(*z, "alias2.example.test", rrtype::A);
   EXPECT_EQ(r.status, LookupStatus::answer);
   ASSERT_EQ(r.answer.size, 3u);
-  EXPECT_EQ(r.answer.items[0].rrset->type, rrtype::CNAME);
-  EXPECT_EQ(r.answer.items[1].rrset->type, rrtype::CNAME);
-  EXPECT_EQ(r.answer.items[2].rrset->type, rrtype::A);
+  EXPECT_EQ(r.answer.items[0].rrset.type(), rrtype::CNAME);
+  EXPECT_EQ(r.answer.items[1].rrset.type(), rrtype::CNAME);
+  EXPECT_EQ(r.answer.items[2].rrset.type(), rrtype::A);
 }
 
 TEST(Zone, CnameOutOfZoneStops) {
@@ -115,9 +115,9 @@ TEST(Zone, DelegationGivesReferralWithGlue) {
   EXPECT_EQ(r.status, LookupStatus::referral);
   EXPECT_FALSE(r.authoritative);
   ASSERT_EQ(r.authority.size, 1u);
-  EXPECT_EQ(r.authority.items[0].rrset->type, rrtype::NS);
+  EXPECT_EQ(r.authority.items[0].rrset.type(), rrtype::NS);
   ASSERT_EQ(r.additional.size, 1u);
-  EXPECT_EQ(r.additional.items[0].rrset->type, rrtype::A);
+  EXPECT_EQ(r.additional.items[0].rrset.type(), rrtype::A);
 }
 
 TEST(Zone, NegativeAnswersCarrySoaWithNegativeTtl) {
@@ -128,7 +128,7 @@ TEST(Zone, NegativeAnswersCarrySoaWithNegativeTtl) {
   EXPECT_EQ(nx.authority.items[0].ttl, 60u);
   auto nd = look(*z, "www.example.test", rrtype::AAAA);
   EXPECT_EQ(nd.status, LookupStatus::nodata);
-  EXPECT_EQ(nd.authority.items[0].rrset->type, rrtype::SOA);
+  EXPECT_EQ(nd.authority.items[0].rrset.type(), rrtype::SOA);
 }
 
 TEST(Zone, MxGetsAdditionalAddress) {
@@ -219,7 +219,7 @@ TEST(Zone, DsAtADelegationIsAnsweredFromTheParent) {
   EXPECT_EQ(r.status, LookupStatus::nodata);
   EXPECT_TRUE(r.authoritative);
   EXPECT_EQ(r.authority.size, 1u);
-  EXPECT_EQ(r.authority.items[0].rrset->type, rrtype::SOA);
+  EXPECT_EQ(r.authority.items[0].rrset.type(), rrtype::SOA);
   auto below = look(*zone, "x.sub.example.test", rrtype::DS);
   EXPECT_EQ(below.status, LookupStatus::referral);
 }

@@ -2,8 +2,8 @@
 """Generates one data set served identically by every server in bench/compare.
 
 For N names it writes, under OUT/:
-  inventory/  phoenix-dns inventory: zone bench.test as dns_server.authoritative_zones records
-  bench.test.zone  the same zone as an RFC 1035 zone file (NSD, Knot)
+  bench.test.zone  the zone as an RFC 1035 zone file (phoenix-dns, NSD, Knot)
+  inventory/  phoenix-dns inventory serving that file in both its views (dns_server.zone_files)
   hosts       the same names as a hosts file (dnsmasq)
   queries.txt the query mix: 80% existing names with mixed case, 10% NXDOMAIN, 5% NODATA (AAAA),
               5% other types (SOA/NS at the apex, MX/TXT at a name)
@@ -30,11 +30,11 @@ def mixed_case(rng, name):
     return "".join(c.upper() if c.isalpha() and rng.random() < 0.5 else c for c in name)
 
 
-def write_inventory(out, n):
+def write_inventory(out):
+    # phoenix-dns reads the very zone file NSD and Knot read (dns_server.zone_files), so every server
+    # loads and serves the same bytes.
     inv = os.path.join(out, "inventory")
     os.makedirs(inv, exist_ok=True)
-    records = [{"hostname": host(i), "ip_internal": addr(i)} for i in range(n)]
-    records.append({"hostname": "ns1", "ip_internal": "10.255.255.1"})
     cfg = {
         "version": "bench",
         "domain_name": "internal.thinkheads.ai",
@@ -47,7 +47,7 @@ def write_inventory(out, n):
             # Loopback is internal: the bench traffic takes the first view, after a realistic list walk.
             "views": [{"name": "internal", "match_clients": ["10.0.0.0/24", "127.0.0.0/8", "::1"]},
                       {"name": "external", "match_clients": ["any"]}],
-            "authoritative_zones": [{"zone_name": ZONE, "records": records}],
+            "zone_files": [{"file": f"../{ZONE}.zone", "origin": ZONE}],
         },
     }
     with open(os.path.join(inv, "phoenix_hypervisor_config.json"), "w") as f:
@@ -55,7 +55,6 @@ def write_inventory(out, n):
 
 
 def write_zone(out, n, soa):
-    # Same owner names, TTLs and addresses phoenix-dns serves; SOA/NS as `soa` says (read from phoenix-dns).
     with open(os.path.join(out, f"{ZONE}.zone"), "w") as f:
         f.write(f"$ORIGIN {ZONE}.\n$TTL 300\n")
         f.write(f"@ SOA {soa}\n@ NS {NS}.\nns1 A 10.255.255.1\n")
@@ -97,7 +96,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     what = a.what.split(",")
     if "inventory" in what:
-        write_inventory(a.out, a.names)
+        write_inventory(a.out)
     if "zone" in what:
         write_zone(a.out, a.names, a.soa)
     if "queries" in what:

@@ -146,6 +146,10 @@ class Zone {
   bool has_delegations_ = false;
 };
 
+/// Every record of `zone`, one "owner TTL type rdata" line each in canonical order, RRsets by type:
+/// equal text means equal zones (tests and the zone-file fuzz target compare loaders with it).
+std::string zone_to_text(const Zone& zone);
+
 /// Semantic problems a zone can have, with one message each (the table is in zone.cpp).
 enum class ZoneProblem {
   out_of_zone,
@@ -176,6 +180,9 @@ class ZoneBuilder {
   explicit ZoneBuilder(Name origin);
   /// Adds one record; `where` is quoted in problems found later. Duplicate records are merged.
   void add(const Name& owner, uint16_t type, uint32_t ttl, std::string_view rdata, std::string_view where = {});
+  /// Sizes the pools for about `records` records from `bytes` of text (untouched capacity costs only
+  /// address space), so a big zone file is read without regrowing them.
+  void reserve(size_t records, size_t bytes);
   /// The same for an owner already in lower-cased, validated wire form (zone-file loading).
   void add_wire(std::string_view owner, uint16_t type, uint32_t ttl, std::string_view rdata, std::string_view where);
   /// Checks (RFC 1034 §3.6.2 CNAME, RFC 1035 SOA/NS at apex, glue-only below cuts) and builds.
@@ -213,7 +220,7 @@ class ZoneBuilder {
   std::string names_, rdata_, wheres_;
   std::vector<PendingNode> nodes_;
   std::vector<PendingRecord> records_;
-  std::vector<uint32_t> index_;  ///< node + 1; 0 = empty
+  std::vector<uint64_t> index_;  ///< hash tag << 32 | node + 1; 0 = empty
   std::vector<ZoneIssue> early_;
 };
 

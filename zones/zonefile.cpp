@@ -1,12 +1,16 @@
 #include "zonefile.hpp"
 
+#include "zonefile_fast.hpp"
+
 #include <ldns/ldns.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
+#include <stdio_ext.h>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 namespace phoenix::zones {
 namespace {
@@ -61,8 +65,14 @@ class LineFinder {
   int line_ = 1;
 };
 
+/// The lower-cased wire bytes of an ldns name, into `out`.
+void copy_lower(const ldns_rdf* name, std::string& out) {
+  out.assign(reinterpret_cast<const char*>(ldns_rdf_data(name)), ldns_rdf_size(name));
+  for (auto& c : out) c = static_cast<char>(lower_octet(static_cast<uint8_t>(c)));
+}
+
 std::shared_ptr<const Zone> load_text(std::string& text, const Name& origin, const std::string& display,
-                                      horizon::Diagnostics& diag) {
+                                      horizon::Diagnostics& diag, bool fast) {
   FILE* fp = fmemopen(text.data(), text.size(), "r");
   if (!fp) {
     diag.error(display, "", "[" + origin.to_text() + "] cannot read zone text");
@@ -70,6 +80,8 @@ std::shared_ptr<const Zone> load_text(std::string& text, const Name& origin, con
   }
   // Closes the stream on every return below.
   std::unique_ptr<FILE, int (*)(FILE*)> closer(fp, std::fclose);
+  // ldns reads one character at a time; only this thread uses the stream, so skip the lock per call.
+  __fsetlocking(fp, FSETLOCKING_BYCALLER);
   const size_t max_records = text.size() + 16;
   LineFinder lines(text);
   const std::string tag = "[" + origin.to_text() + "] ";
@@ -86,20 +98,59 @@ std::shared_ptr<const Zone> load_text(std::string& text, const Name& origin, con
     return nullptr;
   }
   ZoneBuilder builder(origin);
+  builder.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1, text.size());
   uint32_t default_ttl = kDefaultTtl;
   int line = 1;
   size_t errors = 0;
   bool fatal = false;
-  // Each call consumes at least one line or token, so the loop ends at EOF; the bound is a backstop.
-  for (size_t calls = 0; calls <= max_records && !std::feof(fp); ++calls) {
+  // The state ldns keeps between records, mirrored for the simple-line parser: the origin, and the
+  // previous owner (pushed back into ldns only when ldns reads the next record).
+  std::string cur_origin, prev;
+  copy_lower(st.origin, cur_origin);
+  bool prev_ahead = false;  // `prev` is newer than st.prev
+  char where_text[32] = "line ";
+  auto add = [&](std::string_view owner, uint16_t type, uint32_t ttl, std::string_view rdata, int where) {
+    auto [end, ec] = std::to_chars(where_text + 5, where_text + sizeof where_text, where);
+    builder.add_wire(owner, type, ttl, rdata, std::string_view(where_text, static_cast<size_t>(end - where_text)));
+  };
+  SimpleRecord simple;
+  size_t pos = 0;
+  // Each step consumes at least one line or token, so the loop ends at EOF; the bound is a backstop.
+  for (size_t calls = 0; calls <= max_records && pos < text.size(); ++calls) {
+    if (fast && (pos == 0 || text[pos - 1] == '\n')) {
+      size_t eol = text.find('\n', pos);
+      if (eol == std::string::npos) eol = text.size();
+      SimpleLine kind = parse_simple_line(std::string_view(text).substr(pos, eol - pos), cur_origin, prev,
+                                          default_ttl, simple);
+      if (kind != SimpleLine::other) {
+        if (kind == SimpleLine::record) {
+          add(std::string_view(reinterpret_cast<const char*>(simple.owner), simple.owner_len), simple.type, simple.ttl,
+              std::string_view(reinterpret_cast<const char*>(simple.rdata), simple.rdata_len), lines.line_at_token(pos));
+          prev.assign(reinterpret_cast<const char*>(simple.owner), simple.owner_len);
+          prev_ahead = true;
+        }
+        pos = eol + 1;
+        continue;
+      }
+    }
+    if (prev_ahead) {
+      if (st.prev) ldns_rdf_deep_free(st.prev);
+      st.prev = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, prev.size(), prev.data());
+      prev_ahead = false;
+    }
+    std::fseek(fp, static_cast<long>(pos), SEEK_SET);
     ldns_rr* rr = nullptr;
-    long start_off = std::ftell(fp);
     ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &default_ttl, &st.origin, &st.prev, &line);
+    long after = std::ftell(fp);
+    const size_t start_off = pos;
+    pos = after <= static_cast<long>(pos) ? (std::feof(fp) ? text.size() : pos + 1) : static_cast<size_t>(after);
+    copy_lower(st.origin, cur_origin);
+    if (st.prev) copy_lower(st.prev, prev);
     if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL || s == LDNS_STATUS_SYNTAX_ORIGIN) {
       if (rr) ldns_rr_free(rr);
       continue;
     }
-    int where = lines.line_at_token(start_off < 0 ? 0 : static_cast<size_t>(start_off));
+    int where = lines.line_at_token(start_off);
     if (s != LDNS_STATUS_OK) {
       if (rr) ldns_rr_free(rr);
       fatal = true;
@@ -135,10 +186,8 @@ std::shared_ptr<const Zone> load_text(std::string& text, const Name& origin, con
     std::string_view rdata(reinterpret_cast<const char*>(ldns_buffer_begin(st.rdata)), ldns_buffer_position(st.rdata));
     char lower[kMaxNameWire];
     for (size_t i = 0; i < owner_wire.size(); ++i) lower[i] = static_cast<char>(lower_octet(static_cast<uint8_t>(owner_wire[i])));
-    char where_text[32];
-    int wn = std::snprintf(where_text, sizeof where_text, "line %d", where);
-    builder.add_wire(std::string_view(lower, owner_wire.size()), static_cast<uint16_t>(ldns_rr_get_type(rr)),
-                     ldns_rr_ttl(rr), rdata, std::string_view(where_text, static_cast<size_t>(wn)));
+    add(std::string_view(lower, owner_wire.size()), static_cast<uint16_t>(ldns_rr_get_type(rr)), ldns_rr_ttl(rr), rdata,
+        where);
     ldns_rr_free(rr);
   }
   std::vector<ZoneIssue> issues;
@@ -169,16 +218,25 @@ std::shared_ptr<const Zone> load_zone_file(const std::filesystem::path& path, co
                                 std::strerror(errno) + ")");
     return nullptr;
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  in.seekg(0, std::ios::end);
+  auto size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size > 0) {
+    text.resize(static_cast<size_t>(size));
+    in.read(text.data(), size);
+    text.resize(static_cast<size_t>(in.gcount()));  // a file that shrank meanwhile
+  }
   if (in.bad()) {
     diag.error(display, "", "[" + origin.to_text() + "] cannot read zone file " + path.string() + " (I/O error)");
     return nullptr;
   }
-  return load_zone_text(text, origin, display, diag);
+  if (text.empty()) return load_zone_text(text, origin, display, diag);
+  return load_text(text, origin, display, diag, true);
 }
 
 std::shared_ptr<const Zone> load_zone_text(std::string_view text, const Name& origin, const std::string& display,
-                                           horizon::Diagnostics& diag) {
+                                           horizon::Diagnostics& diag, bool fast) {
   if (text.empty()) {
     // fmemopen rejects a zero-size buffer; an empty file is a zone without SOA.
     ZoneBuilder b(origin);
@@ -190,7 +248,7 @@ std::shared_ptr<const Zone> load_zone_text(std::string_view text, const Name& or
     return zone;
   }
   std::string copy(text);
-  return load_text(copy, origin, display, diag);
+  return load_text(copy, origin, display, diag, fast);
 }
 
 }  // namespace phoenix::zones

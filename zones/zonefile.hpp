@@ -18,8 +18,9 @@ namespace phoenix::zones {
 std::shared_ptr<const Zone> load_zone_file(const std::filesystem::path& path, const Name& origin,
                                            const std::string& display, horizon::Diagnostics& diag);
 
-/// The same from text in memory (tests and the fuzz target).
+/// The same from text in memory (tests and the fuzz target). `fast` = false reads every line with
+/// ldns, the reference the simple-line parser (zonefile_fast.hpp) is compared against.
 std::shared_ptr<const Zone> load_zone_text(std::string_view text, const Name& origin, const std::string& display,
-                                           horizon::Diagnostics& diag);
+                                           horizon::Diagnostics& diag, bool fast = true);
 
 }  // namespace phoenix::zones

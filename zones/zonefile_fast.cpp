@@ -76,10 +76,12 @@ bool parse_name(std::string_view t, std::string_view origin, uint8_t* out, size_
 
 SimpleLine parse_simple_line(std::string_view line, std::string_view origin, std::string_view prev,
                              uint32_t default_ttl, SimpleRecord& out) {
-  // Characters that change how a line is read (quotes, escapes, parentheses, CR) or directives.
-  for (char c : line) {
-    if (c == ';') break;
-    if (c == '"' || c == '\\' || c == '(' || c == ')' || c == '\r' || c == '$') return SimpleLine::other;
+  // Characters that change how a line is read (quotes, escapes, parentheses) or directives, and any
+  // byte but printable ASCII and tab: ldns reads through C strings, so a NUL ends its token early.
+  for (char ch : line) {
+    auto c = static_cast<uint8_t>(ch);
+    if (c == '"' || c == '\\' || c == '(' || c == ')' || c == '$' || (c < 0x20 && c != '\t') || c > 0x7e)
+      return SimpleLine::other;
   }
   if (auto semi = line.find(';'); semi != std::string_view::npos) line = line.substr(0, semi);
   std::array<std::string_view, 8> tok;

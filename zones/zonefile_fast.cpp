@@ -77,7 +77,7 @@ bool parse_name(std::string_view t, std::string_view origin, uint8_t* out, size_
 SimpleLine parse_simple_line(std::string_view line, std::string_view origin, std::string_view prev,
                              uint32_t default_ttl, SimpleRecord& out) {
   // Characters that change how a line is read (quotes, escapes, parentheses) or directives, and any
-  // byte but printable ASCII and tab: ldns reads through C strings, so a NUL ends its token early.
+  // byte but printable ASCII and tab (ldns reads through C strings: a NUL ends its token early).
   for (char ch : line) {
     auto c = static_cast<uint8_t>(ch);
     if (c == '"' || c == '\\' || c == '(' || c == ')' || c == '$' || (c < 0x20 && c != '\t') || c > 0x7e)

@@ -54,7 +54,7 @@ CommandLine parse_command_line(int argc, char** argv) {
                  "address[:port] to forward names outside our zones to; repeatable; replaces "
                  "dns_server.upstream_servers; \"none\" turns forwarding off");
   app.add_flag("--check", cl.check, "load and check the inventory, print a summary, and exit (non-zero on errors)");
-  app.add_option("-t,--threads", cl.server.threads, "UDP worker threads (default: one per core)");
+  app.add_option("-t,--threads", cl.server.threads, "UDP worker threads per listen address (default: one per core)");
   app.add_option("--state-dir", state_dir, "where SOA serials are remembered across restarts")->capture_default_str();
   app.add_option("-u,--user", user,
                  "after binding, switch to this user and its group (required as root)");

@@ -58,16 +58,9 @@ void log_serial_changes(const zones::Snapshot& before, const zones::Snapshot& af
   }
 }
 
-/// One UDP worker thread: its own io_context and one socket per listen address.
-struct WorkerThread {
-  asio::io_context io{1};
-  std::vector<std::unique_ptr<UdpWorker>> workers;
-  std::thread thread;
-};
-
-/// Threads: N UDP workers, one TCP thread, one reload thread, and the control thread (the caller of
-/// run()), which owns signals, publication, retirement and stop. Only the control thread touches the
-/// reload flags and the holder's writer side, so they need no lock.
+/// Threads: N UDP workers per listen address (one socket each), one TCP thread, one reload thread,
+/// and the control thread (the caller of run()), which owns signals, publication, retirement and stop.
+/// Only the control thread touches the reload flags and the holder's writer side, so they need no lock.
 class Server {
  public:
   explicit Server(const ServerOptions& o) : opts_(o), serials_(o.state_dir) {}
@@ -98,11 +91,10 @@ class Server {
     unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
     tcp_ = std::make_unique<TcpListener>(tcp_io_, holder_, opts_.tcp);
     try {
-      for (unsigned t = 0; t < n; ++t) {
-        auto w = std::make_unique<WorkerThread>();
-        for (auto& ep : listen_) w->workers.push_back(std::make_unique<UdpWorker>(w->io, ep, holder_));
-        threads_.push_back(std::move(w));
-      }
+      // A worker blocks in one socket's recvmmsg, so each listen address gets its own N threads;
+      // the idle ones sleep in the kernel.
+      for (unsigned t = 0; t < n; ++t)
+        for (auto& ep : listen_) udp_.push_back(std::make_unique<UdpWorker>(ep, holder_));
       for (auto& ep : listen_) tcp_->listen(ep);
     } catch (const std::exception& e) {
       spdlog::error("cannot listen ({}); not starting", e.what());
@@ -134,10 +126,9 @@ class Server {
 
     forwarder_.start();
     tcp_->set_forwarder(&forwarder_);
-    for (auto& w : threads_) {
-      for (auto& u : w->workers) u->set_forwarder(&forwarder_);
-      for (auto& u : w->workers) u->start();
-      w->thread = std::thread([io = &w->io] { run_guarded(*io, "udp"); });
+    for (size_t i = 0; i < udp_.size(); ++i) {
+      udp_[i]->set_forwarder(&forwarder_);
+      udp_[i]->start(("udp-" + std::to_string(i)).c_str());
     }
     tcp_->start();
     tcp_thread_ = std::thread([this] { run_guarded(tcp_io_, "tcp"); });
@@ -150,11 +141,12 @@ class Server {
 
     wait_signal();
     schedule_retire();
-    spdlog::info("serving {} on {} (udp, tcp; {} udp threads)", holder_.current()->summary(), describe_listen(listen_), n);
+    spdlog::info("serving {} on {} (udp, tcp; {} udp threads)", holder_.current()->summary(), describe_listen(listen_),
+                 udp_.size());
     notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(holder_.generation()));
     run_guarded(control_, "control");
 
-    for (auto& w : threads_) w->thread.join();
+    for (auto& u : udp_) u->join();
     tcp_thread_.join();
     // A reload still reading files finishes on its own; nothing it produces is published any more.
     reload_guard_.reset();
@@ -248,10 +240,8 @@ class Server {
       auto old = holder_.current();
       log_serial_changes(*old, *outcome.snapshot);
       uint64_t gen = holder_.publish(outcome.snapshot);
-      // Workers pick the new snapshot up at their next batch; the posts make idle ones let go of
-      // the old one too, so it can be retired.
-      for (auto& w : threads_)
-        for (auto& u : w->workers) asio::post(w->io, [u = u.get()] { u->refresh(); });
+      // UDP workers pick the new snapshot up at their next batch, idle ones within UdpWorker::kIdleWake;
+      // the post makes an idle TCP thread let go of the old one too, so it can be retired.
       asio::post(tcp_io_, [t = tcp_.get()] { t->refresh(); });
       spdlog::info("reload: generation {} -> {}, {} ({} ms)", old->generation, gen, outcome.snapshot->summary(), ms);
       notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen));
@@ -284,21 +274,20 @@ class Server {
     stopping_ = true;
     notifier_.send("STOPPING=1");
     retire_timer_.cancel();
-    for (auto& w : threads_)
-      for (auto& u : w->workers) asio::post(w->io, [u = u.get()] { u->stop(); });
+    for (auto& u : udp_) u->request_stop();
     asio::post(tcp_io_, [t = tcp_.get()] { t->stop(); });
     stop_deadline_ = std::chrono::steady_clock::now() + opts_.stop_grace;
     poll_stopped();
   }
 
   void poll_stopped() {
-    // A worker's io_context runs out of work once its sockets are closed and its sessions ended.
+    // A UDP worker is done once it answered what was queued and closed its socket (within
+    // kIdleWake); the TCP io_context runs out of work once its sessions ended.
     bool idle = true;
-    for (auto& w : threads_) idle = idle && w->io.stopped();
+    for (auto& u : udp_) idle = idle && u->done();
     idle = idle && tcp_io_.stopped();
     if (idle || std::chrono::steady_clock::now() >= stop_deadline_) {
       if (!idle) spdlog::warn("stop: grace period over; closing {} tcp connections", tcp_->connections());
-      for (auto& w : threads_) w->io.stop();
       tcp_io_.stop();
       control_.stop();
       return;
@@ -321,7 +310,7 @@ class Server {
   asio::executor_work_guard<asio::io_context::executor_type> reload_guard_{reload_io_.get_executor()};
   asio::steady_timer retire_timer_{control_};
   asio::steady_timer stop_timer_{control_};
-  std::vector<std::unique_ptr<WorkerThread>> threads_;
+  std::vector<std::unique_ptr<UdpWorker>> udp_;
   std::unique_ptr<TcpListener> tcp_;
   std::thread tcp_thread_;
   std::thread reload_thread_;
@@ -329,7 +318,8 @@ class Server {
   bool reload_running_ = false;
   bool reload_pending_ = false;
   uint64_t failed_reloads_ = 0;
-  // Declared after the workers, so destroyed (and its thread joined) before those it posts replies to.
+  // Declared after the workers and the TCP context, so destroyed (and its thread joined) before them:
+  // a late reply never finds the TCP context gone, and the UDP workers call into it until joined.
   forward::Forwarder forwarder_;
   std::chrono::steady_clock::time_point stop_deadline_;
 };

@@ -1,29 +1,70 @@
 #include "udp_worker.hpp"
 
-#include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/post.hpp>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
 
 #include "endpoint.hpp"
 #include "server/forward/forwarder.hpp"
 
-#include <netinet/in.h>
-
-#include <cstring>
-
 namespace phoenix::server {
 
-namespace asio = boost::asio;
+namespace {
 
-UdpWorker::UdpWorker(asio::io_context& io, const horizon::Endpoint& ep, SnapshotHolder& holder)
-    : socket_(io), holder_(holder) {
-  auto endpoint = to_asio<asio::ip::udp>(ep);
-  socket_.open(endpoint.protocol());
+/// The kernel's form of `ep` in `ss`; returns its length.
+socklen_t to_sockaddr(const horizon::Endpoint& ep, sockaddr_storage& ss) {
+  ss = {};
+  if (ep.addr.is_v4()) {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(ep.port);
+    std::memcpy(&s4->sin_addr, ep.addr.bytes.data(), 4);
+    return sizeof(sockaddr_in);
+  }
+  auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  s6->sin6_family = AF_INET6;
+  s6->sin6_port = htons(ep.port);
+  std::memcpy(&s6->sin6_addr, ep.addr.bytes.data(), 16);
+  return sizeof(sockaddr_in6);
+}
+
+[[noreturn]] void fail(int fd, const char* what, const horizon::Endpoint& ep) {
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  throw std::system_error(err, std::generic_category(), std::string(what) + " udp " + ep.to_string());
+}
+
+}  // namespace
+
+UdpWorker::UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder) : holder_(holder) {
+  sockaddr_storage ss;
+  socklen_t len = to_sockaddr(ep, ss);
+  int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(fd, "socket", ep);
   int one = 1;
   // One socket per worker on the same address: the kernel spreads datagrams across them.
-  ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (!ep.addr.is_v4()) socket_.set_option(asio::ip::v6_only(true));
-  socket_.bind(endpoint);
-  socket_.non_blocking(true);
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) fail(fd, "reuseport", ep);
+  if (ss.ss_family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+    fail(fd, "v6only", ep);
+  // The socket stays blocking: the worker sleeps in recvmmsg itself rather than in a reactor, which
+  // saves an epoll_wait and a last recvmmsg that finds the socket empty on every wake-up. The timeout
+  // bounds how long a stop request or a new snapshot can go unnoticed on an idle socket.
+  timeval tv{0, static_cast<suseconds_t>(std::chrono::microseconds(kIdleWake).count())};
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) fail(fd, "rcvtimeo", ep);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) fail(fd, "bind", ep);
+  socklen_t got = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &got) != 0) fail(fd, "getsockname", ep);
+  port_ = ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                        : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  fd_ = fd;
+  socket_ = std::make_shared<SharedSocket>();
+  socket_->fd = fd;
   for (unsigned i = 0; i < kBatch; ++i) {
     rx_iov_[i] = {rx_[i].data(), kRxSize};
     rx_msg_[i].msg_hdr.msg_iov = &rx_iov_[i];
@@ -33,61 +74,80 @@ UdpWorker::UdpWorker(asio::io_context& io, const horizon::Endpoint& ep, Snapshot
   }
 }
 
-void UdpWorker::start() {
+UdpWorker::~UdpWorker() {
+  request_stop();
+  join();
+  socket_->close();  // never started: the thread did not close it
+}
+
+void UdpWorker::start(const char* name) {
+  thread_ = std::thread([this] { run(); });
+  ::pthread_setname_np(thread_.native_handle(), name);
+}
+
+void UdpWorker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void UdpWorker::run() noexcept {
+  // The task root (style point 14): a stray exception is logged and the loop goes on serving.
+  for (;;) {
+    try {
+      serve();
+      break;
+    } catch (const std::exception& e) {
+      spdlog::error("udp: worker error ({}); continuing", e.what());
+    }
+  }
+  socket_->close();
+  done_.store(true, std::memory_order_release);
+}
+
+void UdpWorker::serve() {
   holder_.acquire(slot_);
-  wait();
-}
-
-void UdpWorker::stop() {
-  // Queries already queued on the socket are in flight: answer them, then close, so that from
-  // here on the kernel refuses instead of queueing datagrams nobody will read.
-  drain();
-  stopping_ = true;
-  boost::system::error_code ec;
-  socket_.close(ec);
-}
-
-void UdpWorker::wait() {
-  if (stopping_) return;
-  socket_.async_wait(asio::ip::udp::socket::wait_read, [this](const boost::system::error_code& ec) {
-    if (ec || stopping_) return;
-    drain();
-    wait();
-  });
-}
-
-void UdpWorker::drain() {
-  const int fd = socket_.native_handle();
-  // Bounded so that one busy socket cannot starve the other work on this io_context.
+  while (!stop_.load(std::memory_order_relaxed)) {
+    // MSG_WAITFORONE: sleep until one datagram is there, then take whatever else is queued, without waiting.
+    if (unsigned n = receive(MSG_WAITFORONE)) answer_batch(n);
+    else holder_.acquire(slot_);  // idle: drop a replaced snapshot, so that it can be freed
+  }
+  // Stopping: queries already queued are in flight, so answer them before the socket closes (bounded,
+  // so that a flood cannot hold the stop).
   for (int round = 0; round < 64; ++round) {
-    for (unsigned i = 0; i < kBatch; ++i) {
-      rx_msg_[i].msg_hdr.msg_name = &addr_[i];
-      rx_msg_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      rx_msg_[i].msg_len = 0;
-    }
-    int n = ::recvmmsg(fd, rx_msg_.data(), kBatch, MSG_DONTWAIT, nullptr);
-    if (n <= 0) return;  // EAGAIN, or an error a datagram socket recovers from by itself
-    const zones::Snapshot* snap = holder_.acquire(slot_);
-    unsigned out = 0;
-    for (int i = 0; i < n; ++i) {
-      query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
-      size_t len = query::answer_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
-      if (len == 0 && fwd_.wanted) len = forward(*snap, static_cast<unsigned>(i), tx_[out].data());
-      if (len == 0) continue;  // dropped: compact the batch
-      tx_iov_[out] = {tx_[out].data(), len};
-      tx_msg_[out].msg_hdr.msg_name = &addr_[i];
-      tx_msg_[out].msg_hdr.msg_namelen = rx_msg_[i].msg_hdr.msg_namelen;
-      ++out;
-    }
-    unsigned sent = 0;
-    while (sent < out) {
-      int k = ::sendmmsg(fd, tx_msg_.data() + sent, out - sent, MSG_DONTWAIT);
-      if (k <= 0) break;  // a full send buffer drops replies, as for any UDP server under overload
-      sent += static_cast<unsigned>(k);
-    }
-    // A short batch does not mean the socket is empty: under load more datagrams arrive while we
-    // answer, and reading them now saves a trip through the reactor (the next recvmmsg says EAGAIN
-    // when it really is empty).
+    unsigned n = receive(MSG_DONTWAIT);
+    if (n == 0) break;
+    answer_batch(n);
+  }
+}
+
+unsigned UdpWorker::receive(int flags) {
+  for (unsigned i = 0; i < kBatch; ++i) {
+    rx_msg_[i].msg_hdr.msg_name = &addr_[i];
+    rx_msg_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    rx_msg_[i].msg_len = 0;
+  }
+  int n = ::recvmmsg(fd_, rx_msg_.data(), kBatch, flags, nullptr);
+  // <= 0: the timeout (EAGAIN), a signal, or an error a datagram socket recovers from by itself.
+  return n > 0 ? static_cast<unsigned>(n) : 0;
+}
+
+void UdpWorker::answer_batch(unsigned n) {
+  const zones::Snapshot* snap = holder_.acquire(slot_);
+  unsigned out = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
+    size_t len = query::answer_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
+    if (len == 0 && fwd_.wanted) len = forward(*snap, i, tx_[out].data());
+    if (len == 0) continue;  // dropped: compact the batch
+    tx_iov_[out] = {tx_[out].data(), len};
+    tx_msg_[out].msg_hdr.msg_name = &addr_[i];
+    tx_msg_[out].msg_hdr.msg_namelen = rx_msg_[i].msg_hdr.msg_namelen;
+    ++out;
+  }
+  unsigned sent = 0;
+  while (sent < out) {
+    int k = ::sendmmsg(fd_, tx_msg_.data() + sent, out - sent, MSG_DONTWAIT);
+    if (k <= 0) break;  // a full send buffer drops replies, as for any UDP server under overload
+    sent += static_cast<unsigned>(k);
   }
 }
 
@@ -96,14 +156,14 @@ size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out)
   const query::ParsedQuery& q = fwd_.query;
   const size_t limit = query::udp_reply_limit(q);
   if (size_t n = forwarder_->answer_from_cache(snap, q, out, limit)) return n;
-  // A miss must not hold up the rest of the batch: the forwarder thread asks upstream, and the reply
-  // comes back to this thread as a posted handler that sends one datagram.
+  // A miss must not hold up the rest of the batch: the forwarder thread asks upstream and sends the
+  // reply itself. sendto on a UDP socket is safe from any thread; SharedSocket makes it safe against
+  // the close at stop.
   try {
     sockaddr_storage to = addr_[i];
     socklen_t to_len = rx_msg_[i].msg_hdr.msg_namelen;
-    forwarder_->resolve(snap, q, limit, [this, to, to_len](std::vector<uint8_t> reply) {
-      asio::post(socket_.get_executor(),
-                 [this, to, to_len, reply = std::move(reply)] { send_later(to, to_len, reply); });
+    forwarder_->resolve(snap, q, limit, [socket = socket_, to, to_len](std::vector<uint8_t> reply) {
+      socket->send(reply, to, to_len);
     });
   } catch (const std::exception&) {
     // Out of memory: no reply, as with any overload; the client retries.
@@ -111,10 +171,16 @@ size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out)
   return 0;
 }
 
-void UdpWorker::send_later(const sockaddr_storage& to, socklen_t to_len, const std::vector<uint8_t>& reply) {
-  if (stopping_) return;
-  ::sendto(socket_.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
-           to_len);
+void UdpWorker::SharedSocket::send(const std::vector<uint8_t>& reply, const sockaddr_storage& to, socklen_t to_len) {
+  std::lock_guard lock(mu);
+  if (fd < 0) return;  // stopped meanwhile: the client retries elsewhere
+  ::sendto(fd, reply.data(), reply.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), to_len);
+}
+
+void UdpWorker::SharedSocket::close() {
+  std::lock_guard lock(mu);
+  if (fd >= 0) ::close(fd);
+  fd = -1;
 }
 
 }  // namespace phoenix::server

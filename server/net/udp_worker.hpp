@@ -1,12 +1,15 @@
-// udp_worker -- one per thread and listen address: SO_REUSEPORT socket, recvmmsg/sendmmsg batches.
+// udp_worker -- one thread per UDP socket (SO_REUSEPORT), blocking in recvmmsg, answering with sendmmsg.
 #pragma once
 
 #include <sys/socket.h>
 
 #include <array>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/udp.hpp>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "horizon/ip_prefix.hpp"
@@ -19,42 +22,75 @@ class Forwarder;
 
 namespace phoenix::server {
 
-/// Owns one UDP socket. When it becomes readable, drains up to kBatch datagrams per system call,
-/// answers each with process_query(), and sends all replies with one sendmmsg. All buffers are
+/// Owns one UDP socket and the thread that serves it. The thread blocks in recvmmsg until at least
+/// one datagram is there, takes up to kBatch at once, answers each with answer_query() and sends all
+/// replies with one sendmmsg: two system calls per batch, like a bare echo server. All buffers are
 /// preallocated: nothing on this path allocates or locks (except a snapshot refresh after a reload).
+///
+/// The receive wakes up at least every kIdleWake even without traffic, to notice stop and to let go
+/// of a snapshot that a reload replaced, so an idle worker never keeps an old generation alive.
 class UdpWorker {
  public:
   static constexpr unsigned kBatch = 64;  ///< datagrams per recvmmsg/sendmmsg
   static constexpr size_t kRxSize = 4096;   ///< larger queries are truncated by the kernel and parse as FORMERR
   static constexpr size_t kTxSize = query::kOurPayload;
+  static constexpr std::chrono::milliseconds kIdleWake{100};
 
-  UdpWorker(boost::asio::io_context& io, const horizon::Endpoint& ep, SnapshotHolder& holder);
+  /// Opens and binds the socket (throws std::system_error naming the address on failure); serves
+  /// nothing until start().
+  UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder);
+  ~UdpWorker();  ///< stops and joins the thread if still running
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
 
-  void start();
-  void stop();
-  const query::QueryStats& stats() const { return stats_; }
-  /// Picks up a new snapshot even when no traffic arrives, so the old one can be freed.
-  void refresh() { holder_.acquire(slot_); }
-  /// Names outside our zones in views with recursion go there; without one they are REFUSED.
+  /// Names outside our zones in views with recursion go there; without one they are REFUSED. Set
+  /// before start(); the forwarder must outlive the thread. Its late replies hold the socket, not
+  /// this object, and are dropped once the socket is closed.
   void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
+  /// Starts the serving thread, named `name` (at most 15 characters) for top and perf.
+  void start(const char* name);
+  /// Any thread: answer what is queued on the socket now, then close it and end the thread. Returns
+  /// at once; done() tells when it is over. Datagrams arriving after the close are refused by the kernel.
+  void request_stop() { stop_.store(true, std::memory_order_relaxed); }
+  bool done() const { return done_.load(std::memory_order_acquire); }
+  void join();
+  /// The bound port (useful when constructed with port 0).
+  uint16_t port() const { return port_; }
+  /// Read only after join(): the counters are the worker's own, never shared while it runs.
+  const query::QueryStats& stats() const { return stats_; }
 
  private:
-  void wait();
-  void drain();
-  /// A query the processor handed to the forwarder: a cache hit is written to `out` (its length is
-  /// returned); a miss returns 0 and the reply is sent later by send_later(), on this thread.
-  size_t forward(const zones::Snapshot& snap, unsigned i, uint8_t* out);
-  void send_later(const sockaddr_storage& to, socklen_t to_len, const std::vector<uint8_t>& reply);
+  /// The socket as other threads see it: a forwarded reply may be sent from the forwarder's thread
+  /// at any time, also while the worker closes the socket. The lock makes "still open" and the send
+  /// one step, so a reply can never go out on a descriptor number the kernel has since reused.
+  struct SharedSocket {
+    std::mutex mu;
+    int fd = -1;  ///< guarded by mu; -1 once closed
 
-  boost::asio::ip::udp::socket socket_;
+    void send(const std::vector<uint8_t>& reply, const sockaddr_storage& to, socklen_t to_len);
+    void close();
+  };
+
+  void run() noexcept;
+  void serve();
+  /// One recvmmsg into the rx arrays; returns how many datagrams arrived (0 on timeout or error).
+  unsigned receive(int flags);
+  void answer_batch(unsigned n);
+  /// A query the processor handed to the forwarder: a cache hit is written to `out` (its length is
+  /// returned); a miss returns 0 and the forwarder's thread sends the reply later, through socket_.
+  size_t forward(const zones::Snapshot& snap, unsigned i, uint8_t* out);
+
+  int fd_ = -1;  ///< the worker's own copy: only the worker thread closes the socket, after its last use
+  uint16_t port_ = 0;
+  std::shared_ptr<SharedSocket> socket_;
   SnapshotHolder& holder_;
   SnapshotHolder::Slot slot_;
   query::QueryStats stats_;
-  bool stopping_ = false;
   forward::Forwarder* forwarder_ = nullptr;
   query::ForwardRequest fwd_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
 
   std::array<std::array<uint8_t, kRxSize>, kBatch> rx_{};
   std::array<std::array<uint8_t, kTxSize>, kBatch> tx_{};

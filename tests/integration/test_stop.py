@@ -5,7 +5,7 @@ import time
 import unittest
 
 from dnswire import make_query, parse_reply, tcp_frame, tcp_read_reply, udp_ask
-from harness import Server, copy_inventory
+from harness import Server, copy_inventory, dig
 
 NAME = "ollama.internal.thinkheads.ai"
 CONNECTIONS, PIPELINED, UDP_BURST = 8, 100, 50
@@ -68,6 +68,24 @@ class StopTest(unittest.TestCase):
             self.assertEqual(udp_ask(server.port, NAME).addresses(), ["10.0.0.155"])
             t0 = time.monotonic()
             server.signal(signal.SIGINT)
+            self.assertEqual(server.proc.wait(timeout=10), 0, server.output())
+            self.assertLess(time.monotonic() - t0, 2.5)
+        finally:
+            server.stop()
+
+    def test_several_listen_addresses_each_get_their_threads_and_all_stop(self):
+        server = Server(copy_inventory())
+        server.args = ["--listen", f"127.0.0.2:{server.port}"]
+        server.start()
+        try:
+            # --threads 2 (the harness) per address: every socket has a thread blocked in its recvmmsg.
+            self.assertIn("127.0.0.2", server.output())
+            self.assertIn("4 udp threads", server.output())
+            for ip in ("127.0.0.1", "127.0.0.2"):
+                for _ in range(8):  # the kernel spreads these over both sockets of the address
+                    self.assertEqual(dig(server.port, NAME, server=ip).rcode, "NOERROR", ip)
+            t0 = time.monotonic()
+            server.signal(signal.SIGTERM)
             self.assertEqual(server.proc.wait(timeout=10), 0, server.output())
             self.assertLess(time.monotonic() - t0, 2.5)
         finally:

@@ -7,9 +7,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <memory>
 #include <thread>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -59,8 +64,9 @@ void log_serial_changes(const zones::Snapshot& before, const zones::Snapshot& af
 }
 
 /// Threads: N UDP workers per listen address (one socket each), one TCP thread, one reload thread,
-/// and the control thread (the caller of run()), which owns signals, publication, retirement and stop.
-/// Only the control thread touches the reload flags and the holder's writer side, so they need no lock.
+/// and the control thread (the caller of run()), which owns signals, publication and stop. The reload
+/// thread builds snapshots and frees the retired ones, at the lowest priority. Only the control thread
+/// touches the reload flags and publishes, so they need no lock.
 class Server {
  public:
   explicit Server(const ServerOptions& o) : opts_(o), serials_(o.state_dir) {}
@@ -121,8 +127,8 @@ class Server {
     save_serials();
     holder_.publish(first.snapshot);
     // The plan holds a copy of every record with its source text: as large as the zones themselves,
-    // and not needed once they are built.
-    first = LoadOutcome{};
+    // and not needed once they are built. Freed on the reload thread, while the workers already serve.
+    dispose(std::make_shared<LoadOutcome>(std::move(first)));
 
     forwarder_.start();
     tcp_->set_forwarder(&forwarder_);
@@ -132,12 +138,18 @@ class Server {
     }
     tcp_->start();
     tcp_thread_ = std::thread([this] { run_guarded(tcp_io_, "tcp"); });
+    ::pthread_setname_np(tcp_thread_.native_handle(), "tcp");
     reload_thread_ = std::thread([this] {
-      // Reloads at the lowest priority take only the CPU the workers leave, so building a big zone on a
-      // busy core does not stall answers. Linux applies this to the calling thread only.
-      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
+      // Building and freeing a big zone take only the CPU the workers leave, so a reload on a busy
+      // core does not stall answers.
+      if (auto how = lower_own_priority(); how.empty())
+        spdlog::warn("reload: cannot lower the reload thread's priority ({}); a big reload may slow answers "
+                     "on a busy core", std::strerror(errno));
+      else
+        spdlog::debug("reload: reload thread runs at {}", how);
       run_guarded(reload_io_, "reload");
     });
+    ::pthread_setname_np(reload_thread_.native_handle(), "reload");
 
     wait_signal();
     schedule_retire();
@@ -210,6 +222,9 @@ class Server {
     auto start = std::chrono::steady_clock::now();
     asio::post(reload_io_, [this, start] {
       // On the reload thread: the snapshot is built complete, aside from everything that serves.
+      // What the last swap retired goes first, so that a reload right after another does not hold
+      // three generations at once (best effort: a worker may not have let go of it yet).
+      holder_.retire_unused();
       auto outcome = std::make_shared<LoadOutcome>();
       try {
         *outcome = load_snapshot(opts_.inventory, serials_);
@@ -218,13 +233,21 @@ class Server {
         outcome->snapshot.reset();
         outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");
       }
-      asio::post(control_, [this, outcome, start] { finish_reload(*outcome, start); });
+      asio::post(control_, [this, outcome, start]() mutable { finish_reload(std::move(outcome), start); });
     });
   }
 
-  void finish_reload(LoadOutcome& outcome, std::chrono::steady_clock::time_point start) {
+  void finish_reload(std::shared_ptr<LoadOutcome> outcome, std::chrono::steady_clock::time_point start) {
     reload_running_ = false;
-    if (stopping_) return;  // never publish after STOPPING=1
+    if (!stopping_) apply_reload(*outcome, start);  // never publish after STOPPING=1
+    dispose(std::move(outcome));
+    if (reload_pending_ && !stopping_) {
+      reload_pending_ = false;
+      start_reload();
+    }
+  }
+
+  void apply_reload(const LoadOutcome& outcome, std::chrono::steady_clock::time_point start) {
     log_diagnostics(outcome.diagnostics);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     if (!outcome.snapshot) {
@@ -246,10 +269,6 @@ class Server {
       spdlog::info("reload: generation {} -> {}, {} ({} ms)", old->generation, gen, outcome.snapshot->summary(), ms);
       notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen));
     }
-    if (reload_pending_) {
-      reload_pending_ = false;
-      start_reload();
-    }
   }
 
   /// Listen addresses (like --user and --threads) are start-up settings: say so instead of half-applying them.
@@ -260,11 +279,36 @@ class Server {
                    describe_listen(plan.listen), describe_listen(listen_));
   }
 
+  /// Makes the calling thread run only on CPU time that nothing else wants. SCHED_IDLE, which any
+  /// thread may choose for itself, rather than nice 19: a waking worker preempts a SCHED_IDLE thread
+  /// at once, but may wait up to a scheduler slice behind a nice 19 one, which is what a p99 shows.
+  /// Returns the policy applied, or "" with errno set (a seccomp filter may refuse both).
+  static std::string lower_own_priority() {
+    sched_param param{};
+    if (::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &param) == 0) return "SCHED_IDLE";
+    // setpriority on a thread id applies to that thread only (Linux).
+    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19) == 0) return "nice 19";
+    return "";
+  }
+
+  /// Frees a load outcome (the plan, and an unpublished snapshot when stopping: each as large as the
+  /// zones) on the reload thread, at its priority, never on the control thread, which competes with
+  /// the workers at theirs. Runs even after stop: the reload thread finishes its queue before it ends.
+  void dispose(std::shared_ptr<LoadOutcome> outcome) {
+    asio::post(reload_io_, [outcome = std::move(outcome)]() mutable { outcome.reset(); });
+  }
+
   void schedule_retire() {
     retire_timer_.expires_after(std::chrono::milliseconds(500));
     retire_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      holder_.retire_unused();
+      // Freeing a replaced snapshot takes about as long as a good part of building it: on the reload
+      // thread too. One request in its queue at a time, however long a build keeps it busy.
+      if (!retire_queued_.exchange(true))
+        asio::post(reload_io_, [this] {
+          retire_queued_ = false;
+          holder_.retire_unused();
+        });
       schedule_retire();
     });
   }
@@ -317,6 +361,7 @@ class Server {
   bool stopping_ = false;
   bool reload_running_ = false;
   bool reload_pending_ = false;
+  std::atomic<bool> retire_queued_{false};  ///< set by the control thread, cleared by the reload thread
   uint64_t failed_reloads_ = 0;
   // Declared after the workers and the TCP context, so destroyed (and its thread joined) before them:
   // a late reply never finds the TCP context gone, and the UDP workers call into it until joined.

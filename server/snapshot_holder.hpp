@@ -13,7 +13,8 @@ namespace phoenix::server {
 
 /// Writers (the control thread) publish a complete snapshot; each worker keeps its own cached
 /// reference in a Slot and re-fetches only when the generation moved (pdns sholder.hh pattern).
-/// Old snapshots are destroyed by the control thread, never by a worker (retire_unused()).
+/// Old snapshots are destroyed by whichever thread calls retire_unused(), never by a worker (the
+/// server calls it on its low-priority reload thread: freeing a big zone takes a while).
 class SnapshotHolder {
  public:
   struct alignas(64) Slot {

@@ -244,6 +244,42 @@ class ReloadStormTest(unittest.TestCase):
         self.assertEqual(rc, 0, server.output())
 
 
+SCHED_OTHER, SCHED_IDLE = 0, 5
+
+
+def thread_policies(pid):
+    """{thread name: [scheduling policy, ...]} from /proc (field 41 of stat is the policy)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ", fields start at 3
+        out.setdefault(name, []).append(int(fields[41 - 3]))
+    return out
+
+
+class ReloadPriorityTest(unittest.TestCase):
+    def test_reload_thread_is_sched_idle_and_serving_threads_are_not(self):
+        """Issue 4: a reload (and the freeing of a replaced snapshot) takes only the CPU the
+        workers leave, so on a shared core a big reload does not stall answers."""
+        with Server(copy_inventory()) as server:
+            policies = thread_policies(server.proc.pid)
+            self.assertEqual(policies.get("reload"), [SCHED_IDLE], policies)
+            self.assertEqual(policies.get("udp-0"), [SCHED_OTHER], policies)
+            self.assertEqual(policies.get("udp-1"), [SCHED_OTHER], policies)
+            self.assertEqual(policies.get("tcp"), [SCHED_OTHER], policies)
+            # Still at that priority after a reload, and the reload still completes.
+            server.signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "generation 1 -> 2" not in server.output() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertIn("generation 1 -> 2", server.output())
+            self.assertEqual(thread_policies(server.proc.pid).get("reload"), [SCHED_IDLE])
+
+
 class SystemdNotifyTest(unittest.TestCase):
     def test_ready_reloading_stopping_are_sent_to_notify_socket(self):
         d = tempfile.mkdtemp(prefix="phoenix-notify-")

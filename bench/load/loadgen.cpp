@@ -5,7 +5,8 @@
 // (closed loop, so a saturated server is measured rather than flooded), or paces at a fixed rate (open
 // loop, for latency percentiles). TCP: pipelined queries on persistent connections, or one per connection.
 //
-// Every run is bounded by --duration; nothing loops forever. Output is one "key=value ..." line.
+// Every run is bounded by --duration; nothing loops forever. Output is one "key=value ..." line, and with
+// --interval S one "interval t=... key=value ..." line per S seconds on stderr (to see a stall in time).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -51,6 +52,7 @@ struct Options {
   unsigned batch = 32;
   double timeout_ms = 20;     // a UDP query unanswered this long is counted lost and its slot reused
   bool edns = true;
+  double interval = 0;        // > 0: a line per interval on stderr, warm-up included
 };
 
 /// Latency histogram: 1 us buckets up to 100 ms; percentiles never allocate during the run.
@@ -61,6 +63,15 @@ struct Histogram {
     uint64_t us = ns / 1000;
     ++buckets[us > 100000 ? 100000 : us];
     ++count;
+  }
+  void clear() {
+    std::fill(buckets.begin(), buckets.end(), 0);
+    count = 0;
+  }
+  double max() const {
+    for (size_t i = buckets.size(); i-- > 0;)
+      if (buckets[i]) return static_cast<double>(i) + 0.5;
+    return 0;
   }
   double percentile(double p) const {
     if (count == 0) return 0;
@@ -89,6 +100,10 @@ struct Run {
   Counters c, at_warmup;
   Histogram hist;
   bool measuring = false;
+  // --interval: the counters and latencies of the current interval only.
+  Histogram interval_hist;
+  Counters at_interval;
+  uint64_t interval_from = 0, next_interval = 0;
 
   Run(const Options& opts, const std::vector<WireQuery>& queries) : o(opts), qs(queries) {
     auto* v4 = reinterpret_cast<sockaddr_in*>(&dst);
@@ -131,6 +146,7 @@ struct Run {
     else ++c.other_rcode;
     if (p[2] & 0x02) ++c.truncated;
     if (measuring) hist.add(now - sent_at);
+    if (o.interval > 0) interval_hist.add(now - sent_at);
   }
 
   void tick(uint64_t now) {
@@ -138,6 +154,34 @@ struct Run {
       measuring = true;
       at_warmup = c;
     }
+    if (o.interval > 0 && now >= next_interval) report_interval(now);
+  }
+
+  /// Starts the clock of --interval; says when the run started in wall-clock time, so that events
+  /// elsewhere (a server's log line, a signal) can be placed on the intervals' time line.
+  void start_intervals() {
+    if (o.interval <= 0) return;
+    timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    std::fprintf(stderr, "start unix=%lld.%09ld warmup=%.3f\n", static_cast<long long>(wall.tv_sec), wall.tv_nsec,
+                 o.warmup);
+    interval_from = start;
+    next_interval = start + static_cast<uint64_t>(o.interval * 1e9);
+  }
+
+  /// One line for the interval that ends now. Lost queries are counted when they expire, that is
+  /// --timeout-ms after they were sent.
+  void report_interval(uint64_t now) {
+    auto d = [&](uint64_t Counters::*m) { return static_cast<unsigned long long>(c.*m - at_interval.*m); };
+    std::fprintf(stderr, "interval t=%.3f-%.3f sent=%llu received=%llu lost=%llu p50_us=%.1f p99_us=%.1f "
+                 "p999_us=%.1f max_us=%.1f\n", static_cast<double>(interval_from - start) * 1e-9,
+                 static_cast<double>(now - start) * 1e-9, d(&Counters::sent), d(&Counters::received),
+                 d(&Counters::lost), interval_hist.percentile(0.5), interval_hist.percentile(0.99),
+                 interval_hist.percentile(0.999), interval_hist.max());
+    interval_hist.clear();
+    at_interval = c;
+    interval_from = now;
+    next_interval = now + static_cast<uint64_t>(o.interval * 1e9);
   }
 
   int open_socket(int type) const {
@@ -415,7 +459,7 @@ struct Run {
   std::fprintf(stderr,
                "usage: phoenix-loadgen --queries FILE [--server IP] [--port N] [--mode udp|tcp|tcp1]\n"
                "       [--duration S] [--warmup S] [--cpu N] [--rate QPS] [--sockets N] [--window N]\n"
-               "       [--batch N] [--timeout-ms MS] [--no-edns]\n");
+               "       [--batch N] [--timeout-ms MS] [--no-edns] [--interval S]\n");
   std::exit(2);
 }
 
@@ -442,6 +486,7 @@ int main(int argc, char** argv) {
     else if (a == "--batch") o.batch = static_cast<unsigned>(std::stoul(val()));
     else if (a == "--timeout-ms") o.timeout_ms = std::stod(val());
     else if (a == "--no-edns") o.edns = false;
+    else if (a == "--interval") o.interval = std::stod(val());
     else usage();
   }
   if (o.queries.empty() || o.sockets == 0 || o.window == 0 || o.batch == 0 || o.batch > 1024 ||
@@ -461,6 +506,7 @@ int main(int argc, char** argv) {
     run.start = now_ns();
     run.measure_from = run.start + static_cast<uint64_t>(o.warmup * 1e9);
     run.end = run.measure_from + static_cast<uint64_t>(o.duration * 1e9);
+    run.start_intervals();
     if (o.mode == "udp") run.run_udp();
     else run.run_tcp();
     run.report();

@@ -7,6 +7,7 @@
 //
 // Every run is bounded by --duration; nothing loops forever. Output is one "key=value ..." line, and with
 // --interval S one "interval t=... key=value ..." line per S seconds on stderr (to see a stall in time).
+// SIGUSR1 ends the run early, with the same report (for runs that last until something happens elsewhere).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -32,6 +33,9 @@
 namespace {
 
 using phoenix::bench::WireQuery;
+
+volatile std::sig_atomic_t g_end_now = 0;
+void on_sigusr1(int) { g_end_now = 1; }
 
 uint64_t now_ns() {
   timespec ts;
@@ -155,6 +159,7 @@ struct Run {
       at_warmup = c;
     }
     if (o.interval > 0 && now >= next_interval) report_interval(now);
+    if (g_end_now && now < end) end = std::max(now, measure_from);
   }
 
   /// Starts the clock of --interval; says when the run started in wall-clock time, so that events
@@ -225,13 +230,14 @@ struct Run {
     const uint64_t timeout = static_cast<uint64_t>(o.timeout_ms * 1e6);
     uint64_t now = now_ns();
     bool sending = true;
-    uint64_t stop_at = end + 100000000;  // after the window closes, drain replies for 100 ms
+    uint64_t stop_at = UINT64_MAX;
     for (;;) {
       now = now_ns();
       tick(now);
       if (sending && now >= end) {
         sending = false;
         finish(now);
+        stop_at = now + 100000000;  // after the window closes, drain replies for 100 ms
       }
       if (now >= stop_at) break;
       bool idle = true;
@@ -360,13 +366,14 @@ struct Run {
     }
     std::vector<pollfd> pfd(conns.size());
     bool sending = true;
-    uint64_t stop_at = end + 200000000;
+    uint64_t stop_at = UINT64_MAX;
     for (;;) {
       uint64_t now = now_ns();
       tick(now);
       if (sending && now >= end) {
         sending = false;
         finish(now);
+        stop_at = now + 200000000;
       }
       if (now >= stop_at) break;
       bool any_inflight = false;
@@ -494,6 +501,7 @@ int main(int argc, char** argv) {
     usage();
   // A server closing a connection we still write to must cost an error count, not the process.
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGUSR1, on_sigusr1);
   try {
     if (o.cpu >= 0) {
       cpu_set_t set;

@@ -379,8 +379,9 @@ std::shared_ptr<const Zone> ZoneBuilder::build(std::vector<ZoneIssue>& issues) {
     }
     if (node.name_len >= 2 && names_[node.name_off] == 1 && names_[node.name_off + 1] == '*') z.has_wildcards_ = true;
     arena += 3u + node.name_len + RRsetView::kHeader * types.size();
-    for (size_t k = 0; k < types.size(); ++k)
-      if (counts[k] > 0xffff) report(ZoneProblem::too_large, node, true);
+    bool fits = types.size() <= 0xffff;  // the counts are u16 in the arena
+    for (size_t k = 0; k < types.size(); ++k) fits = fits && counts[k] <= 0xffff;
+    if (!fits) report(ZoneProblem::too_large, node, true);
     for (uint32_t r = node.first; r != kNone; r = records_[r].next) {
       arena += 2u + records_[r].rdata_len;
       ++z.record_count_;

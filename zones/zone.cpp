@@ -235,15 +235,7 @@ void ZoneBuilder::insert_index(uint32_t node, uint64_t h) {
 uint32_t ZoneBuilder::node_for(std::string_view wire) {
   uint64_t h = hash_bytes(wire);
   if (uint32_t n = find(wire, h); n != kNone) return n;
-  if ((nodes_.size() + 1) * 2 > index_.size()) {  // load factor <= 1/2: probes stay short
-    std::vector<uint64_t> old(index_.size() * 2, 0);
-    old.swap(index_);
-    for (uint64_t v : old)
-      if (v) {
-        auto node = static_cast<uint32_t>((v & 0xffffffffu) - 1);
-        insert_index(node, hash_bytes(name_of(nodes_[node])));
-      }
-  }
+  if ((nodes_.size() + 1) * 2 > index_.size()) rehash(index_.size() * 2);  // load <= 1/2: short probes
   PendingNode pn;
   pn.name_off = static_cast<uint32_t>(names_.size());
   pn.name_len = static_cast<uint8_t>(wire.size());
@@ -267,10 +259,12 @@ void ZoneBuilder::reserve(size_t records, size_t bytes) {
   wheres_.reserve(records * 12);
   size_t cap = index_.size();
   while (cap < records * 2) cap <<= 1;
-  if (cap > index_.size()) {
-    index_.assign(cap, 0);
-    for (uint32_t i = 0; i < nodes_.size(); ++i) insert_index(i, hash_bytes(name_of(nodes_[i])));
-  }
+  if (cap > index_.size()) rehash(cap);
+}
+
+void ZoneBuilder::rehash(size_t cap) {
+  index_.assign(cap, 0);
+  for (uint32_t i = 0; i < nodes_.size(); ++i) insert_index(i, hash_bytes(name_of(nodes_[i])));
 }
 
 void ZoneBuilder::add(const Name& owner, uint16_t type, uint32_t ttl, std::string_view rdata, std::string_view where) {

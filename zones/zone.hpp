@@ -214,6 +214,8 @@ class ZoneBuilder {
   uint32_t node_for(std::string_view wire);
   uint32_t find(std::string_view wire, uint64_t h) const;
   void insert_index(uint32_t node, uint64_t h);
+  /// Rebuilds the index with `cap` slots (a power of two).
+  void rehash(size_t cap);
   std::string where_of(const PendingNode& n) const { return {wheres_.data() + n.where_off, n.where_len}; }
 
   Name origin_;

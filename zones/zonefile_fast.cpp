@@ -117,24 +117,16 @@ SimpleLine parse_simple_line(std::string_view line, std::string_view origin, std
   if (k >= n) return SimpleLine::other;
   std::string_view type = tok[k++];
   const size_t args = n - k;
-  if (iequals(type, "a") && args == 1) {
-    char buf[16];
-    if (tok[k].size() >= sizeof buf) return SimpleLine::other;
-    std::memcpy(buf, tok[k].data(), tok[k].size());
-    buf[tok[k].size()] = 0;
-    if (inet_pton(AF_INET, buf, out.rdata) != 1) return SimpleLine::other;
-    out.type = rrtype::A;
-    out.rdata_len = 4;
-    return SimpleLine::record;
-  }
-  if (iequals(type, "aaaa") && args == 1) {
+  const bool v4 = iequals(type, "a"), v6 = iequals(type, "aaaa");
+  if ((v4 || v6) && args == 1) {
+    // inet_pton, as ldns uses, so both accept exactly the same spellings.
     char buf[48];
     if (tok[k].size() >= sizeof buf) return SimpleLine::other;
     std::memcpy(buf, tok[k].data(), tok[k].size());
     buf[tok[k].size()] = 0;
-    if (inet_pton(AF_INET6, buf, out.rdata) != 1) return SimpleLine::other;
-    out.type = rrtype::AAAA;
-    out.rdata_len = 16;
+    if (inet_pton(v4 ? AF_INET : AF_INET6, buf, out.rdata) != 1) return SimpleLine::other;
+    out.type = v4 ? rrtype::A : rrtype::AAAA;
+    out.rdata_len = v4 ? 4 : 16;
     return SimpleLine::record;
   }
   uint16_t name_type = iequals(type, "ns") ? rrtype::NS : iequals(type, "cname") ? rrtype::CNAME

@@ -25,7 +25,12 @@ void AnswerTable::add(uint64_t views, std::string_view name, uint16_t type, cons
   arena_.push_back(uint8_t(body_len));
   arena_.insert(arena_.end(), header, header + 12);
   arena_.insert(arena_.end(), body, body + body_len);
-  pending_.push_back(off);
+  pending_.push_back({hash(name, type), off});
+}
+
+void AnswerTable::reserve(size_t entries, size_t bytes) {
+  pending_.reserve(entries);
+  arena_.reserve(bytes + entries * (kFixed + 14));
 }
 
 void AnswerTable::freeze() {
@@ -34,17 +39,15 @@ void AnswerTable::freeze() {
   slots_.assign(cap, Slot{});
   mask_ = cap - 1;
   count_ = 0;
-  for (uint32_t off : pending_) {
-    const uint8_t* r = arena_.data() + off;
-    std::string_view name(reinterpret_cast<const char*>(r + kFixed), r[10]);
-    uint64_t h = hash(name, read_u16(r + 8));
-    size_t i = h & mask_;
+  for (const Pending& p : pending_) {
+    size_t i = p.hash & mask_;
     while (slots_[i].offset != 0) i = (i + 1) & mask_;
-    slots_[i] = {static_cast<uint32_t>(h >> 32), off + 1};
+    slots_[i] = {static_cast<uint32_t>(p.hash >> 32), p.offset + 1};
     ++count_;
   }
-  std::vector<uint32_t>().swap(pending_);
-  arena_.shrink_to_fit();
+  BigVector<Pending>().swap(pending_);
+  // Copy into an exact buffer only when much is unused: the copy costs a page fault per 4 KiB.
+  if (arena_.capacity() - arena_.size() > arena_.size() / 4) arena_.shrink_to_fit();
 }
 
 bool AnswerTable::matches(uint32_t off, std::string_view name, uint16_t type) const noexcept {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "huge_pages.hpp"
+
 namespace phoenix::zones {
 
 class AnswerTable {
@@ -30,6 +32,9 @@ class AnswerTable {
   /// Entries with the same key must have disjoint view sets. Call freeze() once after the last add.
   void add(uint64_t views, std::string_view name, uint16_t type, const uint8_t* header, const uint8_t* body,
            size_t body_len);
+  /// Room for about `entries` entries whose names and bodies take `bytes`, so that adding does not regrow and copy the
+  /// arena (capacity never written costs address space, not memory).
+  void reserve(size_t entries, size_t bytes);
   /// Builds the index; lookups before this find nothing.
   void freeze();
 
@@ -49,9 +54,13 @@ class AnswerTable {
   static uint64_t hash(std::string_view name, uint16_t type) noexcept;
   bool matches(uint32_t offset, std::string_view name, uint16_t type) const noexcept;
 
-  std::vector<uint8_t> arena_;
-  std::vector<uint32_t> pending_;  ///< record offsets until freeze()
-  std::vector<Slot> slots_;
+  struct Pending {
+    uint64_t hash;
+    uint32_t offset;
+  };
+  BigVector<uint8_t> arena_;
+  BigVector<Pending> pending_;  ///< until freeze(): the index is built without reading the arena again
+  BigVector<Slot> slots_;
   size_t mask_ = 0;
   size_t count_ = 0;
 };

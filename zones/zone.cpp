@@ -239,7 +239,7 @@ uint32_t ZoneBuilder::node_for(std::string_view wire) {
   PendingNode pn;
   pn.name_off = static_cast<uint32_t>(names_.size());
   pn.name_len = static_cast<uint8_t>(wire.size());
-  names_.append(wire);
+  names_.insert(names_.end(), wire.begin(), wire.end());
   auto id = static_cast<uint32_t>(nodes_.size());
   nodes_.push_back(pn);
   insert_index(id, h);
@@ -290,7 +290,7 @@ void ZoneBuilder::add_wire(std::string_view owner, uint16_t type, uint32_t ttl, 
   }
   uint32_t n = node_for(owner);
   const auto off = static_cast<uint32_t>(rdata_.size());
-  rdata_.append(rdata);
+  rdata_.insert(rdata_.end(), rdata.begin(), rdata.end());
   lower_rdata_names(type, reinterpret_cast<uint8_t*>(rdata_.data() + off), rdata.size());
   std::string_view mine(rdata_.data() + off, rdata.size());
   uint32_t same_type = kNone;
@@ -311,7 +311,7 @@ void ZoneBuilder::add_wire(std::string_view owner, uint16_t type, uint32_t ttl, 
     node.first = id;
     node.where_off = static_cast<uint32_t>(wheres_.size());
     node.where_len = static_cast<uint16_t>(std::min<size_t>(where.size(), 0xffff));
-    wheres_.append(where.substr(0, node.where_len));
+    wheres_.insert(wheres_.end(), where.begin(), where.begin() + node.where_len);
   } else {
     records_[node.last].next = id;
   }
@@ -452,9 +452,9 @@ std::shared_ptr<const Zone> ZoneBuilder::build(std::vector<ZoneIssue>& issues) {
   std::string_view soa = *z.soa_.begin();
   z.negative_ttl_ = std::min(z.soa_.ttl(), read_u32(reinterpret_cast<const uint8_t*>(soa.data()) + soa.size() - 4));
   // The pools are as large as the zone itself; a builder is used once.
-  std::string().swap(names_);
-  std::string().swap(rdata_);
-  std::vector<PendingRecord>().swap(records_);
+  BigVector<char>().swap(names_);
+  BigVector<char>().swap(rdata_);
+  BigVector<PendingRecord>().swap(records_);
   return std::shared_ptr<const Zone>(std::move(zone));
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "huge_pages.hpp"
 #include "name.hpp"
 #include "rrset.hpp"
 
@@ -134,8 +135,8 @@ class Zone {
   void lookup_chain(std::string_view qname, const char* owner, uint16_t qtype, LookupResult& out, int depth) const;
 
   Name origin_;
-  std::vector<uint8_t> arena_;
-  std::vector<Slot> index_;
+  BigVector<uint8_t> arena_;
+  BigVector<Slot> index_;
   size_t mask_ = 0;
   NodeView apex_;
   RRsetView soa_;
@@ -219,10 +220,10 @@ class ZoneBuilder {
   std::string where_of(const PendingNode& n) const { return {wheres_.data() + n.where_off, n.where_len}; }
 
   Name origin_;
-  std::string names_, rdata_, wheres_;
-  std::vector<PendingNode> nodes_;
-  std::vector<PendingRecord> records_;
-  std::vector<uint64_t> index_;  ///< hash tag << 32 | node + 1; 0 = empty
+  BigVector<char> names_, rdata_, wheres_;
+  BigVector<PendingNode> nodes_;
+  BigVector<PendingRecord> records_;
+  BigVector<uint64_t> index_;  ///< hash tag << 32 | node + 1; 0 = empty
   std::vector<ZoneIssue> early_;
 };
 

@@ -23,18 +23,25 @@ bool precompile_answers(zones::Snapshot& snap, size_t max_entries) {
   // Each zone once, however many views serve it: the reply to a name in a zone does not depend on the
   // view (additional data and CNAME chains stay inside the zone; RA is patched per query).
   std::vector<const zones::Zone*> zones;
-  size_t entries = 0;
+  size_t entries = 0, bytes = 0;
   for (auto& vd : snap.view_data)
     for (auto& z : vd.zones.zones())
       if (std::find(zones.begin(), zones.end(), z.get()) == zones.end()) {
         zones.push_back(z.get());
-        z->for_each_node([&](zones::NodeView node) { entries += node.rrset_count(); });
+        z->for_each_node([&](zones::NodeView node) {
+          entries += node.rrset_count();
+          // The owner and the answer section: each record's rdata plus a 12-byte head (compressed
+          // owner, type, class, TTL, length), where the zone keeps a 2-byte length.
+          for (zones::RRsetView r : node.rrsets())
+            bytes += node.owner_wire().size() + r.encoded_size() - zones::RRsetView::kHeader + 10u * r.size();
+        });
       }
   if (entries > max_entries) {
     snap.answers.reset();  // the full path answers everything; see kPrecompileMax
     return false;
   }
   auto table = std::make_unique<zones::AnswerTable>();
+  table->reserve(entries, bytes);
   const size_t nviews = std::min<size_t>(snap.view_data.size(), zones::AnswerTable::kMaxViews);
   std::vector<uint8_t> q, out(kMaxTcpReply);
   for (const zones::Zone* zone : zones) {

@@ -87,7 +87,9 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
     boost::system::error_code ec;
     auto remote = socket->remote_endpoint(ec);
     if (!ec) client = to_ip(remote.address());
-    for (size_t n = 0; n < limits_.max_queries_per_connection; ++n) {
+    // No cap on queries per connection (like Knot, NSD and BIND): closing a busy connection drops the
+    // queries the client has pipelined behind the last one answered.
+    for (;;) {
       if (stopping_ && socket->available(ec) == 0) break;
       // The idle watchdog (RFC 7766 §6.2.3): if no complete query arrives in time, closing the socket
       // ends the reads. async_read collects a length prefix or body split across segments (§8).

@@ -23,7 +23,6 @@ namespace phoenix::server {
 struct TcpLimits {
   std::chrono::milliseconds idle_timeout{10000};  ///< RFC 7766 §6.2.3: close idle connections
   size_t max_connections = 256;                   ///< beyond this, new connections are closed at once
-  size_t max_queries_per_connection = 10000;
 };
 
 /// Accepts on every listen address and serves each connection from its own coroutine on one

@@ -1,7 +1,10 @@
 """Authoritative answer shapes: AA, negative answers with SOA, EDNS, case, truncation, TCP reuse."""
+import socket
+import struct
 import subprocess
 import unittest
 
+import dnsprobe
 from harness import EXAMPLE, Server, ServerTest, copy_inventory, parse_dig
 
 
@@ -53,6 +56,21 @@ class AnswerTest(ServerTest):
         replies = [parse_dig(part) for part in out.split(";; ->>HEADER")[1:] for part in [";; ->>HEADER" + part]]
         self.assertEqual(len(replies), 3)
         self.assertEqual([r.rdata("A") for r in replies], [["10.0.0.155"], ["10.0.0.10"], ["10.0.0.111"]])
+
+    def test_a_long_lived_tcp_connection_is_never_cut_off(self):
+        # Like Knot, NSD (tcp-query-count 0) and BIND: no cap on queries per connection. A cap closes
+        # the connection with the client's pipelined queries unanswered.
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            answered = 0
+            for burst in range(24):  # 24 x 500 = 12,000 queries, pipelined 500 at a time
+                ids = [burst * 500 + k for k in range(500)]
+                s.sendall(b"".join(struct.pack(">H", len(q)) + q for q in
+                                   (dnsprobe.query("ollama.internal.thinkheads.ai", qid=i) for i in ids)))
+                for i in ids:
+                    r = dnsprobe.read_tcp_reply(s)
+                    self.assertEqual(r.qid, i)  # in order: one coroutine per connection answers in turn
+                    answered += 1
+            self.assertEqual(answered, 12000)
 
 
 class TruncationTest(unittest.TestCase):

@@ -94,6 +94,37 @@ class HostileTest(ServerTest):
             self.assertEqual(s.recv(10), b"")  # EOF: the server closed it
             self.assertLess(time.monotonic() - start, 15)
 
+    def test_tcp_trickled_query_does_not_keep_a_connection(self):
+        """A byte every 2 s never completes a query: closed when the idle time (10 s) runs out."""
+        packet = w.query("ollama.internal.thinkheads.ai")
+        framed = struct.pack(">H", len(packet)) + packet
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=3) as s:
+            start = time.monotonic()
+            closed = False
+            for byte in framed[:-1]:
+                try:
+                    s.sendall(bytes([byte]))
+                    s.settimeout(2)
+                    closed = s.recv(10) == b""
+                except socket.timeout:
+                    continue
+                except (ConnectionResetError, BrokenPipeError):
+                    closed = True
+                if closed or time.monotonic() - start > 20:
+                    break
+            self.assertTrue(closed)
+            self.assertLess(time.monotonic() - start, 15)
+
+    def test_tcp_idle_time_counts_from_the_last_answer(self):
+        """Queries 6 s apart on one connection: each answer restarts the 10 s idle time."""
+        packet = w.query("ollama.internal.thinkheads.ai")
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as s:
+            for i in range(3):  # at 0 s, 6 s and 12 s: past the first 10 s
+                if i:
+                    time.sleep(6)
+                s.sendall(struct.pack(">H", len(packet)) + packet)
+                self.assertEqual(w.read_tcp_reply(s).rcode, "NOERROR")
+
     def test_tcp_connection_cap_refuses_cleanly(self):
         """Past the cap (256) new connections are closed at once; UDP and existing ones keep working."""
         held = []

@@ -55,6 +55,12 @@ CommandLine parse_command_line(int argc, char** argv) {
                  "dns_server.upstream_servers; \"none\" turns forwarding off");
   app.add_flag("--check", cl.check, "load and check the inventory, print a summary, and exit (non-zero on errors)");
   app.add_option("-t,--threads", cl.server.threads, "UDP worker threads per listen address (default: one per core)");
+  app.add_option("--udp-spread", cl.server.udp_spread,
+                 "with several UDP threads: cpu = each datagram to the thread of the CPU that received it "
+                 "(keeps its data in that CPU's cache); flow = by a hash of addresses and ports (better with "
+                 "fewer network queues than threads)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "flow"}));
   app.add_option("--state-dir", state_dir, "where SOA serials are remembered across restarts")->capture_default_str();
   app.add_option("-u,--user", user,
                  "after binding, switch to this user and its group (required as root)");

@@ -101,6 +101,10 @@ class Server {
       // the idle ones sleep in the kernel.
       for (unsigned t = 0; t < n; ++t)
         for (auto& ep : listen_) udp_.push_back(std::make_unique<UdpWorker>(ep, holder_));
+      // Each datagram is read on the CPU that received it (on loopback, the sender's), where its
+      // data is already in cache; hashing by flow instead sends half the load across the machine.
+      for (size_t a = 0; a < listen_.size() && n > 1 && opts_.udp_spread == "cpu"; ++a)
+        if (!udp_[a]->steer_by_cpu(n)) spdlog::warn("udp: cannot steer datagrams by CPU on {}; spread by flow", listen_[a].to_string());
       for (auto& ep : listen_) tcp_->listen(ep);
     } catch (const std::exception& e) {
       spdlog::error("cannot listen ({}); not starting", e.what());
@@ -160,6 +164,14 @@ class Server {
 
     for (auto& u : udp_) u->join();
     tcp_thread_.join();
+    // Per worker, so that an operator can see how --udp-spread shares the load out.
+    std::string per_worker;
+    uint64_t udp_total = 0;
+    for (auto& u : udp_) {
+      per_worker += (per_worker.empty() ? "" : ", ") + std::to_string(u->stats().queries);
+      udp_total += u->stats().queries;
+    }
+    spdlog::info("udp: {} queries, per thread: {}; tcp: {} queries", udp_total, per_worker, tcp_->stats().queries);
     // A reload still reading files finishes on its own; nothing it produces is published any more.
     reload_guard_.reset();
     reload_thread_.join();

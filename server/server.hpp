@@ -18,6 +18,9 @@ struct ServerOptions {
   /// Replaces dns_server.upstream_servers at every load when set; an empty list turns forwarding off.
   std::optional<std::vector<horizon::Endpoint>> upstreams;
   unsigned threads = 0;                   ///< UDP worker threads; 0 = one per core
+  /// How datagrams are spread over the workers of one address: "cpu" (to the worker of the CPU that
+  /// received them) or "flow" (the kernel's hash of the addresses and ports).
+  std::string udp_spread = "cpu";
   std::optional<std::filesystem::path> state_dir;
   std::optional<std::string> user;  ///< switch to this user after binding (needs root)
   bool allow_root = false;          ///< serve as root anyway (off: refuse, see privileges.hpp)

@@ -4,6 +4,7 @@
 //
 // Runs until SIGTERM/SIGINT or --seconds elapse (bounded by design).
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -24,13 +25,24 @@ namespace {
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
 
-void serve(const sockaddr_in& addr, unsigned batch, time_t deadline) {
+void serve(const sockaddr_in& addr, unsigned batch, unsigned threads, time_t deadline) {
   int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     std::perror("bind");
     std::exit(1);
+  }
+  if (threads > 1) {
+    // Like phoenix-dns (--udp-spread cpu): each datagram to the socket of the CPU that received it.
+    // Every thread attaches the same program to the group; the last one stays.
+    sock_filter code[] = {
+        {BPF_LD | BPF_W | BPF_ABS, 0, 0, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_CPU)},
+        {BPF_ALU | BPF_MOD | BPF_K, 0, 0, threads},
+        {BPF_RET | BPF_A, 0, 0, 0},
+    };
+    sock_fprog prog{3, code};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) != 0) std::perror("reuseport cbpf");
   }
   // Wake up now and then to notice the stop request even when no traffic arrives.
   timeval tv{0, 200000};
@@ -99,8 +111,8 @@ int main(int argc, char** argv) {
   inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
   time_t deadline = time(nullptr) + seconds;
   std::vector<std::thread> ts;
-  for (unsigned t = 1; t < threads; ++t) ts.emplace_back(serve, addr, batch, deadline);
-  serve(addr, batch, deadline);
+  for (unsigned t = 1; t < threads; ++t) ts.emplace_back(serve, addr, batch, threads, deadline);
+  serve(addr, batch, threads, deadline);
   for (auto& t : ts) t.join();
   return 0;
 }

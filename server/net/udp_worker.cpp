@@ -1,5 +1,6 @@
 #include "udp_worker.hpp"
 
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -78,6 +79,18 @@ UdpWorker::~UdpWorker() {
   request_stop();
   join();
   socket_->close();  // never started: the thread did not close it
+}
+
+bool UdpWorker::steer_by_cpu(unsigned workers) {
+  // A classic BPF program for the reuseport group: A = the receiving CPU; A %= workers; return A,
+  // the index of the socket in bind order.
+  sock_filter code[] = {
+      {BPF_LD | BPF_W | BPF_ABS, 0, 0, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_CPU)},
+      {BPF_ALU | BPF_MOD | BPF_K, 0, 0, workers},
+      {BPF_RET | BPF_A, 0, 0, 0},
+  };
+  sock_fprog prog{static_cast<unsigned short>(std::size(code)), code};
+  return workers > 1 && ::setsockopt(fd_, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0;
 }
 
 void UdpWorker::start(const char* name) {

@@ -54,6 +54,10 @@ class UdpWorker {
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
   bool done() const { return done_.load(std::memory_order_acquire); }
   void join();
+  /// Call on one socket of a group of `workers` bound to the same address, after all are bound: a
+  /// datagram goes to the socket of the CPU that received it (CPU modulo `workers`) instead of by
+  /// flow hash. Returns false (and the kernel keeps hashing) if the kernel refuses the program.
+  bool steer_by_cpu(unsigned workers);
   /// The bound port (useful when constructed with port 0).
   uint16_t port() const { return port_; }
   /// Read only after join(): the counters are the worker's own, never shared while it runs.

@@ -294,13 +294,27 @@ void ZoneBuilder::add_wire(std::string_view owner, uint16_t type, uint32_t ttl, 
   lower_rdata_names(type, reinterpret_cast<uint8_t*>(rdata_.data() + off), rdata.size());
   std::string_view mine(rdata_.data() + off, rdata.size());
   uint32_t same_type = kNone;
-  for (uint32_t r = nodes_[n].first; r != kNone; r = records_[r].next) {
-    if (records_[r].type != type) continue;
-    if (same_type == kNone) same_type = r;
-    if (rdata_of(records_[r]) == mine) {
-      rdata_.resize(off);  // a duplicate record: RFC 2181 §5 says an RRset holds it once
+  const bool big = nodes_[n].count >= kLinearMax;
+  if (!big) {
+    for (uint32_t r = nodes_[n].first; r != kNone; r = records_[r].next) {
+      if (records_[r].type != type) continue;
+      if (same_type == kNone) same_type = r;
+      if (rdata_of(records_[r]) == mine) {
+        rdata_.resize(off);  // a duplicate record: RFC 2181 §5 says an RRset holds it once
+        return;
+      }
+    }
+  } else {
+    if (nodes_[n].count == kLinearMax)  // this node just outgrew the walk: index what it has
+      for (uint32_t r = nodes_[n].first; r != kNone; r = records_[r].next) {
+        dup_insert(n, r);
+        first_of_type_.emplace(uint64_t{n} << 16 | records_[r].type, r);
+      }
+    if (dup_find(n, type, mine)) {
+      rdata_.resize(off);
       return;
     }
+    if (auto it = first_of_type_.find(uint64_t{n} << 16 | type); it != first_of_type_.end()) same_type = it->second;
   }
   if (same_type != kNone && records_[same_type].ttl != ttl)
     early_.push_back({ZoneProblem::ttl_mismatch, text(), std::string(where), false});
@@ -316,6 +330,40 @@ void ZoneBuilder::add_wire(std::string_view owner, uint16_t type, uint32_t ttl, 
     records_[node.last].next = id;
   }
   node.last = id;
+  if (big) {
+    dup_insert(n, id);
+    first_of_type_.emplace(uint64_t{n} << 16 | type, id);
+  }
+  ++node.count;
+}
+
+uint64_t ZoneBuilder::dup_hash(uint32_t node, uint16_t type, std::string_view rdata) {
+  return hash_bytes(rdata, uint64_t{node} << 16 | type);
+}
+
+void ZoneBuilder::dup_insert(uint32_t node, uint32_t record) {
+  if ((dup_count_ + 1) * 2 > dup_.size()) {
+    std::vector<uint64_t> old(std::max<size_t>(1024, dup_.size() * 2), 0);
+    old.swap(dup_);
+    dup_count_ = 0;
+    for (uint64_t e : old)
+      if (e) dup_insert(static_cast<uint32_t>(e >> 32), static_cast<uint32_t>(e) - 1);
+  }
+  const size_t mask = dup_.size() - 1;
+  size_t i = dup_hash(node, records_[record].type, rdata_of(records_[record])) & mask;
+  while (dup_[i] != 0) i = (i + 1) & mask;
+  dup_[i] = uint64_t{node} << 32 | (record + 1u);
+  ++dup_count_;
+}
+
+bool ZoneBuilder::dup_find(uint32_t node, uint16_t type, std::string_view rdata) const {
+  if (dup_.empty()) return false;
+  const size_t mask = dup_.size() - 1;
+  for (size_t i = dup_hash(node, type, rdata) & mask; dup_[i] != 0; i = (i + 1) & mask) {
+    const auto r = static_cast<uint32_t>(dup_[i]) - 1;
+    if (dup_[i] >> 32 == node && records_[r].type == type && rdata_of(records_[r]) == rdata) return true;
+  }
+  return false;
 }
 
 std::shared_ptr<const Zone> ZoneBuilder::build(std::vector<ZoneIssue>& issues) {
@@ -455,6 +503,8 @@ std::shared_ptr<const Zone> ZoneBuilder::build(std::vector<ZoneIssue>& issues) {
   BigVector<char>().swap(names_);
   BigVector<char>().swap(rdata_);
   BigVector<PendingRecord>().swap(records_);
+  std::vector<uint64_t>().swap(dup_);
+  first_of_type_.clear();
   return std::shared_ptr<const Zone>(std::move(zone));
 }
 

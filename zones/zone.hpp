@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "huge_pages.hpp"
@@ -196,10 +197,14 @@ class ZoneBuilder {
     uint32_t name_off;
     uint32_t first = kNone, last = kNone;  ///< record list, in the order added
     uint32_t where_off = 0;
+    uint32_t count = 0;  ///< records so far; from kLinearMax on, duplicates are found through dup_
     uint16_t where_len = 0;
     uint8_t name_len;
     bool cut = false;
   };
+  /// Up to this many records a node's list is walked to find a duplicate; past it (one big RRset,
+  /// say) a hash table keeps adding linear instead of quadratic.
+  static constexpr uint32_t kLinearMax = 16;
   struct PendingRecord {
     uint32_t next = kNone;
     uint32_t rdata_off;
@@ -217,6 +222,10 @@ class ZoneBuilder {
   void insert_index(uint32_t node, uint64_t h);
   /// Rebuilds the index with `cap` slots (a power of two).
   void rehash(size_t cap);
+  /// Duplicate detection for big nodes: (node, record) pairs by hash of (node, type, rdata).
+  static uint64_t dup_hash(uint32_t node, uint16_t type, std::string_view rdata);
+  void dup_insert(uint32_t node, uint32_t record);
+  bool dup_find(uint32_t node, uint16_t type, std::string_view rdata) const;
   std::string where_of(const PendingNode& n) const { return {wheres_.data() + n.where_off, n.where_len}; }
 
   Name origin_;
@@ -224,6 +233,9 @@ class ZoneBuilder {
   BigVector<PendingNode> nodes_;
   BigVector<PendingRecord> records_;
   BigVector<uint64_t> index_;  ///< hash tag << 32 | node + 1; 0 = empty
+  std::vector<uint64_t> dup_;  ///< node << 32 | record + 1; 0 = empty. Only nodes past kLinearMax.
+  size_t dup_count_ = 0;
+  std::unordered_map<uint64_t, uint32_t> first_of_type_;  ///< node << 16 | type -> first record, big nodes
   std::vector<ZoneIssue> early_;
 };
 

@@ -169,3 +169,37 @@ TEST(ZoneStore, RrsetBlobEncodesLikeTheZone) {
   EXPECT_EQ(rd, rr.rdata);
   EXPECT_FALSE(RRsetBlob().view());
 }
+
+TEST(ZoneStore, BigRrsetsMergeDuplicatesPerOwnerAndTypeLikeSmallOnes) {
+  // Past ZoneBuilder's linear walk (16 records at a node) duplicates are found by hash: the same
+  // rules must hold there. Two owners and two types share rdata, so a key missing the owner or the
+  // type would merge records that are not duplicates.
+  auto b = with_apex();
+  const uint32_t n = 3000;
+  auto V = [](uint32_t i) { return A(0x03000000 + i); };  // also a valid TXT: one 3-byte string
+  for (const char* owner : {"big.z.test", "big2.z.test"})
+    for (int pass = 0; pass < 2; ++pass)  // the second pass adds every record again
+      for (uint32_t i = 0; i < n; ++i) {
+        b.add(N(owner), rrtype::A, 300, V(i));
+        b.add(N(owner), rrtype::TXT, 300, V(i));  // the same bytes as the A record
+      }
+  b.add(N("big.z.test"), rrtype::A, 600, V(n));  // a new record with another TTL: reported
+  b.add(N("big.z.test"), rrtype::A, 600, V(n));  // and merged
+  std::vector<ZoneIssue> issues;
+  auto z = b.build(issues);
+  ASSERT_TRUE(z);
+  EXPECT_EQ(z->record_count(), 2 + 4 * n + 1);
+  EXPECT_TRUE(has(issues, ZoneProblem::ttl_mismatch, "big.z.test."));
+  EXPECT_EQ(std::count_if(issues.begin(), issues.end(), [](const ZoneIssue& i) { return i.problem == ZoneProblem::ttl_mismatch; }), 1);
+  for (const char* owner : {"big.z.test", "big2.z.test"}) {
+    NodeView node = z->find_node(N(owner).wire());
+    ASSERT_TRUE(node);
+    RRsetView a = node.find(rrtype::A), txt = node.find(rrtype::TXT);
+    ASSERT_TRUE(a && txt);
+    EXPECT_EQ(a.ttl(), 300u);  // the first record's TTL
+    EXPECT_EQ(txt.size(), n);
+    EXPECT_EQ(a.size(), std::string(owner) == "big.z.test" ? n + 1 : n);
+    uint32_t i = 0;
+    for (std::string_view rd : a) EXPECT_EQ(rd, V(i++));  // in the order first added
+  }
+}

@@ -8,6 +8,8 @@
 // Every run is bounded by --duration; nothing loops forever. Output is one "key=value ..." line, and with
 // --interval S one "interval t=... key=value ..." line per S seconds on stderr (to see a stall in time).
 // SIGUSR1 ends the run early, with the same report (for runs that last until something happens elsewhere).
+// SIGUSR2 marks a phase: the first starts it, the second ends it, and a "phase ..." line on stderr gives
+// the latency of the replies received in between (say, while a server reloads).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -36,6 +38,8 @@ using phoenix::bench::WireQuery;
 
 volatile std::sig_atomic_t g_end_now = 0;
 void on_sigusr1(int) { g_end_now = 1; }
+volatile std::sig_atomic_t g_phase_marks = 0;
+void on_sigusr2(int) { g_phase_marks = g_phase_marks + 1; }
 
 uint64_t now_ns() {
   timespec ts;
@@ -108,6 +112,11 @@ struct Run {
   Histogram interval_hist;
   Counters at_interval;
   uint64_t interval_from = 0, next_interval = 0;
+  // SIGUSR2: the replies between the first and the second mark.
+  Histogram phase_hist;
+  int phase_marks = 0;
+  Counters at_phase_start, at_phase_end;
+  uint64_t phase_from = 0, phase_to = 0;
 
   Run(const Options& opts, const std::vector<WireQuery>& queries) : o(opts), qs(queries) {
     auto* v4 = reinterpret_cast<sockaddr_in*>(&dst);
@@ -151,6 +160,7 @@ struct Run {
     if (p[2] & 0x02) ++c.truncated;
     if (measuring) hist.add(now - sent_at);
     if (o.interval > 0) interval_hist.add(now - sent_at);
+    if (phase_marks == 1) phase_hist.add(now - sent_at);
   }
 
   void tick(uint64_t now) {
@@ -160,6 +170,15 @@ struct Run {
     }
     if (o.interval > 0 && now >= next_interval) report_interval(now);
     if (g_end_now && now < end) end = std::max(now, measure_from);
+    for (int marks = g_phase_marks; phase_marks < marks && phase_marks < 2;) {
+      if (++phase_marks == 1) {
+        at_phase_start = c;
+        phase_from = now;
+      } else {
+        at_phase_end = c;
+        phase_to = now;
+      }
+    }
   }
 
   /// Starts the clock of --interval; says when the run started in wall-clock time, so that events
@@ -459,6 +478,15 @@ struct Run {
         o.mode.c_str(), secs, d(&Counters::sent), d(&Counters::received), qps, d(&Counters::lost),
         d(&Counters::noerror), d(&Counters::nxdomain), d(&Counters::other_rcode), d(&Counters::truncated),
         d(&Counters::errors), hist.percentile(0.5), hist.percentile(0.99), hist.percentile(0.999));
+    if (phase_marks == 0) return;
+    // A phase still open when the run ended closes with it.
+    const Counters& e = phase_marks >= 2 ? at_phase_end : at_end;
+    uint64_t to = phase_marks >= 2 ? phase_to : finish_ns;
+    std::fprintf(stderr, "phase t=%.3f-%.3f sent=%llu received=%llu p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
+                 static_cast<double>(phase_from - start) * 1e-9, static_cast<double>(to - start) * 1e-9,
+                 static_cast<unsigned long long>(e.sent - at_phase_start.sent),
+                 static_cast<unsigned long long>(e.received - at_phase_start.received), phase_hist.percentile(0.5),
+                 phase_hist.percentile(0.99), phase_hist.percentile(0.999), phase_hist.max());
   }
 };
 
@@ -502,6 +530,7 @@ int main(int argc, char** argv) {
   // A server closing a connection we still write to must cost an error count, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGUSR1, on_sigusr1);
+  std::signal(SIGUSR2, on_sigusr2);
   try {
     if (o.cpu >= 0) {
       cpu_set_t set;

@@ -11,4 +11,15 @@ pid=$!
 sleep 0.3
 out=$("$loadgen" --queries "$dir/q.txt" --port "$port" --duration 0.3 --warmup 0)
 echo "$out"
-case "$out" in *" received=0 "*) exit 1 ;; *" received="*) exit 0 ;; *) exit 1 ;; esac
+case "$out" in *" received=0 "*) exit 1 ;; *" received="*) ;; *) exit 1 ;; esac
+# Phase marks (SIGUSR2): 0.2 s of the second run is marked, and it must report replies in it.
+"$loadgen" --queries "$dir/q.txt" --port "$port" --duration 1 --warmup 0 --interval 0.1 > /dev/null 2> "$dir/err" &
+gen=$!
+# Signal only once it says it started: before its handler is set, SIGUSR2 would kill it.
+i=0
+until grep -q '^start ' "$dir/err" || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.1; kill -USR2 "$gen"; sleep 0.2; kill -USR2 "$gen"
+wait "$gen"
+phase=$(grep '^phase ' "$dir/err" || true)
+echo "$phase"
+case "$phase" in *" received=0 "*) exit 1 ;; *" received="*) exit 0 ;; *) exit 1 ;; esac

@@ -53,7 +53,29 @@ size_t finish_error(Answering& a, uint16_t rcode, int ede) {
   return finish_with_opt(a, rcode, ede);
 }
 
-/// Stages: answer, authority, additional. Additional data is dropped before TC is set (RFC 2181 §9).
+/// The wire name an RRsetRef stands for: its own, or the query name's.
+std::string_view ref_owner(const Answering& a, const zones::RRsetRef& ref) {
+  if (!ref.owner) return {reinterpret_cast<const char*>(a.q.qname_lower), a.q.qname_len};
+  auto p = reinterpret_cast<const uint8_t*>(ref.owner);
+  return {ref.owner, zones::wire_name_length(p, zones::kMaxNameWire)};
+}
+
+/// RFC 9471 §3: a referral that cannot carry all glue for the name servers inside the delegated zone
+/// ("in-domain") is truncated, so that the resolver asks again over TCP instead of being stuck; glue
+/// for servers elsewhere is optional. `from` is the first additional RRset that did not fit.
+bool in_domain_glue_left_out(const Answering& a, const LookupResult& r, size_t from) {
+  if (r.status != LookupStatus::referral) return false;
+  std::string_view cut;
+  for (auto& ref : r.authority)
+    if (ref.rrset.type() == zones::rrtype::NS) cut = ref_owner(a, ref);
+  if (cut.empty()) return false;
+  for (size_t i = from; i < r.additional.size; ++i)
+    if (zones::wire_has_suffix(ref_owner(a, r.additional.items[i]), cut)) return true;
+  return false;
+}
+
+/// Stages: answer, authority, additional. Additional data is dropped before TC is set (RFC 2181 §9),
+/// except a referral's in-domain glue (RFC 9471).
 size_t write_sections(Answering& a, const LookupResult& r) {
   WireWriter& w = a.w;
   bool ok = true;
@@ -64,8 +86,14 @@ size_t write_sections(Answering& a, const LookupResult& r) {
     w.set_tc();
     if (a.ctx.stats) ++a.ctx.stats->truncated;
   } else {
-    for (auto& ref : r.additional)
-      if (!w.put_rrset(Section::additional, ref)) break;
+    for (size_t i = 0; i < r.additional.size; ++i)
+      if (!w.put_rrset(Section::additional, r.additional.items[i])) {
+        if (in_domain_glue_left_out(a, r, i)) {
+          w.set_tc();
+          if (a.ctx.stats) ++a.ctx.stats->truncated;
+        }
+        break;
+      }
   }
   w.set_limit(w.limit() + a.opt_reserve);
   uint16_t rc = r.status == LookupStatus::nxdomain ? rcode::NXDOMAIN : rcode::NOERROR;

@@ -7,6 +7,7 @@
 #include "server/query/query_builder.hpp"
 #include "server/query/wire_reader.hpp"
 #include "server/reload.hpp"
+#include "zones/zonefile.hpp"
 
 using namespace phoenix;
 
@@ -180,4 +181,43 @@ TEST(Processor, ForwardAndSelfPointersInAdditionalAreFormerr) {
   ok[11] = 1;
   ok.insert(ok.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0});  // a backward pointer is fine
   EXPECT_EQ(ask(ok).rcode(), 0);
+}
+
+TEST(Processor, ReferralIsTruncatedOnlyWhenInDomainGlueDoesNotFit) {
+  // RFC 9471: "wide" has ten name servers inside it, each with A and AAAA glue (over 512 bytes in all);
+  // "far" has ten inside our zone but outside the delegation (sibling glue, optional).
+  std::string text = "$ORIGIN t.test.\n$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+  for (int i = 1; i <= 10; ++i) {
+    std::string n = std::to_string(10 + i);
+    text += "wide NS ns" + n + ".wide\nns" + n + ".wide A 192.0.2." + n + "\nns" + n + ".wide AAAA 2001:db8::" + n + "\n";
+    text += "far NS ns" + n + ".other\nns" + n + ".other A 192.0.2." + n + "\nns" + n + ".other AAAA 2001:db8::" + n + "\n";
+  }
+  horizon::Diagnostics diag;
+  auto zone = zones::load_zone_text(text, *zones::Name::from_text("t.test"), "t.zone", diag);
+  ASSERT_TRUE(zone) << (diag.items().empty() ? "" : diag.items()[0].format());
+  zones::Snapshot snap;
+  snap.views.add_view("any", {*horizon::IpPrefix::parse("0.0.0.0/0")});
+  zones::ViewData vd;
+  vd.zones.add(zone);
+  snap.view_data.push_back(std::move(vd));
+  auto ask_snap = [&](const std::string& name, bool edns) {
+    auto q = make_query(name, 1, 7, edns);
+    std::vector<uint8_t> out(1232);
+    query::QueryContext ctx{&snap, *horizon::IpAddr::parse("192.0.2.200"), false, nullptr};
+    out.resize(query::process_query(q.data(), q.size(), ctx, out.data(), out.size()));
+    return Reply{out};
+  };
+
+  Reply small = ask_snap("www.wide.t.test", false);  // 512 bytes: the glue does not all fit
+  EXPECT_TRUE(small.tc());
+  EXPECT_FALSE(small.aa());
+  EXPECT_EQ(small.count(2), 10);  // the NS RRset is kept, so a client sees the referral it was given
+  EXPECT_LT(small.count(3), 20);
+  Reply big = ask_snap("www.wide.t.test", true);  // 4096: everything fits
+  EXPECT_FALSE(big.tc());
+  EXPECT_EQ(big.count(3), 20 + 1);  // every A and AAAA, and the OPT
+  Reply sibling = ask_snap("www.far.t.test", false);  // glue dropped, but none of it was in-domain
+  EXPECT_FALSE(sibling.tc());
+  EXPECT_EQ(sibling.count(2), 10);
+  EXPECT_LT(sibling.count(3), 20);
 }

@@ -305,11 +305,6 @@ void ZoneBuilder::add_wire(std::string_view owner, uint16_t type, uint32_t ttl, 
       }
     }
   } else {
-    if (nodes_[n].count == kLinearMax)  // this node just outgrew the walk: index what it has
-      for (uint32_t r = nodes_[n].first; r != kNone; r = records_[r].next) {
-        dup_insert(n, r);
-        first_of_type_.emplace(uint64_t{n} << 16 | records_[r].type, r);
-      }
     if (dup_find(n, type, mine)) {
       rdata_.resize(off);
       return;
@@ -330,11 +325,17 @@ void ZoneBuilder::add_wire(std::string_view owner, uint16_t type, uint32_t ttl, 
     records_[node.last].next = id;
   }
   node.last = id;
-  if (big) {
+  // Counted only when a record is kept, so a node is indexed exactly once, the moment it outgrows the
+  // walk; from then on each new record goes in as it comes.
+  if (++node.count == kLinearMax) {
+    for (uint32_t r = node.first; r != kNone; r = records_[r].next) {
+      dup_insert(n, r);
+      first_of_type_.emplace(uint64_t{n} << 16 | records_[r].type, r);
+    }
+  } else if (big) {
     dup_insert(n, id);
     first_of_type_.emplace(uint64_t{n} << 16 | type, id);
   }
-  ++node.count;
 }
 
 uint64_t ZoneBuilder::dup_hash(uint32_t node, uint16_t type, std::string_view rdata) {

@@ -203,3 +203,23 @@ TEST(ZoneStore, BigRrsetsMergeDuplicatesPerOwnerAndTypeLikeSmallOnes) {
     for (std::string_view rd : a) EXPECT_EQ(rd, V(i++));  // in the order first added
   }
 }
+
+TEST(ZoneStore, DuplicatesOfANodeAtTheWalkLimitAreMergedAndIndexedOnce) {
+  // A node with exactly ZoneBuilder's walk limit (16) of records, then every record many times again
+  // (a zone file concatenated with itself): merged, in order, first TTL kept, no warning.
+  auto b = with_apex();
+  for (int pass = 0; pass < 500; ++pass)
+    for (uint32_t i = 0; i < 16; ++i) b.add(N("edge.z.test"), rrtype::A, 300, A(i));
+  b.add(N("edge.z.test"), rrtype::A, 300, A(16));  // the 17th: found through the index from now on
+  b.add(N("edge.z.test"), rrtype::A, 300, A(16));
+  b.add(N("edge.z.test"), rrtype::A, 300, A(3));
+  std::vector<ZoneIssue> issues;
+  auto z = b.build(issues);
+  ASSERT_TRUE(z);
+  EXPECT_TRUE(issues.empty());
+  RRsetView a = z->find_node(N("edge.z.test").wire()).find(rrtype::A);
+  ASSERT_TRUE(a);
+  ASSERT_EQ(a.size(), 17u);
+  uint32_t i = 0;
+  for (std::string_view rd : a) EXPECT_EQ(rd, A(i++));
+}

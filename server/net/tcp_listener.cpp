@@ -90,49 +90,55 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
   horizon::IpAddr client;
   query::ForwardRequest fwd;
   try {
+    boost::system::error_code peer_ec;
+    auto remote = socket->remote_endpoint(peer_ec);
+    if (!peer_ec) client = to_ip(remote.address());
     boost::system::error_code ec;
-    auto remote = socket->remote_endpoint(ec);
-    if (!ec) client = to_ip(remote.address());
     bool arm = true;
     for (;;) {
       size_t off = 0, pending = 0;  // pending: reply bytes (with length prefixes) in `out`
-      while (!ec && have - off >= 2) {
+      auto flush = [&]() -> asio::awaitable<void> {
+        if (pending)
+          co_await asio::async_write(*socket, asio::buffer(out.get(), pending), asio::redirect_error(asio::use_awaitable, ec));
+        pending = 0;
+      };
+      // Closed under us (idle watchdog, client reset): the rest of the batch is not worth answering.
+      while (!ec && socket->is_open() && have - off >= 2) {
         const size_t len = static_cast<size_t>((in[off] << 8) | in[off + 1]);
         if (have - off < 2 + len) break;  // split across segments (RFC 7766 §8): read on
         const uint8_t* q = in.get() + off + 2;
         off += 2 + len;
-        arm = true;
         if (kOutCap - pending < 2 + query::kMaxTcpReply) {
-          co_await asio::async_write(*socket, asio::buffer(out.get(), pending), asio::redirect_error(asio::use_awaitable, ec));
-          pending = 0;
+          co_await flush();
           if (ec) break;
         }
         const zones::Snapshot* snap = holder_.acquire(slot_);
         query::QueryContext ctx{snap, client, true, &stats_, forwarder_ ? &fwd : nullptr};
-        uint8_t* reply_at = out.get() + pending + 2;
-        size_t reply = query::answer_query(q, len, ctx, reply_at, query::kMaxTcpReply);
+        size_t reply = query::answer_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
         if (reply == 0 && fwd.wanted) {
           fwd.wanted = false;
-          // Only this connection waits; the replies before this one wait with it, in order.
-          reply = co_await forward(fwd.query, *snap, reply_at);
+          // The replies before this one go out first: they must not wait for an upstream.
+          co_await flush();
+          if (ec) break;
+          reply = co_await forward(fwd.query, *snap, out.get() + 2);
         }
-        if (reply == 0) continue;
+        if (reply == 0) continue;  // dropped (a response, say): does not count as activity
+        arm = true;
         out[pending] = static_cast<uint8_t>(reply >> 8);
         out[pending + 1] = static_cast<uint8_t>(reply);
         pending += 2 + reply;
       }
       if (ec) break;
-      if (pending) {
-        co_await asio::async_write(*socket, asio::buffer(out.get(), pending), asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
-      }
+      co_await flush();
+      if (ec || !socket->is_open()) break;
       std::memmove(in.get(), in.get() + off, have - off);
       have -= off;
-      if (stopping_ && have == 0 && socket->available(ec) == 0) break;
+      if (stopping_ && have < 2 && socket->available(ec) == 0) break;
       // The idle watchdog (RFC 7766 §6.2.3): if no complete query arrives in time, closing the socket
-      // ends the read. It is re-armed only once a query was answered, so a client trickling bytes
-      // cannot keep a connection, and it stays armed through the replies, so one that stops reading
-      // cannot pin it either.
+      // ends the read. It is re-armed only once a query was answered, so a client trickling bytes (or
+      // sending what gets no reply) cannot keep a connection, and it stays armed through the replies,
+      // so one that stops reading cannot pin it either. Once per batch: a batch's replies must be
+      // taken within the idle time.
       if (arm) {
         arm = false;
         idle.expires_after(limits_.idle_timeout);
@@ -143,7 +149,8 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
           }
         });
       }
-      if (have == 0) waiting_.insert(socket.get());
+      // Between queries (nothing, or part of a length prefix): stop() may close it.
+      if (have < 2) waiting_.insert(socket.get());
       size_t n = co_await socket->async_read_some(asio::buffer(in.get() + have, kInCap - have),
                                                   asio::redirect_error(asio::use_awaitable, ec));
       waiting_.erase(socket.get());

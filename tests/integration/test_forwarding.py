@@ -16,6 +16,7 @@ import time
 import unittest
 from pathlib import Path
 
+import dnsprobe as w
 from harness import Server, copy_inventory, dig, free_port
 
 INTERNAL, EXTERNAL = "127.0.0.1", "127.0.0.2"  # the example inventory makes 127.0.0.1 internal
@@ -332,6 +333,21 @@ class UpstreamMisbehaviourTest(unittest.TestCase):
             self.assertIsNone(pending.poll())  # the forwarded one is indeed still waiting
         finally:
             pending.wait(timeout=10)
+
+    def test_tcp_replies_before_a_forwarded_query_do_not_wait_for_it(self):
+        # Pipelined on one connection: a name of ours, then one the silent upstream never answers.
+        _, server = self.serve(lambda *_: None, forward_timeout_ms=3000, forward_total_timeout_ms=3000)
+        ours = w.query("ollama.internal.thinkheads.ai", qid=1)
+        stuck = w.query("stuck.example.test", qid=2, rd=True)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10, source_address=(INTERNAL, 0)) as s:
+            start = time.monotonic()
+            s.sendall(b"".join(struct.pack(">H", len(p)) + p for p in (ours, stuck)))
+            first = w.read_tcp_reply(s)
+            waited = time.monotonic() - start
+            self.assertEqual((first.qid, first.rcode), (1, "NOERROR"))
+            self.assertLess(waited, 2.0)  # well before the upstream's 3 s timeout
+            second = w.read_tcp_reply(s)
+            self.assertEqual((second.qid, second.rcode), (2, "SERVFAIL"))
 
     def test_identical_questions_are_coalesced(self):
         def behaviour(up, query, addr):

@@ -43,7 +43,7 @@ class HugePageAllocator {
   HugePageAllocator(const HugePageAllocator<U>&) noexcept {}
 
   T* allocate(size_t n) {
-    if (n > SIZE_MAX / sizeof(T) - kHuge) throw std::bad_array_new_length();
+    if (n > (SIZE_MAX - 2 * kHuge) / sizeof(T)) throw std::bad_array_new_length();
     const size_t bytes = n * sizeof(T);
     if (!use_mmap(bytes)) return std::allocator<T>{}.allocate(n);
     const size_t len = page_round(bytes);

@@ -160,7 +160,7 @@ struct Run {
     if (p[2] & 0x02) ++c.truncated;
     if (measuring) hist.add(now - sent_at);
     if (o.interval > 0) interval_hist.add(now - sent_at);
-    if (phase_marks == 1) phase_hist.add(now - sent_at);
+    if (phase_marks == 1 && finish_ns == 0) phase_hist.add(now - sent_at);
   }
 
   void tick(uint64_t now) {
@@ -170,7 +170,8 @@ struct Run {
     }
     if (o.interval > 0 && now >= next_interval) report_interval(now);
     if (g_end_now && now < end) end = std::max(now, measure_from);
-    for (int marks = g_phase_marks; phase_marks < marks && phase_marks < 2;) {
+    // Marks after the run's end (during the drain) are ignored: the phase must lie inside the run.
+    for (int marks = g_phase_marks; finish_ns == 0 && phase_marks < marks && phase_marks < 2;) {
       if (++phase_marks == 1) {
         at_phase_start = c;
         phase_from = now;

@@ -56,7 +56,9 @@ void TcpListener::stop() {
 asio::awaitable<void> TcpListener::accept_loop(tcp::acceptor& acceptor) {
   while (!stopping_) {
     boost::system::error_code ec;
-    auto socket = std::make_shared<tcp::socket>(co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec)));
+    tcp::endpoint peer;  // filled by accept itself: no getpeername per connection
+    auto socket =
+        std::make_shared<tcp::socket>(co_await acceptor.async_accept(peer, asio::redirect_error(asio::use_awaitable, ec)));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) co_return;
       // EMFILE and friends: back off briefly instead of spinning, and keep accepting.
@@ -71,11 +73,11 @@ asio::awaitable<void> TcpListener::accept_loop(tcp::acceptor& acceptor) {
       continue;
     }
     sessions_.insert(socket);
-    asio::co_spawn(io_, serve(socket), asio::detached);
+    asio::co_spawn(io_, serve(socket, to_ip(peer.address())), asio::detached);
   }
 }
 
-asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
+asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, horizon::IpAddr client) {
   // Buffers live in the coroutine frame: one allocation per connection, none per query. Each holds
   // one largest message plus a batch, so that every query a read brings in is answered before the
   // next read and their replies leave in one write: two system calls per batch of pipelined queries
@@ -83,16 +85,13 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket) {
   constexpr size_t kBatch = 16384;
   constexpr size_t kInCap = 2 + 65535 + kBatch;
   constexpr size_t kOutCap = 2 + query::kMaxTcpReply + kBatch;
-  auto in = std::make_unique<uint8_t[]>(kInCap);
-  auto out = std::make_unique<uint8_t[]>(kOutCap);
+  // Not zeroed: clearing 160 KiB was 6% of the CPU time of a one-query connection.
+  auto in = std::make_unique_for_overwrite<uint8_t[]>(kInCap);
+  auto out = std::make_unique_for_overwrite<uint8_t[]>(kOutCap);
   size_t have = 0;  // bytes received and not yet answered (at most one partial message once answered)
   asio::steady_timer idle(io_);
-  horizon::IpAddr client;
   query::ForwardRequest fwd;
   try {
-    boost::system::error_code peer_ec;
-    auto remote = socket->remote_endpoint(peer_ec);
-    if (!peer_ec) client = to_ip(remote.address());
     boost::system::error_code ec;
     bool arm = true;
     for (;;) {

@@ -44,7 +44,7 @@ class TcpListener {
   /// Answers a query the processor handed to the forwarder into `out`; only this connection waits.
   boost::asio::awaitable<size_t> forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out);
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
-  boost::asio::awaitable<void> serve(std::shared_ptr<boost::asio::ip::tcp::socket> socket);
+  boost::asio::awaitable<void> serve(std::shared_ptr<boost::asio::ip::tcp::socket> socket, horizon::IpAddr client);
 
   boost::asio::io_context& io_;
   SnapshotHolder& holder_;

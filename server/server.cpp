@@ -102,7 +102,7 @@ class Server {
       for (unsigned t = 0; t < n; ++t)
         for (auto& ep : listen_) udp_.push_back(std::make_unique<UdpWorker>(ep, holder_));
       // Each datagram is read on the CPU that received it (on loopback, the sender's), where its
-      // data is already in cache; hashing by flow instead sends half the load across the machine.
+      // data is already in cache; hashing by flow hands it to whichever thread its ports pick.
       for (size_t a = 0; a < listen_.size() && n > 1 && opts_.udp_spread == "cpu"; ++a)
         if (!udp_[a]->steer_by_cpu(n)) spdlog::warn("udp: cannot steer datagrams by CPU on {}; spread by flow", listen_[a].to_string());
       for (auto& ep : listen_) tcp_->listen(ep);

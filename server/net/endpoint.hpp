@@ -10,6 +10,9 @@
 
 namespace phoenix::server {
 
+/// The kernel's form of `ep` in `ss`; returns its length.
+socklen_t to_sockaddr(const horizon::Endpoint& ep, sockaddr_storage& ss);
+
 /// The address views match on, from a kernel socket address.
 horizon::IpAddr to_ip(const sockaddr_storage& ss);
 horizon::IpAddr to_ip(const boost::asio::ip::address& a);

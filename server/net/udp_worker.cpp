@@ -18,23 +18,6 @@ namespace phoenix::server {
 
 namespace {
 
-/// The kernel's form of `ep` in `ss`; returns its length.
-socklen_t to_sockaddr(const horizon::Endpoint& ep, sockaddr_storage& ss) {
-  ss = {};
-  if (ep.addr.is_v4()) {
-    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(ep.port);
-    std::memcpy(&s4->sin_addr, ep.addr.bytes.data(), 4);
-    return sizeof(sockaddr_in);
-  }
-  auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  s6->sin6_family = AF_INET6;
-  s6->sin6_port = htons(ep.port);
-  std::memcpy(&s6->sin6_addr, ep.addr.bytes.data(), 16);
-  return sizeof(sockaddr_in6);
-}
-
 [[noreturn]] void fail(int fd, const char* what, const horizon::Endpoint& ep) {
   int err = errno;
   if (fd >= 0) ::close(fd);

@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config python3
   libboost-dev libldns-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
+  libssl-dev  # libcrypto: TSIG HMACs (server/xfr)
   libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils
   dpkg-dev systemd  # CPack's dpkg-shlibdeps; systemd-analyze verify for the unit (no running systemd needed)

@@ -1,0 +1,316 @@
+#include <gtest/gtest.h>
+
+#include <ldns/ldns.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "server/query/query_builder.hpp"
+#include "server/xfr/ixfr_history.hpp"
+#include "zones/serial.hpp"
+#include "zones/zonefile.hpp"
+
+using namespace phoenix;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Version `serial` of a small zone; each version changes a few records in every way a diff can.
+std::string version(uint32_t serial) {
+  std::string t = "$ORIGIN ixfr.test.\n$TTL 300\n@ SOA ns hostmaster " + std::to_string(serial) +
+                  " 3600 600 86400 300\n@ NS ns\nns A 192.0.2.53\n";
+  for (uint32_t i = 0; i < 40; ++i) t += "h" + std::to_string(i) + " A 10.0.0." + std::to_string(i) + "\n";
+  if (serial >= 2) t += "new" + std::to_string(serial) + " A 10.1.0." + std::to_string(serial) + "\n";  // added
+  if (serial < 3) t += "old A 10.2.0.1\nold TXT \"goes away in 3\"\n";                                   // removed
+  t += serial >= 3 ? "@ MX 20 mx2\n" : "@ MX 10 mx1\n";                                                // changed
+  t += serial >= 4 ? "ttl 60 A 10.3.0.1\n" : "ttl 120 A 10.3.0.1\n";                                    // TTL
+  return t;
+}
+
+std::shared_ptr<const zones::Zone> zone(uint32_t serial) {
+  horizon::Diagnostics diag;
+  auto z = zones::load_zone_text(version(serial), *zones::Name::from_text("ixfr.test"), "ixfr.zone", diag);
+  EXPECT_TRUE(z);
+  return z;
+}
+
+/// A record as one line of text: owner TTL type rdata.
+std::string line(const xfr::DiffRecord& r) {
+  return zones::Name::from_wire(r.owner).to_text() + " " + std::to_string(r.ttl) + " " + zones::type_to_text(r.type) +
+         " " + zones::rdata_to_text(r.type, r.rdata);
+}
+
+/// The zone's records as lines (zone_to_text), as a set.
+std::set<std::string> records_of(const zones::Zone& z) {
+  std::set<std::string> out;
+  std::string text = zones::zone_to_text(z), l;
+  for (char c : text) {
+    if (c != '\n') {
+      l += c;
+      continue;
+    }
+    out.insert(l);
+    l.clear();
+  }
+  return out;
+}
+
+std::set<std::string> as_lines(const std::vector<xfr::DiffRecord>& rs) {
+  std::set<std::string> out;
+  for (const auto& r : rs) out.insert(line(r));
+  return out;
+}
+
+/// Runs `source` through the message stream with small messages and returns the records ldns parses,
+/// in order, as "owner TTL type rdata" (SOAs reduced to their serial for readability).
+std::vector<std::string> transfer(xfr::RecordSource& source, uint16_t qtype = zones::rrtype::IXFR) {
+  auto q = query::build_query("ixfr.test", qtype, 7, false, std::nullopt);
+  xfr::XfrQuestion xq;
+  EXPECT_TRUE(xfr::make_xfr_question(7, q.data() + 12, q.size() - 16, qtype, 1, false, xq));
+  xfr::XfrMessageStream stream(xq, 700);
+  std::vector<uint8_t> buf(65535);
+  std::vector<std::string> out;
+  while (size_t n = stream.next(source, buf.data(), buf.size())) {
+    ldns_pkt* pkt = nullptr;
+    EXPECT_EQ(ldns_wire2pkt(&pkt, buf.data(), n), LDNS_STATUS_OK);
+    if (!pkt) break;
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    for (size_t i = 0; i < ldns_rr_list_rr_count(an); ++i) {
+      ldns_rr* rr = ldns_rr_list_rr(an, i);
+      if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+        out.push_back("SOA " + std::to_string(ldns_rdf2native_int32(ldns_rr_rdf(rr, 2))));
+        continue;
+      }
+      char* s = ldns_rr2str(rr);
+      out.emplace_back(s);
+      free(s);
+      while (!out.back().empty() && out.back().back() == '\n') out.back().pop_back();
+    }
+    ldns_pkt_free(pkt);
+  }
+  EXPECT_FALSE(stream.failed());
+  return out;
+}
+
+/// What an RFC 1995 client does with an incremental answer: starting from `start` (ldns lines of the
+/// old version), apply each step's deletions and additions; checks the SOA framing on the way.
+std::set<std::string> apply(std::vector<std::string> seq, std::set<std::string> start, uint32_t from, uint32_t to) {
+  EXPECT_GE(seq.size(), 2u);
+  EXPECT_EQ(seq.front(), "SOA " + std::to_string(to));
+  EXPECT_EQ(seq.back(), "SOA " + std::to_string(to));
+  uint32_t at = from;
+  bool deleting = false;
+  for (size_t i = 1; i + 1 < seq.size(); ++i) {
+    const std::string& r = seq[i];
+    if (r.rfind("SOA ", 0) == 0) {
+      uint32_t s = static_cast<uint32_t>(std::stoul(r.substr(4)));
+      if (!deleting) EXPECT_EQ(s, at) << "a step must start at the version the client has";
+      else at = s;
+      deleting = !deleting;
+      continue;
+    }
+    if (deleting) EXPECT_EQ(start.erase(r), 1u) << "deleting a record the client does not have: " << r;
+    else EXPECT_TRUE(start.insert(r).second) << "adding a record the client has: " << r;
+  }
+  EXPECT_EQ(at, to);
+  return start;
+}
+
+/// Every record of version `serial` but its SOA, as ldns prints them (the client's view of its copy).
+std::set<std::string> client_copy(uint32_t serial) {
+  xfr::AxfrSource source(zone(serial));
+  auto all = transfer(source, zones::rrtype::AXFR);
+  std::set<std::string> out;
+  for (auto& r : all)
+    if (r.rfind("SOA ", 0) != 0) out.insert(r);
+  return out;
+}
+
+class TempDir {
+ public:
+  TempDir() : path_(fs::temp_directory_path() / ("phoenix-ixfr-" + std::to_string(::getpid()) + "-" +
+                                                 std::to_string(counter_++))) {
+    fs::remove_all(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  static inline int counter_ = 0;
+};
+
+xfr::IxfrHistoryStore history_1_to_4(size_t max_steps = 64) {
+  xfr::IxfrHistoryStore store(max_steps);
+  for (uint32_t s = 1; s < 4; ++s) store.record("internal", *zone(s), *zone(s + 1));
+  return store;
+}
+
+const std::string kOrigin = zones::Name::from_text("ixfr.test")->wire();
+
+}  // namespace
+
+TEST(IxfrHistory, DiffListsRemovedAndAddedRecords) {
+  auto d = xfr::diff_zones(*zone(2), *zone(3));
+  EXPECT_EQ(d.from_serial(), 2u);
+  EXPECT_EQ(d.to_serial(), 3u);
+  EXPECT_EQ(as_lines(d.removed), (std::set<std::string>{
+                                     "new2.ixfr.test. 300 A 10.1.0.2",
+                                     "old.ixfr.test. 300 A 10.2.0.1",
+                                     "old.ixfr.test. 300 TXT \"goes away in 3\"",
+                                     "ixfr.test. 300 MX 10 mx1.ixfr.test.",
+                                 }));
+  EXPECT_EQ(as_lines(d.added), (std::set<std::string>{
+                                   "new3.ixfr.test. 300 A 10.1.0.3",
+                                   "ixfr.test. 300 MX 20 mx2.ixfr.test.",
+                               }));
+  auto ttl = xfr::diff_zones(*zone(3), *zone(4));
+  EXPECT_TRUE(as_lines(ttl.removed).count("ttl.ixfr.test. 120 A 10.3.0.1"));
+  EXPECT_TRUE(as_lines(ttl.added).count("ttl.ixfr.test. 60 A 10.3.0.1"));
+  EXPECT_TRUE(xfr::diff_zones(*zone(3), *zone(3)).removed.empty());
+}
+
+TEST(IxfrHistory, OldMinusRemovedPlusAddedIsNew) {
+  for (uint32_t s = 1; s < 4; ++s) {
+    auto old_zone = zone(s), new_zone = zone(s + 1);
+    auto d = xfr::diff_zones(*old_zone, *new_zone);
+    auto have = records_of(*old_zone), want = records_of(*new_zone);
+    // zone_to_text has the SOA; the diff's SOAs stand for it.
+    auto soa = [](std::set<std::string>& set) {
+      for (auto it = set.begin(); it != set.end(); ++it)
+        if (it->find(" SOA ") != std::string::npos) return set.erase(it), void();
+    };
+    soa(have), soa(want);
+    for (const auto& r : d.removed) EXPECT_EQ(have.erase(line(r)), 1u) << line(r);
+    for (const auto& r : d.added) EXPECT_TRUE(have.insert(line(r)).second) << line(r);
+    EXPECT_EQ(have, want) << s;
+  }
+}
+
+TEST(IxfrHistory, IncrementalAnswerFromEachKnownSerial) {
+  auto store = history_1_to_4();
+  const auto* h = store.find("internal", kOrigin);
+  ASSERT_NE(h, nullptr);
+  ASSERT_EQ(h->steps().size(), 3u);
+  EXPECT_EQ(store.find("external", kOrigin), nullptr);
+  auto current = zone(4);
+  for (uint32_t client = 1; client < 4; ++client) {
+    size_t first = 99;
+    ASSERT_EQ(xfr::plan_ixfr(h, client, 4, first), xfr::IxfrAnswer::incremental) << client;
+    EXPECT_EQ(first, client - 1);
+    xfr::IxfrSource source(current, *h, first);
+    auto seq = transfer(source);
+    EXPECT_EQ(apply(seq, client_copy(client), client, 4), client_copy(4)) << "from " << client;
+  }
+  size_t first = 0;
+  EXPECT_EQ(xfr::plan_ixfr(h, 4, 4, first), xfr::IxfrAnswer::up_to_date);
+  EXPECT_EQ(xfr::plan_ixfr(h, 5, 4, first), xfr::IxfrAnswer::up_to_date);  // newer than ours
+  EXPECT_EQ(xfr::plan_ixfr(h, 0, 4, first), xfr::IxfrAnswer::axfr);        // never ours
+  EXPECT_EQ(xfr::plan_ixfr(h, 1, 5, first), xfr::IxfrAnswer::axfr);        // history behind the zone
+  EXPECT_EQ(xfr::plan_ixfr(nullptr, 1, 4, first), xfr::IxfrAnswer::axfr);
+}
+
+TEST(IxfrHistory, AxfrFormWhenTheSerialIsTooOld) {
+  auto store = history_1_to_4(2);  // keeps 2->3 and 3->4 only
+  const auto* h = store.find("internal", kOrigin);
+  ASSERT_EQ(h->steps().size(), 2u);
+  size_t first = 0;
+  EXPECT_EQ(xfr::plan_ixfr(h, 1, 4, first), xfr::IxfrAnswer::axfr);
+  EXPECT_EQ(xfr::plan_ixfr(h, 2, 4, first), xfr::IxfrAnswer::incremental);
+  // The AXFR form of an IXFR answer: SOA, the whole zone, SOA, with the IXFR question.
+  xfr::AxfrSource source(zone(4));
+  auto seq = transfer(source, zones::rrtype::IXFR);
+  EXPECT_EQ(seq.front(), "SOA 4");
+  EXPECT_EQ(seq.back(), "SOA 4");
+  std::set<std::string> body(seq.begin() + 1, seq.end() - 1);
+  EXPECT_EQ(body, client_copy(4));
+}
+
+TEST(IxfrHistory, BoundsAndGapsAndSerialsGoingBack) {
+  xfr::IxfrHistoryStore store(64, 60);  // about one step's records
+  store.record("v", *zone(1), *zone(2));
+  store.record("v", *zone(2), *zone(3));
+  const auto* h = store.find("v", kOrigin);
+  ASSERT_NE(h, nullptr);
+  EXPECT_LE(h->records(), 60u);
+  EXPECT_EQ(h->steps().back()->to_serial(), 3u);
+  // A step that does not start where the history ends restarts it.
+  xfr::IxfrHistoryStore gap;
+  gap.record("v", *zone(1), *zone(2));
+  gap.record("v", *zone(3), *zone(4));
+  ASSERT_EQ(gap.find("v", kOrigin)->steps().size(), 1u);
+  EXPECT_EQ(gap.find("v", kOrigin)->steps()[0]->from_serial(), 3u);
+  // Backwards: no history at all.
+  gap.record("v", *zone(4), *zone(2));
+  EXPECT_EQ(gap.find("v", kOrigin), nullptr);
+  // Zones that left the view are dropped.
+  auto two = history_1_to_4();
+  two.record("external", *zone(1), *zone(2));
+  two.retain({{"external", kOrigin}});
+  EXPECT_EQ(two.find("internal", kOrigin), nullptr);
+  EXPECT_NE(two.find("external", kOrigin), nullptr);
+}
+
+TEST(IxfrHistory, SavedAndReadBackAnswersTheSame) {
+  TempDir dir;
+  auto store = history_1_to_4();
+  ASSERT_EQ(store.save(dir.path()), "");
+  ASSERT_TRUE(fs::exists(dir.path() / xfr::IxfrHistoryStore::kFileName));
+  xfr::IxfrHistoryStore back;
+  ASSERT_EQ(back.load(dir.path()), "");
+  EXPECT_EQ(back.serialize(), store.serialize());
+  const auto* h = back.find("internal", kOrigin);
+  ASSERT_NE(h, nullptr);
+  size_t first = 0;
+  ASSERT_EQ(xfr::plan_ixfr(h, 2, 4, first), xfr::IxfrAnswer::incremental);
+  xfr::IxfrSource a(zone(4), *h, first), b(zone(4), *store.find("internal", kOrigin), first);
+  EXPECT_EQ(transfer(a), transfer(b));
+  // No file yet is no history, and no error.
+  TempDir empty;
+  xfr::IxfrHistoryStore none;
+  EXPECT_EQ(none.load(empty.path()), "");
+  EXPECT_EQ(none.zone_count(), 0u);
+}
+
+TEST(IxfrHistory, CorruptFileIsAnErrorAndNoHistory) {
+  TempDir dir;
+  ASSERT_EQ(history_1_to_4().save(dir.path()), "");
+  const auto file = dir.path() / xfr::IxfrHistoryStore::kFileName;
+  std::string good;
+  {
+    std::ifstream in(file, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto load_bytes = [&](const std::string& bytes) {
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+    xfr::IxfrHistoryStore s;
+    std::string why = s.load(dir.path());
+    EXPECT_EQ(s.zone_count(), why.empty() ? 1u : 0u) << why;
+    return why;
+  };
+  std::string flipped = good;
+  flipped[good.size() / 2] ^= 0x40;
+  EXPECT_NE(load_bytes(flipped).find("checksum mismatch"), std::string::npos);
+  EXPECT_NE(load_bytes(good.substr(0, good.size() - 3)).find("checksum mismatch"), std::string::npos);
+  EXPECT_NE(load_bytes("garbage").find("not an IXFR history file"), std::string::npos);
+  EXPECT_NE(load_bytes("").find("not an IXFR history file"), std::string::npos);
+  // A well-checksummed file of another version, or with a lie inside, is refused by the parser itself.
+  auto resum = [](std::string body) {
+    body.resize(body.size() - 8);
+    uint64_t h = zones::content_hash(body);
+    for (int i = 7; i >= 0; --i) body.push_back(static_cast<char>(h >> (8 * i)));
+    return body;
+  };
+  std::string v2 = good;
+  v2[13 + 3] = 2;  // the version after the magic
+  EXPECT_NE(load_bytes(resum(v2)).find("unknown IXFR history version 2"), std::string::npos);
+  std::string many = good;
+  many[13 + 4] = 0x7f;  // the entry count
+  EXPECT_NE(load_bytes(resum(many)).find("larger than the file"), std::string::npos);
+  EXPECT_NE(load_bytes(resum(good + std::string(8, '\0'))).find("trailing bytes"), std::string::npos);
+  EXPECT_TRUE(load_bytes(good).empty());
+}

@@ -10,6 +10,7 @@
 
 #include "zones/name.hpp"
 #include "zones/rrset.hpp"
+#include "zones/wire_name.hpp"
 
 namespace phoenix::xfr {
 namespace {
@@ -86,37 +87,6 @@ size_t algorithm_wire(horizon::TsigAlgorithm a, uint8_t* out) { return text_to_w
 
 bool same_wire(const uint8_t* a, size_t alen, const uint8_t* b, size_t blen) {
   return alen == blen && std::memcmp(a, b, alen) == 0;
-}
-
-/// Reads a possibly compressed name at `off` (pointers must go to a prior position, RFC 1035 §4.1.4,
-/// which bounds the walk), lower-cased and uncompressed into `out` (256 bytes); `off` moves past it.
-bool read_name(const uint8_t* p, size_t len, size_t& off, uint8_t* out, size_t& out_len) {
-  size_t pos = off, total = 0;
-  bool jumped = false;
-  for (;;) {
-    if (pos >= len) return false;
-    uint8_t l = p[pos];
-    if ((l & 0xc0) == 0xc0) {
-      if (pos + 2 > len) return false;
-      size_t target = static_cast<size_t>(((l & 0x3f) << 8) | p[pos + 1]);
-      if (target >= pos || target < 12) return false;
-      if (!jumped) off = pos + 2;
-      jumped = true;
-      pos = target;
-      continue;
-    }
-    if (l & 0xc0) return false;
-    if (total + l + 1u > 255 || pos + l + 1u > len) return false;
-    out[total] = l;
-    for (size_t k = 1; k <= l; ++k) out[total + k] = zones::lower_octet(p[pos + k]);
-    total += l + 1u;
-    if (l == 0) {
-      if (!jumped) off = pos + 1;
-      out_len = total;
-      return true;
-    }
-    pos += l + 1u;
-  }
 }
 
 void write_u48(uint8_t* p, uint64_t v) {
@@ -244,16 +214,16 @@ TsigParse find_tsig(const uint8_t* msg, size_t len, TsigRecord& out) noexcept {
   if (len < 12) return TsigParse::malformed;
   const unsigned qd = read_u16(msg + 4), an = read_u16(msg + 6), ns = read_u16(msg + 8), ar = read_u16(msg + 10);
   size_t off = 12;
-  uint8_t scratch[256];
-  size_t scratch_len = 0;
   for (unsigned i = 0; i < qd; ++i) {
-    if (!read_name(msg, len, off, scratch, scratch_len) || off + 4 > len) return TsigParse::malformed;
+    if (!zones::read_message_name(msg, len, off) || off + 4 > len) return TsigParse::malformed;
     off += 4;
   }
   const unsigned records = an + ns + ar;
   for (unsigned i = 0; i < records; ++i) {
     const size_t start = off;
-    if (!read_name(msg, len, off, out.key_name, out.key_name_len) || off + 10 > len) return TsigParse::malformed;
+    // Each owner is decoded into key_name: the last one, the TSIG's, is what stays.
+    if (!zones::read_message_name(msg, len, off, out.key_name, &out.key_name_len) || off + 10 > len)
+      return TsigParse::malformed;
     const uint16_t type = read_u16(msg + off), rrclass = read_u16(msg + off + 2);
     const size_t rdlen = read_u16(msg + off + 8);
     const size_t rdata = off + 10;

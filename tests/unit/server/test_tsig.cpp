@@ -76,12 +76,17 @@ std::string y_arg(const char* name = "xfr-key", const char* secret = kSecret) {
   return std::string("-y hmac-sha256:") + name + ":" + secret;
 }
 
+/// A query signed with the test key at 1000000; `server` is for the side that verifies it.
+class TsigSignedQuery : public ::testing::Test {
+ protected:
+  std::vector<horizon::TsigKey> keys = make_keys();
+  xfr::TsigContext client, server;
+  std::vector<uint8_t> q = signed_query(keys[0], 1000000, client);
+};
+
 }  // namespace
 
-TEST(Tsig, SignedRequestVerifies) {
-  auto keys = make_keys();
-  xfr::TsigContext client, server;
-  auto q = signed_query(keys[0], 1000000, client);
+TEST_F(TsigSignedQuery, SignedRequestVerifies) {
   EXPECT_EQ(xfr::verify_request(q.data(), q.size(), keys, 1000000, server), TsigStatus::ok);
   EXPECT_EQ(server.key, &keys[0]);
   EXPECT_EQ(server.mac_len, 32u);
@@ -94,10 +99,7 @@ TEST(Tsig, SignedRequestVerifies) {
   EXPECT_EQ(xfr::verify_request(q.data(), q.size(), keys, 1000000 - 301, server), TsigStatus::badtime);
 }
 
-TEST(Tsig, EveryFlippedByteFailsAndUnsignedIsUnsigned) {
-  auto keys = make_keys();
-  xfr::TsigContext client, server;
-  auto q = signed_query(keys[0], 1000000, client);
+TEST_F(TsigSignedQuery, EveryFlippedByteFailsAndUnsignedIsUnsigned) {
   xfr::TsigRecord t;
   ASSERT_EQ(xfr::find_tsig(q.data(), q.size(), t), xfr::TsigParse::ok);
   for (size_t i = 0; i < q.size(); ++i) {
@@ -115,10 +117,7 @@ TEST(Tsig, EveryFlippedByteFailsAndUnsignedIsUnsigned) {
   EXPECT_EQ(xfr::sign_reply(plain.data(), len, len, server, 0), len);  // nothing to sign
 }
 
-TEST(Tsig, UnknownKeyOrAlgorithmIsBadkeyAndItsReplyIsUnsigned) {
-  auto keys = make_keys();
-  xfr::TsigContext client, server;
-  auto q = signed_query(keys[0], 1000000, client);
+TEST_F(TsigSignedQuery, UnknownKeyOrAlgorithmIsBadkeyAndItsReplyIsUnsigned) {
   auto other_name = make_keys("other-key");
   EXPECT_EQ(xfr::verify_request(q.data(), q.size(), other_name, 1000000, server), TsigStatus::badkey);
   auto other_alg = make_keys("xfr-key", kSecret, "hmac-sha512");
@@ -140,10 +139,7 @@ TEST(Tsig, UnknownKeyOrAlgorithmIsBadkeyAndItsReplyIsUnsigned) {
   EXPECT_EQ(v.verify(r.data(), r.size(), 1000001), TsigStatus::badkey);
 }
 
-TEST(Tsig, TruncatedAndMisplacedTsigs) {
-  auto keys = make_keys();
-  xfr::TsigContext client, server;
-  auto q = signed_query(keys[0], 1000000, client);
+TEST_F(TsigSignedQuery, TruncatedAndMisplacedTsigs) {
   xfr::TsigRecord t;
   ASSERT_EQ(xfr::find_tsig(q.data(), q.size(), t), xfr::TsigParse::ok);
   // Cut the MAC to 16 bytes (half of SHA-256: allowed, but not by our policy) and to 8 (never allowed).
@@ -174,10 +170,7 @@ TEST(Tsig, TruncatedAndMisplacedTsigs) {
   EXPECT_EQ(xfr::find_tsig(in_answer.data(), in_answer.size(), t), xfr::TsigParse::malformed);
 }
 
-TEST(Tsig, ReplyAndStreamVerifyOverThePreviousMac) {
-  auto keys = make_keys();
-  xfr::TsigContext client, server;
-  auto q = signed_query(keys[0], 1000000, client);
+TEST_F(TsigSignedQuery, ReplyAndStreamVerifyOverThePreviousMac) {
   ASSERT_EQ(xfr::verify_request(q.data(), q.size(), keys, 1000002, server), TsigStatus::ok);
   xfr::TsigStreamSigner signer(server);
   std::vector<std::vector<uint8_t>> msgs;
@@ -205,12 +198,9 @@ TEST(Tsig, ReplyAndStreamVerifyOverThePreviousMac) {
   }
 }
 
-TEST(Tsig, UnsignedMessagesInAStreamAreCoveredByTheNextSignedOne) {
+TEST_F(TsigSignedQuery, UnsignedMessagesInAStreamAreCoveredByTheNextSignedOne) {
   // The signer side skipping signatures is built here by hand with OpenSSL's one-shot HMAC over the
   // RFC 8945 §5.3.1 digest: previous MAC (size + bytes), the unsigned message, the signed message, timers.
-  auto keys = make_keys();
-  xfr::TsigContext client, server;
-  auto q = signed_query(keys[0], 1000000, client);
   ASSERT_EQ(xfr::verify_request(q.data(), q.size(), keys, 1000000, server), TsigStatus::ok);
   xfr::TsigStreamSigner signer(server);
   auto first = reply_to(q, 1);
@@ -262,10 +252,7 @@ TEST(Tsig, EveryAlgorithmRoundTrips) {
   }
 }
 
-TEST(Tsig, BadtimeReplyIsSignedWithOurClock) {
-  auto keys = make_keys();
-  xfr::TsigContext client, server;
-  auto q = signed_query(keys[0], 1000000, client);
+TEST_F(TsigSignedQuery, BadtimeReplyIsSignedWithOurClock) {
   ASSERT_EQ(xfr::verify_request(q.data(), q.size(), keys, 2000000, server), TsigStatus::badtime);
   auto r = reply_to(q, 0);
   r[3] = xfr::kRcodeNotauth;

@@ -368,7 +368,9 @@ size_t sign_reply(uint8_t* msg, size_t len, size_t cap, TsigContext& ctx, uint64
   }
   uint8_t now_wire[6];
   if (ctx.error == tsig_error::BADTIME) {
-    // Our clock in Other Data lets the client see the skew (RFC 8945 §5.2.3).
+    // The request's time stays in Time Signed and ours goes to Other Data, so that the client can
+    // see the skew (RFC 8945 §5.2.3; BIND and Knot answer the same way).
+    v.time_signed = ctx.request_time;
     write_u48(now_wire, now);
     v.other = now_wire;
     v.other_len = 6;

@@ -260,6 +260,7 @@ TEST_F(TsigSignedQuery, BadtimeReplyIsSignedWithOurClock) {
   xfr::TsigRecord t;
   ASSERT_EQ(xfr::find_tsig(r.data(), r.size(), t), xfr::TsigParse::ok);
   EXPECT_EQ(t.error, xfr::tsig_error::BADTIME);
+  EXPECT_EQ(t.time_signed, 1000000u);  // the request's
   ASSERT_EQ(t.other_len, 6);
   EXPECT_EQ((uint64_t{t.other[2]} << 24 | uint64_t{t.other[3]} << 16 | uint64_t{t.other[4]} << 8 | t.other[5]), 2000000u);
   xfr::TsigStreamVerifier v(client);
@@ -283,9 +284,12 @@ TEST_P(TsigWithTool, QueryVerifiesAndOurReplyIsAccepted) {
   const std::string tool = GetParam();
   if (!test::have_tool(tool.c_str())) GTEST_SKIP() << tool << " not installed";
   // What each tool prints when a reply's TSIG does not verify.
-  const char* failure = tool == "dig" ? "Couldn't verify signature" : "failed to verify TSIG";
+  const char* failure = tool == "dig" ? "tsig verify failure" : "failed to verify TSIG";
+  // ...and when it verified our signed BADTIME error.
+  const char* skew = tool == "dig" ? "clocks are unsynchronized" : "status: BADTIME";
   auto keys = make_keys();
-  for (bool corrupt_reply : {false, true}) {
+  enum Mode { good, corrupt, badtime };
+  for (Mode mode : {good, corrupt, badtime}) {
     test::Peer peer;
     ASSERT_NE(peer.port(), 0);
     std::string opts = tool == "dig" ? " +tries=1 +time=3" : " +retry=0 +timeout=3";
@@ -306,17 +310,30 @@ TEST_P(TsigWithTool, QueryVerifiesAndOurReplyIsAccepted) {
     EXPECT_EQ(xfr::verify_request(q.data(), q.size(), keys, now() + 3600, scratch), TsigStatus::badtime);
     EXPECT_EQ(xfr::verify_request(q.data(), q.size(), keys, now() - 3600, scratch), TsigStatus::badtime);
 
-    auto r = reply_to(q, 1);
-    ASSERT_GT(sign_into(r, [&](uint8_t* m, size_t l, size_t c) { return xfr::sign_reply(m, l, c, ctx, now()); }), 0u);
-    if (corrupt_reply) r[r.size() - 10] ^= 0x01;  // inside the MAC
+    std::vector<uint8_t> r;
+    if (mode == badtime) {
+      // As if our clock were an hour ahead: NOTAUTH, signed, TSIG error BADTIME.
+      ASSERT_EQ(xfr::verify_request(q.data(), q.size(), keys, now() + 3600, ctx), TsigStatus::badtime);
+      r = reply_to(q, 0);
+      r[3] = xfr::kRcodeNotauth;
+    } else {
+      r = reply_to(q, 1);
+    }
+    const uint64_t ours = mode == badtime ? now() + 3600 : now();
+    ASSERT_GT(sign_into(r, [&](uint8_t* m, size_t l, size_t c) { return xfr::sign_reply(m, l, c, ctx, ours); }), 0u);
+    if (mode == corrupt) r[r.size() - 10] ^= 0x01;  // inside the MAC
     peer.send_udp(r);
     std::string out = run.finish();
-    if (!corrupt_reply) {
+    if (mode == good) {
       EXPECT_NE(out.find("NOERROR"), std::string::npos) << out;
       EXPECT_NE(out.find("192.0.2.1"), std::string::npos) << out;
       EXPECT_EQ(out.find(failure), std::string::npos) << out;
-    } else {
+    } else if (mode == corrupt) {
       EXPECT_NE(out.find(failure), std::string::npos) << out;
+    } else {
+      // The tool verified our signed error and shows it.
+      EXPECT_NE(out.find(skew), std::string::npos) << out;
+      EXPECT_EQ(out.find(failure), std::string::npos) << out;
     }
   }
 }

@@ -100,6 +100,8 @@ class TsigStreamSigner {
   /// As sign_reply(); every message is signed.
   size_t sign(uint8_t* msg, size_t len, size_t cap, uint64_t now);
   size_t count() const { return count_; }
+  /// Bytes each message must leave free for its TSIG.
+  size_t space() const { return ctx_.key ? tsig_space(*ctx_.key) : kMaxTsigSpace; }
 
  private:
   TsigContext ctx_;

@@ -101,7 +101,7 @@ size_t XfrMessageStream::next(RecordSource& source, uint8_t* buf, size_t cap, Ts
                               uint64_t now) {
   if (done_ || failed_) return 0;
   const size_t room = std::min(cap, max_message_);
-  const size_t reserve = signer ? kMaxTsigSpace : 0;
+  const size_t reserve = signer ? signer->space() : 0;
   if (room < 12 + q_.qname_len + 4 + reserve) {
     failed_ = true;
     return 0;

@@ -5,12 +5,16 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <ctime>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "server/query/query_builder.hpp"
+#include "horizon/tsig_keys.hpp"
 #include "server/xfr/ixfr_history.hpp"
+#include "unit/server/dns_tool_peer.hpp"
 #include "zones/serial.hpp"
 #include "zones/zonefile.hpp"
 
@@ -314,3 +318,74 @@ TEST(IxfrHistory, CorruptFileIsAnErrorAndNoHistory) {
   EXPECT_NE(load_bytes(resum(good + std::string(8, '\0'))).find("trailing bytes"), std::string::npos);
   EXPECT_TRUE(load_bytes(good).empty());
 }
+
+// dig and kdig as IXFR clients over TCP, signed: they must take our difference sequence as it is.
+class IxfrWithTool : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(IxfrWithTool, SignedIncrementalTransferIsReadAsSuch) {
+  const std::string tool = GetParam();
+  if (!test::have_tool(tool.c_str())) GTEST_SKIP() << tool << " not installed";
+  const char* secret = "ypiLzrz0E9kwNXG5prjzk76f2lTc9EatxYlvYCPI7vE=";
+  std::vector<horizon::TsigKey> keys;
+  horizon::Diagnostics diag;
+  horizon::read_tsig_key_text(std::string("key ixfr-key { algorithm hmac-sha256; secret \"") + secret + "\"; };",
+                              "k", keys, diag);
+  ASSERT_EQ(keys.size(), 1u);
+  auto store = history_1_to_4();
+  test::Peer peer;
+  std::string opts = tool == "dig" ? " +tries=1 +time=5" : " +retry=0 +timeout=5";
+  test::Tool run(tool + " -y hmac-sha256:ixfr-key:" + secret + " @127.0.0.1 -p " + std::to_string(peer.port()) +
+                 opts + " ixfr.test IXFR=2");
+  auto q = peer.recv_tcp();
+  ASSERT_FALSE(q.empty()) << run.finish();
+  const uint64_t now = static_cast<uint64_t>(std::time(nullptr));
+  xfr::TsigContext ctx;
+  ASSERT_EQ(xfr::verify_request(q.data(), q.size(), keys, now, ctx), xfr::TsigStatus::ok);
+  // The client's serial is the SOA in the request's authority section (RFC 1995 §3).
+  ldns_pkt* pkt = nullptr;
+  ASSERT_EQ(ldns_wire2pkt(&pkt, q.data(), q.size()), LDNS_STATUS_OK);
+  ASSERT_EQ(ldns_rr_list_rr_count(ldns_pkt_authority(pkt)), 1u);
+  const uint32_t client = ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_authority(pkt), 0), 2));
+  ldns_pkt_free(pkt);
+  EXPECT_EQ(client, 2u);
+
+  size_t first = 0;
+  ASSERT_EQ(xfr::plan_ixfr(store.find("internal", kOrigin), client, 4, first), xfr::IxfrAnswer::incremental);
+  xfr::IxfrSource source(zone(4), *store.find("internal", kOrigin), first);
+  xfr::XfrQuestion xq;
+  ASSERT_TRUE(xfr::make_xfr_question(zones::read_u16(q.data()), q.data() + 12, kOrigin.size(), zones::rrtype::IXFR, 1,
+                                     false, xq));
+  xfr::XfrMessageStream stream(xq, 400);  // several messages, each signed
+  xfr::TsigStreamSigner signer(ctx);
+  std::vector<uint8_t> buf(65535);
+  while (size_t n = stream.next(source, buf.data(), buf.size(), &signer, now))
+    peer.send_tcp(std::vector<uint8_t>(buf.begin(), buf.begin() + static_cast<long>(n)));
+  ASSERT_GE(stream.messages(), 2u);
+  std::string out = run.finish();
+  peer.close_tcp();
+
+  // The SOA serials in the order the tool printed them: current, then per step old and new, current.
+  std::vector<uint32_t> soas;
+  size_t records = 0;
+  std::istringstream lines(out);
+  for (std::string l; std::getline(lines, l);) {
+    if (l.empty() || l[0] == ';') continue;
+    std::istringstream f(l);
+    std::string owner, ttl, cls, type;
+    f >> owner >> ttl >> cls >> type;
+    if (type == "TSIG") continue;
+    ++records;
+    if (type == "SOA") {
+      std::string mname, rname;
+      uint32_t serial = 0;
+      f >> mname >> rname >> serial;
+      soas.push_back(serial);
+    }
+  }
+  EXPECT_EQ(soas, (std::vector<uint32_t>{4, 2, 3, 3, 4, 4})) << out;
+  EXPECT_EQ(records, stream.records()) << out;
+  EXPECT_EQ(out.find(tool == "dig" ? "tsig verify failure" : "failed to verify TSIG"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Transfer failed"), std::string::npos) << out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tools, IxfrWithTool, ::testing::Values("dig", "kdig"));

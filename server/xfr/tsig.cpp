@@ -330,7 +330,10 @@ TsigStatus verify_request(const uint8_t* msg, size_t len, const std::vector<Tsig
     return TsigStatus::badkey;
   }
   const size_t full = horizon::tsig_mac_size(ctx.key->algorithm);
-  if (!mac_size_allowed(t.mac_len, full)) return TsigStatus::formerr;
+  if (!mac_size_allowed(t.mac_len, full)) {
+    ctx.signed_request = false;  // FORMERR goes back without a TSIG, like any malformed request
+    return TsigStatus::formerr;
+  }
 
   EVP_MAC_CTX* h = thread_hmac();
   uint8_t mac[kMaxMac];

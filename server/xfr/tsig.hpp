@@ -77,7 +77,8 @@ inline constexpr size_t kMaxTsigSpace = 256 + 10 + 256 + 16 + kMaxMac + 6;
 /// Verifies a request at `now` (seconds since the epoch) against `keys`: key name and algorithm
 /// (BADKEY), MAC (BADSIG, checked before the time, RFC 8945 §5.2.2), time within fudge (BADTIME), a
 /// truncated MAC (BADTRUNC: we accept only full-length MACs; shorter than RFC 8945 §5.2.2.1 allows is
-/// FORMERR). `ctx` receives what sign_reply() needs, whatever the outcome.
+/// FORMERR). `ctx` receives what sign_reply() needs, whatever the outcome (after `formerr` and
+/// `unsigned_message`, sign_reply() adds nothing).
 TsigStatus verify_request(const uint8_t* msg, size_t len, const std::vector<horizon::TsigKey>& keys, uint64_t now,
                           TsigContext& ctx);
 

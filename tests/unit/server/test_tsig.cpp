@@ -155,6 +155,10 @@ TEST_F(TsigSignedQuery, TruncatedAndMisplacedTsigs) {
   auto half = cut(16), tiny = cut(8);
   EXPECT_EQ(xfr::verify_request(half.data(), half.size(), keys, 1000000, server), TsigStatus::badtrunc);
   EXPECT_EQ(xfr::verify_request(tiny.data(), tiny.size(), keys, 1000000, server), TsigStatus::formerr);
+  auto formerr = reply_to(tiny, 0);
+  const size_t unsigned_len = formerr.size();
+  EXPECT_EQ(sign_into(formerr, [&](uint8_t* m, size_t l, size_t c) { return xfr::sign_reply(m, l, c, server, 1); }),
+            unsigned_len);  // no TSIG on a FORMERR
   // A TSIG followed by another record is malformed: duplicate the OPT-less query's TSIG.
   auto twice = q;
   twice.insert(twice.end(), q.begin() + static_cast<long>(t.offset), q.end());

@@ -10,14 +10,40 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "horizon/tsig_keys.hpp"
 
 namespace phoenix::test {
 
 /// True if `tool` is on PATH (tests skip without it).
 inline bool have_tool(const char* tool) {
   return std::system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+/// A tsig-keygen secret used only by tests.
+inline constexpr const char* kTestSecret = "ypiLzrz0E9kwNXG5prjzk76f2lTc9EatxYlvYCPI7vE=";
+
+/// One key as the key reader makes it.
+inline std::vector<horizon::TsigKey> tsig_keys(const char* name = "xfr-key", const char* secret = kTestSecret,
+                                               const char* algorithm = "hmac-sha256") {
+  std::vector<horizon::TsigKey> keys;
+  horizon::Diagnostics diag;
+  nlohmann::json j;
+  j[name] = {{"algorithm", algorithm}, {"secret", secret}};
+  horizon::read_tsig_keys_json(j, "test", "", keys, diag);
+  return keys;
+}
+
+/// `tool` (dig or kdig) asking 127.0.0.1:`port` for `question`, signed with the hmac-sha256 key
+/// `key_name` and the test secret, one try, `timeout` seconds.
+inline std::string signed_query_command(const std::string& tool, uint16_t port, const std::string& question,
+                                        const char* key_name = "xfr-key", int timeout = 5) {
+  const std::string t = std::to_string(timeout);
+  return tool + " -y hmac-sha256:" + key_name + ":" + kTestSecret + " @127.0.0.1 -p " + std::to_string(port) +
+         (tool == "dig" ? " +tries=1 +time=" + t : " +retry=0 +timeout=" + t) + " " + question;
 }
 
 /// A command running in the background; finish() waits for it and returns what it printed.

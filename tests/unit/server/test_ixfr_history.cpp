@@ -325,17 +325,11 @@ class IxfrWithTool : public ::testing::TestWithParam<const char*> {};
 TEST_P(IxfrWithTool, SignedIncrementalTransferIsReadAsSuch) {
   const std::string tool = GetParam();
   if (!test::have_tool(tool.c_str())) GTEST_SKIP() << tool << " not installed";
-  const char* secret = "ypiLzrz0E9kwNXG5prjzk76f2lTc9EatxYlvYCPI7vE=";
-  std::vector<horizon::TsigKey> keys;
-  horizon::Diagnostics diag;
-  horizon::read_tsig_key_text(std::string("key ixfr-key { algorithm hmac-sha256; secret \"") + secret + "\"; };",
-                              "k", keys, diag);
+  auto keys = test::tsig_keys("ixfr-key");
   ASSERT_EQ(keys.size(), 1u);
   auto store = history_1_to_4();
   test::Peer peer;
-  std::string opts = tool == "dig" ? " +tries=1 +time=5" : " +retry=0 +timeout=5";
-  test::Tool run(tool + " -y hmac-sha256:ixfr-key:" + secret + " @127.0.0.1 -p " + std::to_string(peer.port()) +
-                 opts + " ixfr.test IXFR=2");
+  test::Tool run(test::signed_query_command(tool, peer.port(), "ixfr.test IXFR=2", "ixfr-key"));
   auto q = peer.recv_tcp();
   ASSERT_FALSE(q.empty()) << run.finish();
   const uint64_t now = static_cast<uint64_t>(std::time(nullptr));

@@ -20,17 +20,12 @@ using xfr::TsigStatus;
 
 namespace {
 
-// A tsig-keygen secret used only by these tests.
-constexpr const char* kSecret = "ypiLzrz0E9kwNXG5prjzk76f2lTc9EatxYlvYCPI7vE=";
+constexpr const char* kSecret = test::kTestSecret;
 
 std::vector<horizon::TsigKey> make_keys(const char* name = "xfr-key", const char* secret = kSecret,
                                         const char* alg = "hmac-sha256") {
-  std::vector<horizon::TsigKey> keys;
-  horizon::Diagnostics diag;
-  nlohmann::json j;
-  j[name] = {{"algorithm", alg}, {"secret", secret}};
-  horizon::read_tsig_keys_json(j, "test", "", keys, diag);
-  EXPECT_FALSE(diag.has_errors());
+  auto keys = test::tsig_keys(name, secret, alg);
+  EXPECT_EQ(keys.size(), 1u);
   return keys;
 }
 
@@ -69,11 +64,6 @@ size_t sign_into(std::vector<uint8_t>& msg, const std::function<size_t(uint8_t*,
   size_t n = sign(msg.data(), len, msg.size());
   msg.resize(n ? n : len);
   return n;
-}
-
-/// A shell-quoted -y argument for dig/kdig.
-std::string y_arg(const char* name = "xfr-key", const char* secret = kSecret) {
-  return std::string("-y hmac-sha256:") + name + ":" + secret;
 }
 
 /// A query signed with the test key at 1000000; `server` is for the side that verifies it.
@@ -296,9 +286,7 @@ TEST_P(TsigWithTool, QueryVerifiesAndOurReplyIsAccepted) {
   for (Mode mode : {good, corrupt, badtime}) {
     test::Peer peer;
     ASSERT_NE(peer.port(), 0);
-    std::string opts = tool == "dig" ? " +tries=1 +time=3" : " +retry=0 +timeout=3";
-    test::Tool run(tool + " " + y_arg() + " @127.0.0.1 -p " + std::to_string(peer.port()) + opts +
-                   " www.example.com A");
+    test::Tool run(test::signed_query_command(tool, peer.port(), "www.example.com A", "xfr-key", 3));
     auto q = peer.recv_udp();
     ASSERT_FALSE(q.empty()) << run.finish();
     xfr::TsigContext ctx;

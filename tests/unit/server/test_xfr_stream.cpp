@@ -19,8 +19,6 @@ using namespace phoenix;
 
 namespace {
 
-constexpr const char* kSecret = "ypiLzrz0E9kwNXG5prjzk76f2lTc9EatxYlvYCPI7vE=";
-
 /// A zone of every shape the writer compresses differently, `hosts` names big.
 std::string zone_text(int hosts) {
   std::string t =
@@ -173,11 +171,7 @@ TEST(XfrStream, SmallMessagesAndTheEmptiestZone) {
 }
 
 TEST(XfrStream, EveryMessageSignedInSequence) {
-  std::vector<horizon::TsigKey> keys;
-  horizon::Diagnostics diag;
-  horizon::read_tsig_keys_json(nlohmann::json::parse(std::string(R"({"xfr-key": {"algorithm": "hmac-sha256", "secret": ")") +
-                                                     kSecret + "\"}}"),
-                               "t", "", keys, diag);
+  auto keys = test::tsig_keys();
   auto req = query::build_query("xfr.test", zones::rrtype::AXFR, 0x5151, false, std::nullopt);
   size_t len = req.size();
   req.resize(len + xfr::kMaxTsigSpace);
@@ -208,11 +202,7 @@ class AxfrWithTool : public ::testing::TestWithParam<const char*> {};
 TEST_P(AxfrWithTool, SignedTransferIsAcceptedAndATamperedOneIsNot) {
   const std::string tool = GetParam();
   if (!test::have_tool(tool.c_str())) GTEST_SKIP() << tool << " not installed";
-  std::vector<horizon::TsigKey> keys;
-  horizon::Diagnostics diag;
-  horizon::read_tsig_keys_json(nlohmann::json::parse(std::string(R"({"xfr-key": {"algorithm": "hmac-sha256", "secret": ")") +
-                                                     kSecret + "\"}}"),
-                               "t", "", keys, diag);
+  auto keys = test::tsig_keys();
   auto zone = load(zone_text(6000));
   ASSERT_TRUE(zone);
   // dig checks every message's MAC over the previous one (RFC 8945 §5.3.1): a wrong second MAC must be
@@ -221,9 +211,7 @@ TEST_P(AxfrWithTool, SignedTransferIsAcceptedAndATamperedOneIsNot) {
   const char* failure = tool == "dig" ? "Some TSIG could not be validated" : "failed to verify TSIG";
   for (bool tamper : {false, true}) {
     test::Peer peer;
-    std::string opts = tool == "dig" ? " +tries=1 +time=5" : " +retry=0 +timeout=5";
-    test::Tool run_tool(tool + " -y hmac-sha256:xfr-key:" + kSecret + " @127.0.0.1 -p " + std::to_string(peer.port()) +
-                        opts + " xfr.test AXFR");
+    test::Tool run_tool(test::signed_query_command(tool, peer.port(), "xfr.test AXFR"));
     auto q = peer.recv_tcp();
     ASSERT_FALSE(q.empty()) << run_tool.finish();
     xfr::TsigContext ctx;

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "zones/serial.hpp"
+#include "zones/wire_name.hpp"
 
 namespace phoenix::xfr {
 namespace {
@@ -203,6 +204,33 @@ IxfrAnswer plan_ixfr(const IxfrHistory* history, uint32_t client_serial, uint32_
       return IxfrAnswer::incremental;
     }
   return IxfrAnswer::axfr;
+}
+
+bool ixfr_request_serial(const uint8_t* msg, size_t len, uint32_t& serial) noexcept {
+  if (len < 12 || zones::read_u16(msg + 4) != 1) return false;
+  uint8_t qname[256], owner[256];
+  size_t qname_len = 0, owner_len = 0, off = 12;
+  if (!zones::read_message_name(msg, len, off, qname, &qname_len) || off + 4 > len) return false;
+  if (zones::read_u16(msg + off) != zones::rrtype::IXFR) return false;
+  off += 4;
+  const unsigned an = zones::read_u16(msg + 6), ns = zones::read_u16(msg + 8);
+  for (unsigned i = 0; i < an + ns; ++i) {
+    if (!zones::read_message_name(msg, len, off, owner, &owner_len) || off + 10 > len) return false;
+    const uint16_t type = zones::read_u16(msg + off);
+    const size_t rdata = off + 10, end = rdata + zones::read_u16(msg + off + 8);
+    if (end > len) return false;
+    off = end;
+    if (i < an || type != zones::rrtype::SOA || owner_len != qname_len ||
+        !std::equal(owner, owner + owner_len, qname))
+      continue;
+    // MNAME and RNAME, each read only up to the end of the rdata, then the serial.
+    size_t p = rdata;
+    if (!zones::read_message_name(msg, end, p) || !zones::read_message_name(msg, end, p) || p + 20 != end)
+      return false;
+    serial = zones::read_u32(msg + p);
+    return true;
+  }
+  return false;
 }
 
 IxfrSource::IxfrSource(std::shared_ptr<const zones::Zone> zone, const IxfrHistory& history, size_t first_step)

@@ -62,6 +62,11 @@ enum class IxfrAnswer {
 IxfrAnswer plan_ixfr(const IxfrHistory* history, uint32_t client_serial, uint32_t current_serial,
                      size_t& first_step);
 
+/// The client's serial in an IXFR request: the SOA in its authority section whose owner is the
+/// question's name (RFC 1995 §3; its names may be compressed). False if the message is not an IXFR
+/// request with exactly one question and such a SOA (answer FORMERR).
+bool ixfr_request_serial(const uint8_t* msg, size_t len, uint32_t& serial) noexcept;
+
 /// The RFC 1995 §4 incremental answer: the current SOA; per step the old SOA, the deletions, the new
 /// SOA, the additions; the current SOA again. Holds the zone and its steps for the transfer's life.
 class IxfrSource final : public RecordSource {

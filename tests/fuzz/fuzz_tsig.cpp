@@ -1,4 +1,4 @@
-// fuzz_tsig -- any bytes as a signed DNS message: find_tsig must stay inside the input and describe a
+// fuzz_tsig -- any bytes as a signed DNS message (and as an IXFR request, whose serial is read): find_tsig must stay inside the input and describe a
 // record that ends exactly at its end; verification (against the key the corpus was signed with, so
 // valid inputs reach the HMAC) must not crash, and whatever it decides, signing the reply must fit the
 // room tsig_space() promised and leave a message whose TSIG parses again.
@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/xfr/ixfr_history.hpp"
 #include "server/xfr/tsig.hpp"
 #include "zones/rrset.hpp"
 
@@ -31,6 +32,8 @@ const std::vector<horizon::TsigKey>& keys() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  uint32_t serial = 0;
+  (void)xfr::ixfr_request_serial(data, size, serial);
   xfr::TsigRecord t;
   auto parsed = xfr::find_tsig(data, size, t);
   if (parsed == xfr::TsigParse::ok) {

@@ -238,14 +238,26 @@ IxfrSource::IxfrSource(std::shared_ptr<const zones::Zone> zone, const IxfrHistor
       steps_(history.steps().begin() + static_cast<long>(std::min(first_step, history.steps().size())),
              history.steps().end()) {}
 
+namespace {
+XfrRecord current_soa(const zones::Zone& z) {
+  RRsetView s = z.soa();
+  return {reinterpret_cast<const uint8_t*>(z.apex().owner_wire().data()), s.type(), s.ttl(), *s.begin()};
+}
+}  // namespace
+
+bool SoaSource::peek(XfrRecord& out) {
+  if (taken_) return false;
+  out = current_soa(*zone_);
+  return true;
+}
+
 bool IxfrSource::peek(XfrRecord& out) {
   auto from = [&](const DiffRecord& r) {
     out = {reinterpret_cast<const uint8_t*>(r.owner.data()), r.type, r.ttl, r.rdata};
     return true;
   };
   if (edge_ == 0 || edge_ == 2) {
-    RRsetView s = zone_->soa();
-    out = {reinterpret_cast<const uint8_t*>(zone_->apex().owner_wire().data()), s.type(), s.ttl(), *s.begin()};
+    out = current_soa(*zone_);
     return true;
   }
   if (edge_ != 1) return false;

@@ -82,6 +82,19 @@ class IxfrSource final : public RecordSource {
   int edge_ = 0;               ///< 0: the leading SOA, 1: steps, 2: the trailing SOA, 3: done
 };
 
+/// The zone's SOA alone: the IXFR answer to a client that is up to date (RFC 1995 §2), and over UDP
+/// to one whose difference sequence does not fit a datagram (RFC 1995 §2, "the SOA alone").
+class SoaSource final : public RecordSource {
+ public:
+  explicit SoaSource(std::shared_ptr<const zones::Zone> zone) : zone_(std::move(zone)) {}
+  bool peek(XfrRecord& out) override;
+  void advance() override { taken_ = true; }
+
+ private:
+  std::shared_ptr<const zones::Zone> zone_;
+  bool taken_ = false;
+};
+
 /// Every view's and zone's history, as the server keeps it across reloads and restarts.
 class IxfrHistoryStore {
  public:

@@ -212,6 +212,8 @@ TEST(IxfrHistory, IncrementalAnswerFromEachKnownSerial) {
   }
   size_t first = 0;
   EXPECT_EQ(xfr::plan_ixfr(h, 4, 4, first), xfr::IxfrAnswer::up_to_date);
+  xfr::SoaSource soa(current);
+  EXPECT_EQ(transfer(soa), (std::vector<std::string>{"SOA 4"}));  // the up-to-date answer
   EXPECT_EQ(xfr::plan_ixfr(h, 5, 4, first), xfr::IxfrAnswer::up_to_date);  // newer than ours
   EXPECT_EQ(xfr::plan_ixfr(h, 0, 4, first), xfr::IxfrAnswer::axfr);        // never ours
   EXPECT_EQ(xfr::plan_ixfr(h, 1, 5, first), xfr::IxfrAnswer::axfr);        // history behind the zone

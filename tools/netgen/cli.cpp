@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "check.hpp"
+#include "deployed/owned.hpp"
 #include "diagram.hpp"
 #include "dns.hpp"
 #include "firewall.hpp"
@@ -159,6 +160,20 @@ bool render_svg(const std::filesystem::path& dot_file, const std::filesystem::pa
   return true;
 }
 
+/// --out: the owned-files writer that apply uses too (deployed/owned.hpp); 0, or 2 when it failed.
+int write_out_dir(const std::filesystem::path& dir, const std::string& command, const std::vector<OutputFile>& files,
+                  std::ostream& out, std::ostream& err) {
+  auto plan = deployed::plan_changes({{dir, command, files}});
+  for (auto& e : plan.errors) err << "error: " << e << "\n";
+  if (!plan.errors.empty()) return 2;
+  std::vector<std::string> progress;
+  std::string error;
+  bool ok = deployed::execute(plan, progress, error);
+  for (auto& line : progress) out << line << "\n";
+  if (!ok) err << "error: " << error << "\n";
+  return ok ? 0 : 2;
+}
+
 }  // namespace
 
 CommandResult run_command(const Options& opt) {
@@ -290,18 +305,10 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     out << render_stdout(r);
     return r.exit_code;
   }
-  std::error_code ec;
-  for (auto& f : r.files) {
-    auto path = *opt.out / f.path;
-    std::filesystem::create_directories(path.parent_path(), ec);
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << f.content;
-    if (!file) {
-      err << "error: cannot write " << path.string() << "\n";
-      return 2;
-    }
-    out << "wrote " << path.string() << "\n";
-  }
+  // A command that failed without output must not make its earlier files look stale.
+  if (r.files.empty() && r.exit_code != 0) return r.exit_code;
+  if (int code = write_out_dir(*opt.out, opt.json ? opt.command + " --json" : opt.command, r.files, out, err))
+    return code;
   if (opt.command == "diagram" && !opt.json && r.exit_code == 0) {
     std::string why;
     if (render_svg(*opt.out / "diagram.dot", *opt.out / "diagram.svg", why)) out << "wrote " << (*opt.out / "diagram.svg").string() << "\n";

@@ -133,6 +133,15 @@ class Auditor {
             std::to_string(i + 1) + " (first match wins, so the order matters)", dep.path, moved->line, rule_where(i));
         continue;
       }
+      auto disabled = std::find_if(b.begin(), b.end(), [&](auto& r) {
+        return !b_matched[&r - b.data()] && !r.enabled && "|" + a[i].key() == r.key();
+      });
+      if (disabled != b.end()) {
+        b_matched[disabled - b.begin()] = true;
+        add(Severity::error, "rule-disabled", "\"" + a[i].text(false) + "\" is deployed disabled ('|'), so it never matches",
+            dep.path, disabled->line, rule_where(i));
+        continue;
+      }
       add(Severity::error, "rule-missing", "\"" + a[i].text(false) + "\" is in the inventory but not deployed",
           dep.path, dep.rules_line, rule_where(i));
     }

@@ -279,6 +279,15 @@ bool execute(const ChangePlan& plan, std::vector<std::string>& progress, std::st
     }
   }
   for (auto& [dir, st] : states) {
+    // Temporary files of an apply that was killed: only atomic_write makes names like these.
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir, ec)) {
+      std::string name = e.path().filename().string();
+      if (name.size() > 1 && name[0] == '.' && name.find(".netgen-tmp.") != std::string::npos) {
+        fs::remove(e.path(), ec);
+        progress.push_back("removed " + e.path().string() + " (left by an interrupted write)");
+      }
+    }
     std::string text = Manifest::file_text(st.after);
     auto old = read_file(dir / kManifestName);
     if ((!old || *old != text) && !atomic_write(dir / kManifestName, text, error)) return false;

@@ -150,8 +150,16 @@ CommandResult run_diff_or_apply(const Model& m, const Options& opt, std::vector<
   std::string diff = diff_text(plan);
   if (!apply) return result(diff.empty() ? 0 : 1, "diff.txt", diff, messages);
   if (opt.dry_run) return result(0, "apply.txt", diff + (diff.empty() ? "nothing to change\n" : "dry run: nothing written\n"), messages);
-  if (!plan.changed()) return result(0, "apply.txt", "nothing to change\n", messages);
   std::string err;
+  if (!plan.changed()) {
+    // Only netgen's own bookkeeping to finish (after a killed apply): no backup needed.
+    std::vector<std::string> progress;
+    if (plan.tidy && !execute(plan, progress, err)) return refuse(2, messages, err);
+    std::string text;
+    for (auto& l : progress)
+      if (l.rfind("unchanged ", 0) != 0) text += l + "\n";
+    return result(0, "apply.txt", text + "nothing to change\n", messages);
+  }
   auto backup = make_backup(plan, opt.backup_dir, err);
   if (!backup) return refuse(2, messages, err + "; nothing written");
   std::string text = "backup " + backup->string() + " (phoenix-netgen rollback " + backup->string() + " restores it)\n";

@@ -204,7 +204,13 @@ std::map<fs::path, DirState> dir_states(const std::vector<OwnedDir>& dirs, std::
 ChangePlan plan_changes(const std::vector<OwnedDir>& dirs) {
   ChangePlan plan;
   plan.dirs = dirs;
-  dir_states(dirs, &plan.errors);
+  for (auto& [dir, st] : dir_states(dirs, &plan.errors)) {
+    auto old = read_file(dir / kManifestName);
+    if ((old || !st.after.empty()) && old.value_or("") != Manifest::file_text(st.after)) plan.tidy = true;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().filename().string().find(".netgen-tmp.") != std::string::npos) plan.tidy = true;
+  }
   for (auto& d : dirs) {
     std::string err;
     Manifest m = load_manifest(d.dir, err);

@@ -61,6 +61,9 @@ struct ChangePlan {
   std::vector<Change> changes;  ///< in directory order, then file order; removals last per directory
   std::vector<OwnedDir> dirs;
   std::vector<std::string> errors;  ///< unreadable manifests or files: nothing is written then
+  /// A manifest to bring up to date or temporary files to remove (what a killed run leaves), with
+  /// no file content to change.
+  bool tidy = false;
   bool changed() const;
 };
 

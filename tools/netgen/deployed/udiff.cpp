@@ -40,8 +40,9 @@ std::string unified_diff(const std::string& a, const std::string& b, const std::
   size_t i = 0, j = 0;
   while (i < x.size() || j < y.size()) {
     if (i < x.size() && j < y.size() && x[i] == y[j]) ops.push_back({' ', i++, j++});
-    else if (j < y.size() && (i == x.size() || lcs[i][j + 1] >= lcs[i + 1][j])) ops.push_back({'+', i, j++});
-    else ops.push_back({'-', i++, j});
+    // Deletions before insertions, as diff -u prints them.
+    else if (i < x.size() && (j == y.size() || lcs[i + 1][j] >= lcs[i][j + 1])) ops.push_back({'-', i++, j});
+    else ops.push_back({'+', i, j++});
   }
   std::string out = "--- " + label_a + "\n+++ " + label_b + "\n";
   size_t k = 0;

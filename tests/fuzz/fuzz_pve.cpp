@@ -8,9 +8,10 @@
 
 #include "deployed/guest_conf.hpp"
 #include "deployed/pve_fw.hpp"
-#include "deployed/text.hpp"
+#include "text.hpp"
 
 using namespace phoenix::netgen::deployed;
+using phoenix::netgen::lines_of;
 
 namespace {
 

@@ -273,10 +273,13 @@ bool execute(const ChangePlan& plan, std::vector<std::string>& progress, std::st
     switch (c.kind) {
       case Change::Kind::unchanged: progress.push_back("unchanged " + c.path.string()); break;
       case Change::Kind::create:
-      case Change::Kind::update:
+      case Change::Kind::update: {
+        std::error_code ec;
+        fs::create_directories(c.path.parent_path(), ec);  // zones: <view>/<zone>.zone
         if (!atomic_write(c.path, c.after, error)) return false;
         progress.push_back("wrote " + c.path.string());
         break;
+      }
       case Change::Kind::remove:
         if (!durable_remove(c.path, error)) return false;
         progress.push_back("removed " + c.path.string() +

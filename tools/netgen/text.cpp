@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-namespace phoenix::netgen::deployed {
+namespace phoenix::netgen {
 
 std::string trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
@@ -48,4 +48,4 @@ std::vector<std::string_view> lines_of(std::string_view text) {
   return out;
 }
 
-}  // namespace phoenix::netgen::deployed
+}  // namespace phoenix::netgen

@@ -10,108 +10,122 @@ namespace {
 using horizon::IpPrefix;
 
 struct MacroEntry {
-  const char* proto;
-  const char* dport;
+  std::string proto, dport;
 };
 struct Macro {
-  const char* name;
+  std::string name;
   std::vector<MacroEntry> entries;
 };
 
 // Proxmox's macros (pve-firewall's PVE::Firewall macro table, from Shorewall's macro.* files), the
-// ones that carry only protocol and destination ports; lookup is case-insensitive as in Proxmox.
+// ones that carry only protocol and destination ports: "Name proto[:dports] ...".
+constexpr const char* kMacros = R"(
+Amanda udp:10080 tcp:10080
+Auth tcp:113
+BGP tcp:179
+BitTorrent tcp:6881:6889 udp:6881
+BitTorrent32 tcp:6881:6999 udp:6881
+CVS tcp:2401
+Ceph tcp:6789 tcp:3300 tcp:6800:7300
+Citrix tcp:1494 udp:1604 tcp:2598
+DAAP tcp:3689 udp:3689
+DCC tcp:6667
+DHCPfwd udp:67:68
+DHCPv6 udp:546:547
+DNS udp:53 tcp:53
+Distcc tcp:3632
+FTP tcp:21
+Finger tcp:79
+GNUnet tcp:2086 udp:2086 tcp:1080 udp:1080
+GRE 47
+Git tcp:9418
+HKP tcp:11371
+HTTP tcp:80
+HTTPS tcp:443
+ICPV2 udp:3130
+ICQ tcp:5190
+IMAP tcp:143
+IMAPS tcp:993
+IPIP 94
+IPsec udp:500 50
+IPsecah udp:500 51
+IPsecnat udp:500 udp:4500 50
+IRC tcp:6667
+Jetdirect tcp:9100
+L2TP udp:1701
+LDAP tcp:389
+LDAPS tcp:636
+MDNS udp:5353
+MSNP tcp:1863
+MSSQL tcp:1433
+Mail tcp:25 tcp:465 tcp:587
+Munin tcp:4949
+MySQL tcp:3306
+NNTP tcp:119
+NNTPS tcp:563
+NTP udp:123
+NeighborDiscovery icmpv6
+OSPF 89
+OpenVPN udp:1194
+PCA udp:5632 tcp:5631
+PMG tcp:8006
+POP3 tcp:110
+POP3S tcp:995
+PPtP 47 tcp:1723
+Ping icmp
+PostgreSQL tcp:5432
+Printer tcp:515
+RDP tcp:3389
+RIP udp:520
+RNDC tcp:953
+Razor tcp:2703
+Rdate tcp:37
+Rsync tcp:873
+SANE tcp:6566
+SMB udp:135,445 udp:137:139 udp:1024:65535 tcp:135,139,445
+SMBswat tcp:901
+SMTP tcp:25
+SMTPS tcp:465
+SNMP udp:161:162 tcp:161
+SPAMD tcp:783
+SPICEproxy tcp:3128
+SSH tcp:22
+SVN tcp:3690
+SixXS tcp:3874 udp:3740 41 udp:5072,8374
+Squid tcp:3128
+Submission tcp:587
+Syslog udp:514 tcp:514
+TFTP udp:69
+Telnet tcp:23
+Telnets tcp:992
+Time tcp:37
+Trcrt udp:33434:33524 icmp
+VNC tcp:5900:5909
+VNCL tcp:5500
+Web tcp:80 tcp:443
+Webcache tcp:8080
+Webmin tcp:10000
+Whois tcp:43)";
+
 const std::vector<Macro>& macros() {
-  static const std::vector<Macro> table = {
-      {"Amanda", {{"udp", "10080"}, {"tcp", "10080"}}},
-      {"Auth", {{"tcp", "113"}}},
-      {"BGP", {{"tcp", "179"}}},
-      {"BitTorrent", {{"tcp", "6881:6889"}, {"udp", "6881"}}},
-      {"BitTorrent32", {{"tcp", "6881:6999"}, {"udp", "6881"}}},
-      {"CVS", {{"tcp", "2401"}}},
-      {"Ceph", {{"tcp", "6789"}, {"tcp", "3300"}, {"tcp", "6800:7300"}}},
-      {"Citrix", {{"tcp", "1494"}, {"udp", "1604"}, {"tcp", "2598"}}},
-      {"DAAP", {{"tcp", "3689"}, {"udp", "3689"}}},
-      {"DCC", {{"tcp", "6667"}}},
-      {"DHCPfwd", {{"udp", "67:68"}}},
-      {"DHCPv6", {{"udp", "546:547"}}},
-      {"DNS", {{"udp", "53"}, {"tcp", "53"}}},
-      {"Distcc", {{"tcp", "3632"}}},
-      {"FTP", {{"tcp", "21"}}},
-      {"Finger", {{"tcp", "79"}}},
-      {"GNUnet", {{"tcp", "2086"}, {"udp", "2086"}, {"tcp", "1080"}, {"udp", "1080"}}},
-      {"GRE", {{"47", ""}}},
-      {"Git", {{"tcp", "9418"}}},
-      {"HKP", {{"tcp", "11371"}}},
-      {"HTTP", {{"tcp", "80"}}},
-      {"HTTPS", {{"tcp", "443"}}},
-      {"ICPV2", {{"udp", "3130"}}},
-      {"ICQ", {{"tcp", "5190"}}},
-      {"IMAP", {{"tcp", "143"}}},
-      {"IMAPS", {{"tcp", "993"}}},
-      {"IPIP", {{"94", ""}}},
-      {"IPsec", {{"udp", "500"}, {"50", ""}}},
-      {"IPsecah", {{"udp", "500"}, {"51", ""}}},
-      {"IPsecnat", {{"udp", "500"}, {"udp", "4500"}, {"50", ""}}},
-      {"IRC", {{"tcp", "6667"}}},
-      {"Jetdirect", {{"tcp", "9100"}}},
-      {"L2TP", {{"udp", "1701"}}},
-      {"LDAP", {{"tcp", "389"}}},
-      {"LDAPS", {{"tcp", "636"}}},
-      {"MDNS", {{"udp", "5353"}}},
-      {"MSNP", {{"tcp", "1863"}}},
-      {"MSSQL", {{"tcp", "1433"}}},
-      {"Mail", {{"tcp", "25"}, {"tcp", "465"}, {"tcp", "587"}}},
-      {"Munin", {{"tcp", "4949"}}},
-      {"MySQL", {{"tcp", "3306"}}},
-      {"NNTP", {{"tcp", "119"}}},
-      {"NNTPS", {{"tcp", "563"}}},
-      {"NTP", {{"udp", "123"}}},
-      {"NeighborDiscovery", {{"icmpv6", ""}}},
-      {"OSPF", {{"89", ""}}},
-      {"OpenVPN", {{"udp", "1194"}}},
-      {"PCA", {{"udp", "5632"}, {"tcp", "5631"}}},
-      {"PMG", {{"tcp", "8006"}}},
-      {"POP3", {{"tcp", "110"}}},
-      {"POP3S", {{"tcp", "995"}}},
-      {"PPtP", {{"47", ""}, {"tcp", "1723"}}},
-      {"Ping", {{"icmp", ""}}},
-      {"PostgreSQL", {{"tcp", "5432"}}},
-      {"Printer", {{"tcp", "515"}}},
-      {"RDP", {{"tcp", "3389"}}},
-      {"RIP", {{"udp", "520"}}},
-      {"RNDC", {{"tcp", "953"}}},
-      {"Razor", {{"tcp", "2703"}}},
-      {"Rdate", {{"tcp", "37"}}},
-      {"Rsync", {{"tcp", "873"}}},
-      {"SANE", {{"tcp", "6566"}}},
-      {"SMB", {{"udp", "135,445"}, {"udp", "137:139"}, {"udp", "1024:65535"}, {"tcp", "135,139,445"}}},
-      {"SMBswat", {{"tcp", "901"}}},
-      {"SMTP", {{"tcp", "25"}}},
-      {"SMTPS", {{"tcp", "465"}}},
-      {"SNMP", {{"udp", "161:162"}, {"tcp", "161"}}},
-      {"SPAMD", {{"tcp", "783"}}},
-      {"SPICEproxy", {{"tcp", "3128"}}},
-      {"SSH", {{"tcp", "22"}}},
-      {"SVN", {{"tcp", "3690"}}},
-      {"SixXS", {{"tcp", "3874"}, {"udp", "3740"}, {"41", ""}, {"udp", "5072,8374"}}},
-      {"Squid", {{"tcp", "3128"}}},
-      {"Submission", {{"tcp", "587"}}},
-      {"Syslog", {{"udp", "514"}, {"tcp", "514"}}},
-      {"TFTP", {{"udp", "69"}}},
-      {"Telnet", {{"tcp", "23"}}},
-      {"Telnets", {{"tcp", "992"}}},
-      {"Time", {{"tcp", "37"}}},
-      {"Trcrt", {{"udp", "33434:33524"}, {"icmp", ""}}},
-      {"VNC", {{"tcp", "5900:5909"}}},
-      {"VNCL", {{"tcp", "5500"}}},
-      {"Web", {{"tcp", "80"}, {"tcp", "443"}}},
-      {"Webcache", {{"tcp", "8080"}}},
-      {"Webmin", {{"tcp", "10000"}}},
-      {"Whois", {{"tcp", "43"}}},
-  };
+  static const std::vector<Macro> table = [] {
+    std::vector<Macro> out;
+    for (auto line : lines_of(kMacros)) {
+      auto words = split(trim(line), ' ');
+      if (words.size() < 2) continue;
+      Macro m{words[0], {}};
+      for (size_t i = 1; i < words.size(); ++i) {
+        auto colon = words[i].find(':');
+        m.entries.push_back({words[i].substr(0, colon), colon == std::string::npos ? "" : words[i].substr(colon + 1)});
+      }
+      out.push_back(std::move(m));
+    }
+    return out;
+  }();
   return table;
 }
 
+/// Lookup is case-insensitive, as in Proxmox.
 const Macro* find_macro(const std::string& name) {
   std::string l = lower(name);
   for (auto& m : macros())
@@ -163,15 +177,25 @@ class Resolver {
   }
 
  private:
-  bool alias(std::string name, std::vector<IpPrefix>& out) {
+  /// Where a name is looked up: "dc/x" only in cluster.fw, "guest/x" only in the guest's file, a bare
+  /// name in the guest's file first (Proxmox's scoping of aliases and IP sets).
+  std::vector<const FwFile*> scopes(std::string& name) const {
     name = lower(name);
-    const FwFile* scopes[2] = {ctx_.file, ctx_.cluster};
-    if (name.rfind("dc/", 0) == 0) scopes[0] = nullptr, name = name.substr(3);
-    else if (name.rfind("guest/", 0) == 0) scopes[1] = nullptr, name = name.substr(6);
-    for (auto* f : scopes) {
-      if (!f) continue;
+    if (name.rfind("dc/", 0) == 0) {
+      name = name.substr(3);
+      return {ctx_.cluster};
+    }
+    if (name.rfind("guest/", 0) == 0) {
+      name = name.substr(6);
+      return {ctx_.file};
+    }
+    return {ctx_.file, ctx_.cluster};
+  }
+
+  bool alias(std::string name, std::vector<IpPrefix>& out) {
+    for (auto* f : scopes(name)) {
+      if (!f || !f->aliases.count(name)) continue;
       auto it = f->aliases.find(name);
-      if (it == f->aliases.end()) continue;
       if (auto p = IpPrefix::parse(it->second.value)) {
         out.push_back(*p);
         return true;
@@ -181,14 +205,9 @@ class Resolver {
   }
 
   bool ipset(std::string name, std::vector<IpPrefix>& out) {
-    name = lower(name);
-    const FwFile* scopes[2] = {ctx_.file, ctx_.cluster};
-    if (name.rfind("dc/", 0) == 0) scopes[0] = nullptr, name = name.substr(3);
-    else if (name.rfind("guest/", 0) == 0) scopes[1] = nullptr, name = name.substr(6);
-    for (auto* f : scopes) {
-      if (!f) continue;
+    for (auto* f : scopes(name)) {
+      if (!f || !f->ipsets.count(name)) continue;
       auto it = f->ipsets.find(name);
-      if (it == f->ipsets.end()) continue;
       for (auto& e : it->second) {
         if (e.negated) return fail("IP set " + name + " has a negated entry (line " + std::to_string(e.line) + "), which netgen cannot model");
         if (auto p = IpPrefix::parse(e.cidr)) out.push_back(*p);

@@ -103,6 +103,18 @@ class AuditTest(unittest.TestCase):
         finally:
             rmtree(root.parent)
 
+    def test_host_fw_of_a_node_is_reported(self):
+        root = tree_copy()
+        try:
+            (root / "nodes" / "phoenix" / "host.fw").write_text("[OPTIONS]\n\nenable: 1\n\n[RULES]\n\n|IN SSH(ACCEPT)\n")
+            self.assertEqual(audit(root, proxies=False), (0, []))  # a disabled rule filters nothing
+            (root / "nodes" / "phoenix" / "host.fw").write_text("[OPTIONS]\n\nenable: 0\n\n[RULES]\n\nIN ACCEPT -p tcp -dport 8080\n")
+            code, findings = audit(root, proxies=False)
+            self.assertEqual(code, 1)
+            self.assertEqual(sorted((f["code"], f["deployed"]["line"]) for f in findings), [("host-disabled", 3), ("host-rules", 7)])
+        finally:
+            rmtree(root.parent)
+
     def test_bad_usage_exits_2(self):
         r = netgen("audit", "--pve-root", "/nonexistent/pve", inventory=EXAMPLE)
         self.assertEqual(r.returncode, 2)

@@ -66,6 +66,17 @@ class Auditor {
       options(gen, *dep, g.path == "cluster.fw", inv);
       rules(gen, *dep, set, inv);
     }
+    // A node's host.fw filters that host besides cluster.fw's rules; the inventory has no such level.
+    for (auto& [node, f] : t.host_fw) {
+      size_t live = std::count_if(f.rules.begin(), f.rules.end(), [](auto& r) { return r.enabled; });
+      if (live)
+        add(Severity::warning, "host-rules", "node " + node + " has " + std::to_string(live) +
+            " enabled rules of its own; they filter its traffic too, and the inventory does not describe them",
+            f.path, f.rules.front().line, std::nullopt);
+      if (!f.flag("enable", true))
+        add(Severity::warning, "host-disabled", "node " + node + " has enable: 0: cluster.fw's rules do not filter it",
+            f.path, f.option_line("enable"), std::nullopt);
+    }
     for (auto& [id, f] : t.guest_fw) {
       if (generated_ids.count(id)) continue;
       std::string name = std::to_string(id) + ".fw";

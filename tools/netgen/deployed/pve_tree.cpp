@@ -92,6 +92,8 @@ PveTree load_pve_tree(const fs::path& root) {
       if (e.is_directory()) nodes.push_back(e.path());
   std::sort(nodes.begin(), nodes.end());
   for (auto& n : nodes) {
+    if (fs::exists(n / "host.fw", ec))
+      if (auto f = read_fw(n / "host.fw")) t.host_fw[n.filename().string()] = std::move(*f);
     read_guests(t, n / "lxc", GuestConf::Kind::lxc, canonical);
     read_guests(t, n / "qemu-server", GuestConf::Kind::qemu, canonical);
   }

@@ -19,6 +19,7 @@ struct PveTree {
   std::optional<FwFile> cluster;       ///< firewall/cluster.fw
   std::map<unsigned, FwFile> guest_fw;  ///< firewall/<vmid>.fw
   std::map<unsigned, GuestConf> guests;  ///< lxc/ and qemu-server/ configs, wherever they live
+  std::map<std::string, FwFile> host_fw;  ///< nodes/<node>/host.fw, by node name
   std::vector<FileProblem> problems;  ///< every parse problem of every file, plus unreadable files
 };
 

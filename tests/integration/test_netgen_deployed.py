@@ -382,8 +382,49 @@ def guest_configs(inventory, root):
             f"name: {g.get('name', '')}\nipconfig0: ip={ip}\nnet0: virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall={fw(g)}\n")
 
 
+def tree_from_dry_run(test, inventory, cwd):
+    """A host tree made from `apply --dry-run` output alone: its diff, applied with patch(1)."""
+    args = ["--pve-root", "pve", "--traefik-dir", "pve/traefik", "--nginx-conf", "pve/nginx/gw.conf"]
+    r = subprocess.run([NETGEN, "apply", "--dry-run", "--inventory", str(inventory), *args], capture_output=True,
+                       text=True, timeout=60, cwd=cwd)
+    test.assertEqual(r.returncode, 0, r.stderr)
+    test.assertFalse((cwd / "pve").exists())  # a dry run writes nothing
+    p = subprocess.run(["patch", "-p0", "--batch"], input=r.stdout, capture_output=True, text=True, cwd=cwd)
+    test.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+    guest_configs(inventory, cwd / "pve")
+    return args
+
+
+class DryRunTreeTest(unittest.TestCase):
+    def test_example_tree_from_dry_run_audits_clean(self):
+        cwd = Path(tempfile.mkdtemp(prefix="netgen-dry-"))
+        try:
+            args = tree_from_dry_run(self, EXAMPLE, cwd)
+            r = subprocess.run([NETGEN, "audit", "--inventory", str(EXAMPLE), *args], capture_output=True, text=True,
+                               timeout=60, cwd=cwd)
+            self.assertEqual((r.returncode, r.stdout.splitlines()[-1]), (0, "0 errors, 0 warnings: the host matches the inventory"), r.stdout)
+            conf = cwd / "pve" / "lxc" / "102.conf"
+            conf.write_text(conf.read_text().replace("firewall=1", "firewall=0"))
+            r = subprocess.run([NETGEN, "audit", "--inventory", str(EXAMPLE), *args], capture_output=True, text=True,
+                               timeout=60, cwd=cwd)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("error nic-firewall-off: pve/lxc/102.conf:2: net0 has firewall=0", r.stdout)
+        finally:
+            rmtree(cwd)
+
+
 @unittest.skipUnless(HAVE_SHARED, "the real inventory is not here")
 class RealInventoryTest(unittest.TestCase):
+    def test_tree_from_dry_run_audits_clean(self):
+        cwd = Path(tempfile.mkdtemp(prefix="netgen-real-dry-"))
+        try:
+            args = tree_from_dry_run(self, SHARED_INVENTORY, cwd)
+            r = subprocess.run([NETGEN, "audit", "--inventory", str(SHARED_INVENTORY), *args], capture_output=True,
+                               text=True, timeout=60, cwd=cwd)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        finally:
+            rmtree(cwd)
+
     def test_audit_of_its_own_apply_is_clean(self):
         root = Path(tempfile.mkdtemp(prefix="netgen-real-")) / "pve"
         try:

@@ -103,6 +103,27 @@ class AuditTest(unittest.TestCase):
         finally:
             rmtree(root.parent)
 
+    def test_same_meaning_in_other_words_is_no_difference(self):
+        # An alias for the address, a macro for the port, other case, no -log, another comment.
+        root = tree_copy()
+        try:
+            fw = root / "firewall"
+            (fw / "cluster.fw").write_text((fw / "cluster.fw").read_text() + "\n[ALIASES]\n\ntraefik 10.0.0.12/32\n")
+            p = fw / "103.fw"
+            text = p.read_text()
+            old = "IN ACCEPT -source 10.0.0.12 -p tcp -dport 9000 -log nolog # Allow Traefik to reach Step-CA"
+            self.assertIn(old, text)
+            p.write_text(text.replace(old, "in accept -source dc/traefik -p TCP -dport 9000 # the CA"))
+            p = fw / "101.fw"
+            text = p.read_text()
+            p.write_text(text + "IN HTTPS(ACCEPT)\n")
+            code, findings = audit(root, proxies=False)
+            self.assertEqual([(f["code"], f["deployed"]["line"]) for f in findings], [("rule-extra", 14)])
+            p.write_text(text.replace("IN ACCEPT -p tcp -dport 80,443 -log nolog", "IN Web(ACCEPT)"))
+            self.assertEqual(len(audit(root, proxies=False)[1]), 2)  # a two-entry macro is two rules, not this one
+        finally:
+            rmtree(root.parent)
+
     def test_host_fw_of_a_node_is_reported(self):
         root = tree_copy()
         try:

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "deployed_fw.hpp"
 #include "text.hpp"
 
 namespace phoenix::netgen::deployed {
@@ -116,13 +117,17 @@ class Auditor {
   /// the rest is missing, extra, or the same rule at another place.
   void rules(const FwFile& gen, const FwFile& dep, const RuleSet* set, const Location& inv) {
     const auto &a = gen.rules, &b = dep.rules;
+    const FwFile* cluster = in_.tree->cluster ? &*in_.tree->cluster : nullptr;
+    std::vector<std::string> ka, kb;
+    for (auto& r : a) ka.push_back(canonical_rule(r, &gen, nullptr).key());
+    for (auto& r : b) kb.push_back(canonical_rule(r, &dep, cluster).key());
     std::vector<std::vector<size_t>> lcs(a.size() + 1, std::vector<size_t>(b.size() + 1, 0));
     for (size_t i = a.size(); i-- > 0;)
       for (size_t j = b.size(); j-- > 0;)
-        lcs[i][j] = a[i].key() == b[j].key() ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+        lcs[i][j] = ka[i] == kb[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
     std::vector<bool> a_matched(a.size()), b_matched(b.size());
     for (size_t i = 0, j = 0; i < a.size() && j < b.size();) {
-      if (a[i].key() == b[j].key()) {
+      if (ka[i] == kb[j]) {
         a_matched[i++] = b_matched[j++] = true;
       } else if (lcs[i + 1][j] >= lcs[i][j + 1]) {
         ++i;
@@ -136,7 +141,7 @@ class Auditor {
     for (size_t i = 0; i < a.size(); ++i) {
       if (a_matched[i]) continue;
       auto moved = std::find_if(b.begin(), b.end(), [&](auto& r) {
-        return !b_matched[&r - b.data()] && r.key() == a[i].key();
+        return !b_matched[&r - b.data()] && kb[&r - b.data()] == ka[i];
       });
       if (moved != b.end()) {
         b_matched[moved - b.begin()] = true;
@@ -145,7 +150,7 @@ class Auditor {
         continue;
       }
       auto disabled = std::find_if(b.begin(), b.end(), [&](auto& r) {
-        return !b_matched[&r - b.data()] && !r.enabled && "|" + a[i].key() == r.key();
+        return !b_matched[&r - b.data()] && !r.enabled && "|" + ka[i] == kb[&r - b.data()];
       });
       if (disabled != b.end()) {
         b_matched[disabled - b.begin()] = true;

@@ -151,6 +151,22 @@ bool parse_ports(const std::string& text, std::vector<PortRange>& out) {
   return true;
 }
 
+/// Where a name is looked up: "dc/x" only in cluster.fw, "guest/x" only in the rule's own file, a
+/// bare name in the rule's file first (Proxmox's scoping of aliases and IP sets). Lower-cases `name`
+/// and strips the scope.
+std::vector<const FwFile*> name_scopes(std::string& name, const FwFile* file, const FwFile* cluster) {
+  name = lower(name);
+  if (name.rfind("dc/", 0) == 0) {
+    name = name.substr(3);
+    return {cluster};
+  }
+  if (name.rfind("guest/", 0) == 0) {
+    name = name.substr(6);
+    return {file};
+  }
+  return {file, cluster};
+}
+
 class Resolver {
  public:
   Resolver(const RuleContext& ctx, const FwRule& r, std::vector<FileProblem>& problems)
@@ -177,20 +193,7 @@ class Resolver {
   }
 
  private:
-  /// Where a name is looked up: "dc/x" only in cluster.fw, "guest/x" only in the guest's file, a bare
-  /// name in the guest's file first (Proxmox's scoping of aliases and IP sets).
-  std::vector<const FwFile*> scopes(std::string& name) const {
-    name = lower(name);
-    if (name.rfind("dc/", 0) == 0) {
-      name = name.substr(3);
-      return {ctx_.cluster};
-    }
-    if (name.rfind("guest/", 0) == 0) {
-      name = name.substr(6);
-      return {ctx_.file};
-    }
-    return {ctx_.file, ctx_.cluster};
-  }
+  std::vector<const FwFile*> scopes(std::string& name) const { return name_scopes(name, ctx_.file, ctx_.cluster); }
 
   bool alias(std::string name, std::vector<IpPrefix>& out) {
     for (auto* f : scopes(name)) {
@@ -224,6 +227,33 @@ class Resolver {
 };
 
 }  // namespace
+
+FwRule canonical_rule(const FwRule& r, const FwFile* file, const FwFile* cluster) {
+  FwRule c = r;
+  auto resolve = [&](std::string& list) {
+    if (list.empty()) return;
+    std::string out;
+    for (auto& part : split(list, ',')) {
+      std::string name = part, value = part;
+      for (auto* f : name_scopes(name, file, cluster))
+        if (f && f->aliases.count(name)) {
+          value = f->aliases.at(name).value;
+          break;
+        }
+      out += (out.empty() ? "" : ",") + value;
+    }
+    list = out;
+  };
+  resolve(c.source);
+  resolve(c.dest);
+  if (!c.macro.empty() && c.proto.empty() && c.dport.empty())
+    if (const Macro* m = find_macro(c.macro); m && m->entries.size() == 1) {
+      c.proto = m->entries[0].proto;
+      c.dport = m->entries[0].dport;
+      c.macro.clear();
+    }
+  return c;
+}
 
 std::string line_pointer(size_t line) { return "line " + std::to_string(line); }
 

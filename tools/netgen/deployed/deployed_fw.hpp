@@ -25,6 +25,11 @@ struct RuleContext {
 /// modelled exactly (an unknown name, -sport, -icmp-type, a negated set) gives none and a problem.
 std::vector<Rule> to_model_rules(const FwRule& r, const RuleContext& ctx, std::vector<FileProblem>& problems);
 
+/// The rule as Proxmox understands it, for comparing: alias names replaced by their addresses (the
+/// rule's file first, then cluster.fw), a one-entry macro by its protocol and ports. Anything that
+/// does not resolve stays as written.
+FwRule canonical_rule(const FwRule& r, const FwFile* file, const FwFile* cluster);
+
 struct DeployedFirewall {
   FirewallModel fw;
   std::vector<FileProblem> problems;

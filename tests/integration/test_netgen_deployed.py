@@ -80,6 +80,7 @@ class AuditTest(unittest.TestCase):
             ("guest-extra", "nodes/phoenix2/qemu-server/120.conf", 1, None),
             ("route-missing", "proxy/traefik/traefik-dynamic.yml", 0, "/lxc_configs/914/traefik_service"),
             ("route-extra", "proxy/traefik/traefik-dynamic.yml", 11, None),
+            ("route-differs", "proxy/traefik/traefik-dynamic.yml", 8, "/lxc_configs/103/traefik_service"),
             ("route-extra", "proxy/nginx/phoenix-gateway.conf", 24, None),
         }
         self.assertEqual(got, expected)
@@ -121,6 +122,28 @@ class AuditTest(unittest.TestCase):
             self.assertEqual([(f["code"], f["deployed"]["line"]) for f in findings], [("rule-extra", 14)])
             p.write_text(text.replace("IN ACCEPT -p tcp -dport 80,443 -log nolog", "IN Web(ACCEPT)"))
             self.assertEqual(len(audit(root, proxies=False)[1]), 2)  # a two-entry macro is two rules, not this one
+        finally:
+            rmtree(root.parent)
+
+    def test_traefik_yaml_in_any_style_and_broken_yaml(self):
+        root = tree_copy()
+        try:
+            t = root / "proxy" / "traefik"
+            # Flow style, other quoting, another file of the directory: the same routes.
+            gen = (t / "traefik-dynamic.yml").read_text()
+            (t / "traefik-dynamic.yml").write_text(gen.split("http:")[0] + "http: {}\n")
+            (t / "by-hand.yaml").write_text(
+                "http:\n  routers:\n" + "".join(
+                    f"    {n}: {{rule: 'Host(`{n}.internal.thinkheads.ai`) || Host(`{n}.phoenix.thinkheads.ai`)', service: {n}}}\n"
+                    for n in ("ca", "ollama", "portainer", "qdrant")) +
+                "  services:\n" + "".join(
+                    f"    {n}: {{loadBalancer: {{servers: [{{url: '{u}'}}]}}}}\n"
+                    for n, u in (("ca", "http://10.0.0.10:9000"), ("ollama", "http://10.0.0.155:11434"),
+                                 ("portainer", "https://10.0.0.111:9443"), ("qdrant", "http://10.0.0.102:6333"))))
+            self.assertEqual(audit(root), (0, []))
+            (t / "broken.yml").write_text("http:\n  routers: [\n")
+            code, findings = audit(root)
+            self.assertEqual([(f["code"], Path(f["deployed"]["file"]).name) for f in findings], [("deployed-invalid", "broken.yml")])
         finally:
             rmtree(root.parent)
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <yaml-cpp/yaml.h>
 
 #include "deployed_fw.hpp"
 #include "text.hpp"
@@ -216,38 +217,75 @@ class Auditor {
             c.path, c.name_line, std::nullopt);
   }
 
-  /// The names a proxy file routes, with their lines: Traefik's Host(`...`) rules, Nginx's server_name.
-  static std::vector<std::pair<std::string, size_t>> routed_names(const std::string& kind, const std::string& text) {
-    std::vector<std::pair<std::string, size_t>> out;
+  /// One routed name as a proxy file has it: where, and the backends it goes to ("" when the file's
+  /// format does not say: Nginx, which always proxies to Traefik, and Traefik TOML).
+  struct Routed {
+    std::string file;
+    size_t line = 0;
+    std::set<std::string> backends;
+  };
+  using RouteMap = std::map<std::string, Routed>;
+
+  static void host_names(const std::string& rule, const std::string& file, size_t line, const std::set<std::string>& backends,
+                         RouteMap& out) {
+    for (size_t pos = rule.find("Host("); pos != std::string::npos; pos = rule.find("Host(", pos + 5)) {
+      size_t close = rule.find(')', pos);
+      if (close == std::string::npos) break;
+      for (auto& h : split(rule.substr(pos + 5, close - pos - 5), ',')) {
+        std::string name = h;
+        std::erase_if(name, [](char c) { return c == '`' || c == '"' || c == '\''; });
+        if (!name.empty() && !out.count(lower(name))) out[lower(name)] = {file, line, backends};
+      }
+    }
+  }
+
+  /// Traefik's dynamic YAML, read with yaml-cpp: http.routers.<r>.rule's Host() names, each with the
+  /// URLs of http.services.<service>.loadBalancer.servers.
+  void traefik_yaml(const std::string& text, const std::string& file, RouteMap& out) {
+    YAML::Node doc;
+    try {
+      doc = YAML::Load(text);
+      YAML::Node http = doc["http"];
+      if (!http || !http["routers"]) return;
+      for (auto r : http["routers"]) {
+        YAML::Node rule = r.second["rule"];
+        if (!rule || !rule.IsScalar()) continue;
+        std::set<std::string> urls;
+        if (auto svc = r.second["service"]; svc && svc.IsScalar() && http["services"])
+          if (auto lb = http["services"][svc.as<std::string>()]["loadBalancer"]; lb && lb["servers"])
+            for (auto server : lb["servers"])
+              if (server["url"] && server["url"].IsScalar()) urls.insert(lower(server["url"].as<std::string>()));
+        host_names(rule.as<std::string>(), file, static_cast<size_t>(rule.Mark().line) + 1, urls, out);
+      }
+    } catch (const YAML::Exception& e) {
+      add(Severity::error, "deployed-invalid", "not valid YAML: " + e.msg, file, static_cast<size_t>(e.mark.line) + 1,
+          std::nullopt);
+    }
+  }
+
+  void routed(const std::string& kind, const std::string& text, const std::string& file, RouteMap& out) {
+    if (kind == "traefik" && !file.ends_with(".toml")) return traefik_yaml(text, file, out);
     auto lines = lines_of(text);
     for (size_t i = 0; i < lines.size(); ++i) {
       std::string l = trim(lines[i]);
       if (l.empty() || l[0] == '#') continue;
       if (kind == "traefik") {
-        for (size_t pos = l.find("Host("); pos != std::string::npos; pos = l.find("Host(", pos + 5)) {
-          size_t close = l.find(')', pos);
-          if (close == std::string::npos) break;
-          for (auto& h : split(l.substr(pos + 5, close - pos - 5), ',')) {
-            std::string name = h;
-            std::erase_if(name, [](char c) { return c == '`' || c == '"' || c == '\''; });
-            if (!name.empty()) out.emplace_back(lower(name), i + 1);
-          }
-        }
+        host_names(l, file, i + 1, {}, out);
       } else if (l.rfind("server_name", 0) == 0) {
         std::string rest = l.substr(11);
         rest = rest.substr(0, rest.find(';'));
         for (auto& w : split(trim(rest), ' '))
-          if (!w.empty() && w != "_") out.emplace_back(lower(w), i + 1);
+          if (!w.empty() && w != "_" && !out.count(lower(w))) out[lower(w)] = {file, i + 1, {}};
       }
     }
-    return out;
   }
 
   void proxy(const AuditInput::Proxy& p) {
-    std::map<std::string, std::pair<std::string, size_t>> deployed;  // name -> file, line
+    RouteMap deployed, generated;
     std::vector<fs::path> files;
     std::error_code ec;
-    if (fs::is_directory(p.deployed, ec)) {
+    bool dir = fs::is_directory(p.deployed, ec);
+    if (dir) {
       for (auto& e : fs::directory_iterator(p.deployed, ec)) {
         auto ext = e.path().extension();
         if (ext == ".yml" || ext == ".yaml" || ext == ".toml") files.push_back(e.path());
@@ -261,24 +299,25 @@ class Auditor {
     }
     for (auto& f : files) {
       auto text = read_file(f);
-      if (!text) {
-        add(Severity::error, "deployed-invalid", "cannot be read", f.string(), 0, std::nullopt);
-        continue;
-      }
-      for (auto& [name, line] : routed_names(p.kind, *text)) deployed.emplace(name, std::pair{f.string(), line});
+      if (!text) add(Severity::error, "deployed-invalid", "cannot be read", f.string(), 0, std::nullopt);
+      else routed(p.kind, *text, f.string(), deployed);
     }
-    std::set<std::string> generated;
-    std::string gen_path = p.generated.empty() ? p.deployed.string() : (fs::is_directory(p.deployed, ec) ? (p.deployed / p.generated[0].path).string() : p.deployed.string());
-    for (auto& g : p.generated)
-      for (auto& [name, line] : routed_names(p.kind, g.content)) generated.insert(name);
-    for (auto& name : generated)
-      if (!deployed.count(name))
+    std::string gen_path = dir && !p.generated.empty() ? (p.deployed / p.generated[0].path).string() : p.deployed.string();
+    for (auto& g : p.generated) routed(p.kind, g.content, gen_path, generated);
+    for (auto& [name, g] : generated) {
+      auto d = deployed.find(name);
+      if (d == deployed.end())
         add(Severity::error, "route-missing", name + " is routed by the inventory but not by the deployed " + p.kind,
             gen_path, 0, route_location(name));
-    for (auto& [name, where] : deployed)
+      else if (!d->second.backends.empty() && !g.backends.empty() && d->second.backends != g.backends)
+        add(Severity::error, "route-differs", name + " goes to " + join({d->second.backends.begin(), d->second.backends.end()}, ", ") +
+            " deployed, to " + join({g.backends.begin(), g.backends.end()}, ", ") + " in the inventory",
+            d->second.file, d->second.line, route_location(name));
+    }
+    for (auto& [name, d] : deployed)
       if (!generated.count(name))
         add(Severity::error, "route-extra", name + " is routed by the deployed " + p.kind + " but not by the inventory",
-            where.first, where.second, std::nullopt);
+            d.file, d.line, std::nullopt);
   }
 
   std::optional<Location> route_location(const std::string& name) const {

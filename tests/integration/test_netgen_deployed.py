@@ -267,6 +267,25 @@ class ApplyTest(unittest.TestCase):
             rmtree(bad)
             rmtree(dropped)
 
+    def test_hand_edits_foreign_files_and_a_broken_manifest(self):
+        fw = self.root / "firewall"
+        (fw / "102.fw").write_text((fw / "102.fw").read_text() + "IN ACCEPT -p tcp -dport 22 # by hand\n")
+        m = json.loads((fw / ".phoenix-netgen-manifest.json").read_text())
+        m["files"] = [f for f in m["files"] if f["path"] != "cluster.fw"]
+        (fw / ".phoenix-netgen-manifest.json").write_text(json.dumps(m))
+        (fw / "cluster.fw").write_text((fw / "cluster.fw").read_text().replace("policy_in: DROP", "policy_in: ACCEPT"))
+        r = netgen("diff", "--pve-root", str(self.root), inventory=EXAMPLE)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"# {fw / '102.fw'} was edited since netgen wrote it", r.stdout)
+        self.assertIn(f"# {fw / 'cluster.fw'} was not written by netgen; apply replaces it", r.stdout)
+        self.assertIn("-IN ACCEPT -p tcp -dport 22 # by hand", r.stdout)
+        (fw / ".phoenix-netgen-manifest.json").write_text("{not json")
+        before = snapshot(self.root)
+        r = self.apply(EXAMPLE)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(".phoenix-netgen-manifest.json: not a netgen manifest", r.stderr)
+        self.assertEqual(snapshot(self.root), before)
+
     def test_killed_apply_leaves_every_file_old_or_new(self):
         inv = self.changed_inventory()
         pristine = tree_copy()

@@ -410,6 +410,25 @@ class DeployedReachTest(unittest.TestCase):
         self.assertEqual(reach(self.root, "traefik", "ollama", "80")["verdict"], "ALLOW")
         self.assertEqual(reach(self.root, "traefik", "ollama", "8443")["verdict"], "DROP")  # other NIC's rule
 
+    def test_each_level_decides_from_the_deployed_files(self):
+        # Source guest OUT: a deployed rule the inventory does not have.
+        self.edit("firewall/102.fw", "[RULES]\n\n", "[RULES]\n\nOUT REJECT -dest 10.0.0.111\n")
+        doc = reach(self.root, "traefik", "portainer", "9443")
+        self.assertEqual((doc["verdict"], doc["steps"][-1]["level"], doc["steps"][-1]["where"]["pointer"]),
+                         ("DROP", "lxc 102 (Traefik-Internal) OUT", "line 11"))
+        self.assertEqual(len(doc["steps"]), 1)
+        # Host IN: cluster.fw's rule allows DNS from the subnet, its policy drops the rest.
+        doc = reach(self.root, "10.0.0.155", "host", "53/udp")
+        self.assertEqual((doc["verdict"], doc["steps"][-1]["where"]["pointer"]), ("ALLOW", "line 14"))
+        doc = reach(self.root, "203.0.113.7", "host", "53/udp")
+        self.assertEqual(doc["verdict"], "DROP")
+        self.assertEqual(doc["steps"][-1]["level"], "cluster.fw (host 10.0.0.13) IN")
+        self.assertTrue(doc["steps"][-1]["where"]["file"].endswith("firewall/cluster.fw"))
+        # Host OUT policy as deployed.
+        self.edit("firewall/cluster.fw", "policy_out: ACCEPT", "policy_out: DROP")
+        doc = reach(self.root, "host", "10.0.0.155", "11434")
+        self.assertEqual((doc["verdict"], doc["steps"][0]["level"]), ("DROP", "cluster.fw (host 10.0.0.13) OUT"))
+
     def test_cluster_disabled_lets_everything_through(self):
         self.edit("firewall/cluster.fw", "enable: 1", "enable: 0")
         doc = reach(self.root, "203.0.113.7", "10.0.0.111", "22/tcp")

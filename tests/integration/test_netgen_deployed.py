@@ -2,7 +2,8 @@
 
 tests/data/pve/clean is the bundled example as Proxmox would hold it (firewall files written by
 `apply`, guest configs in pct.conf(5)/qm.conf(5) format, a cluster layout under nodes/); drift is the
-same tree with one deliberate difference of each kind."""
+same tree with one deliberate difference of each kind. When netgen's output changes, rebuild both with
+tests/data/pve/make-fixtures.py (it keeps the hand-written guest configs)."""
 import json
 import os
 import shutil

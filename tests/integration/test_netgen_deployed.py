@@ -90,6 +90,8 @@ class AuditTest(unittest.TestCase):
         text = netgen("audit", "--pve-root", str(DATA / "drift"), inventory=EXAMPLE).stdout
         self.assertIn("error nic-firewall-off: ", text)
         self.assertIn("/drift/lxc/914.conf:8: net0 has firewall=0", text)
+        self.assertIn("(fix: pct set 914 -net0 name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:5A:09:14,"
+                      "ip=10.0.0.155/24,type=veth)", text)
 
     def test_snapshot_sections_do_not_override_the_current_config(self):
         # 914.conf's [before-driver-update] snapshot has firewall=0 and another address; the clean

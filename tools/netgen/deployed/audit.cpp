@@ -19,6 +19,23 @@ Location child(Location l, const std::string& key) {
   return l;
 }
 
+/// The Proxmox command that switches the NIC's firewall flag on, keeping the rest of its settings.
+std::string firewall_on_command(const GuestConf& c, const Nic& nic) {
+  std::vector<std::string> parts;
+  bool set = false;
+  for (auto& p : split(nic.value, ',')) {
+    if (p.rfind("firewall=", 0) == 0) {
+      parts.push_back("firewall=1");
+      set = true;
+    } else {
+      parts.push_back(p);
+    }
+  }
+  if (!set) parts.push_back("firewall=1");
+  return std::string(c.kind == GuestConf::Kind::lxc ? "pct" : "qm") + " set " + std::to_string(c.vmid) + " -net" +
+         std::to_string(nic.index) + " " + join(parts, ",");
+}
+
 class Auditor {
  public:
   Auditor(const Model& m, const AuditInput& in) : m_(m), in_(in) {}
@@ -197,7 +214,8 @@ class Auditor {
         else if (!nic->firewall.value_or(false))
           add(Severity::error, "nic-firewall-off", "net" + std::to_string(nic->index) +
               (nic->firewall ? " has firewall=0" : " has no firewall=1") +
-              ": the inventory enables this guest's firewall, but none of its rules apply to this NIC",
+              ": the inventory enables this guest's firewall, but none of its rules apply to this NIC (fix: " +
+              firewall_on_command(c, *nic) + ")",
               c.path, nic->line, child(g.firewall.where, "enabled"));
       }
       if (nic && !nic->ip.empty()) {

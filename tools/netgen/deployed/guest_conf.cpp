@@ -70,6 +70,7 @@ GuestConf parse_guest_conf(std::string_view text, const std::string& path, Guest
       Nic nic;
       nic.index = *idx;
       nic.line = n;
+      nic.value = value;
       for (auto& part : split(value, ',')) {
         auto eq = part.find('=');
         std::string k = part.substr(0, eq), v = eq == std::string::npos ? "" : part.substr(eq + 1);

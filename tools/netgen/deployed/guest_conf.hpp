@@ -22,6 +22,7 @@ struct Nic {
   std::optional<bool> firewall;  ///< firewall=0/1; nullopt when not written (Proxmox: off)
   std::string ip, gw;            ///< lxc ip=/gw=, qemu ipconfigN ip=/gw=
   size_t ip_line = 0;            ///< line where ip= was written (ipconfigN for VMs)
+  std::string value;             ///< the netN value as written (for the `pct set`/`qm set` that fixes it)
 };
 
 struct GuestConf {

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "check.hpp"
+#include "deployed/commands.hpp"
+#include "deployed/owned.hpp"
 #include "diagram.hpp"
 #include "dns.hpp"
 #include "firewall.hpp"
@@ -65,7 +67,7 @@ CommandResult usage(const std::string& msg) {
 }
 
 CommandResult run_check(const Model& m, const Options& opt, std::vector<std::string> messages) {
-  FirewallModel fw = build_firewall(m.inventory());
+  FirewallModel fw = deployed::firewall_for(m, opt, messages);
   auto findings = check_inventory(m, fw);
   size_t errors = 0, warnings = 0;
   for (auto& f : findings) (f.severity == Severity::error ? errors : warnings) += f.severity != Severity::info;
@@ -92,7 +94,7 @@ CommandResult run_reach(const Model& m, const Options& opt, std::vector<std::str
   std::string proto;
   if (!parse_port_proto(opt.args[2], port, proto))
     return usage("\"" + opt.args[2] + "\" is not PORT/PROTO (9001/tcp, 53/udp) or icmp");
-  FirewallModel fw = build_firewall(m.inventory());
+  FirewallModel fw = deployed::firewall_for(m, opt, messages);
   for (auto& p : fw.problems)
     if (p.severity == Severity::error) messages.push_back(p.format() + " (rule ignored, as Proxmox would refuse it)");
   auto r = reach(m, fw, *src, *dst, proto, port);
@@ -159,12 +161,28 @@ bool render_svg(const std::filesystem::path& dot_file, const std::filesystem::pa
   return true;
 }
 
+/// --out: the owned-files writer that apply uses too (deployed/owned.hpp); 0, or 2 when it failed.
+int write_out_dir(const std::filesystem::path& dir, const std::string& command, const std::vector<OutputFile>& files,
+                  std::ostream& out, std::ostream& err) {
+  auto plan = deployed::plan_changes({{dir, command, files}});
+  for (auto& e : plan.errors) err << "error: " << e << "\n";
+  if (!plan.errors.empty()) return 2;
+  std::vector<std::string> progress;
+  std::string error;
+  bool ok = deployed::execute(plan, progress, error);
+  for (auto& line : progress) out << line << "\n";
+  if (!ok) err << "error: " << error << "\n";
+  return ok ? 0 : 2;
+}
+
 }  // namespace
 
 CommandResult run_command(const Options& opt) {
-  static const std::vector<std::string> commands = {"firewall", "traefik", "nginx", "zones", "check", "reach", "view", "diagram"};
+  static const std::vector<std::string> commands = {"firewall", "traefik", "nginx", "zones", "check", "reach", "view", "diagram",
+                                                    "audit", "diff", "apply", "rollback"};
   if (std::find(commands.begin(), commands.end(), opt.command) == commands.end())
     return usage("unknown command \"" + opt.command + "\"");
+  if (opt.command == "rollback") return deployed::run_rollback(opt);
   horizon::Diagnostics diag;
   auto model = Model::load(opt.inventory, diag);
   std::vector<std::string> messages = diagnostic_lines(diag);
@@ -176,6 +194,8 @@ CommandResult run_command(const Options& opt) {
     return r;
   }
   const Model& m = *model;
+  if (opt.command == "audit" || opt.command == "diff" || opt.command == "apply")
+    return deployed::run_deployed_command(m, opt, messages);
   if (opt.command == "check") return run_check(m, opt, messages);
   if (opt.command == "reach") return run_reach(m, opt, messages);
   if (opt.command == "firewall") {
@@ -252,6 +272,15 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   app.add_flag("--json", opt.json, "machine-readable output");
   app.add_option("--state-dir", state_dir, "zones/view: take SOA serials from phoenix-dns's state directory");
   app.add_option("--serial", opt.serial, "zones/view: use this SOA serial");
+  std::string pve_root = opt.pve_root.string(), traefik_dir, nginx_conf, backup_dir = opt.backup_dir.string();
+  app.add_option("--pve-root", pve_root, "audit/diff/apply, reach/check --deployed: the Proxmox configuration tree")
+      ->capture_default_str();
+  app.add_option("--traefik-dir", traefik_dir, "audit/diff/apply: Traefik's dynamic configuration directory");
+  app.add_option("--nginx-conf", nginx_conf, "audit/diff/apply: the Nginx gateway configuration file");
+  app.add_option("--backup-dir", backup_dir, "apply: where backup sets are kept")->capture_default_str();
+  app.add_flag("--deployed", opt.deployed, "reach/check: judge the firewall deployed under --pve-root");
+  app.add_flag("--dry-run", opt.dry_run, "apply: show the diff, write nothing");
+  app.add_flag("--force", opt.force, "apply: write even when check reports errors (never with inventory errors)");
   struct Spec {
     const char* name;
     const char* help;
@@ -266,6 +295,10 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       {"reach", "ALLOW or DROP for SRC DST PORT/PROTO, naming the deciding rule", "SRC DST PORT/PROTO"},
       {"view", "which view CLIENT_IP gets, and the answer it receives for NAME [TYPE]", "CLIENT_IP NAME [TYPE]"},
       {"diagram", "traffic paths as Mermaid and Graphviz (SVG too when dot is installed)", nullptr},
+      {"audit", "where the deployed Proxmox firewall, guest NICs and proxy routes differ from the inventory", nullptr},
+      {"diff", "unified diffs, deployed vs generated, of every file netgen owns", nullptr},
+      {"apply", "write the changed files atomically after a backup; remove stale files netgen wrote", nullptr},
+      {"rollback", "restore a backup set that apply made", "BACKUP"},
   };
   for (auto& s : specs) {
     auto* sub = app.add_subcommand(s.name, s.help);
@@ -283,6 +316,10 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   opt.inventory = inventory;
   if (!out_dir.empty()) opt.out = out_dir;
   if (!state_dir.empty()) opt.state_dir = state_dir;
+  opt.pve_root = pve_root;
+  opt.backup_dir = backup_dir;
+  if (!traefik_dir.empty()) opt.traefik_dir = traefik_dir;
+  if (!nginx_conf.empty()) opt.nginx_conf = nginx_conf;
 
   CommandResult r = run_command(opt);
   for (auto& m : r.messages) err << m << "\n";
@@ -290,18 +327,10 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     out << render_stdout(r);
     return r.exit_code;
   }
-  std::error_code ec;
-  for (auto& f : r.files) {
-    auto path = *opt.out / f.path;
-    std::filesystem::create_directories(path.parent_path(), ec);
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << f.content;
-    if (!file) {
-      err << "error: cannot write " << path.string() << "\n";
-      return 2;
-    }
-    out << "wrote " << path.string() << "\n";
-  }
+  // A command that failed without output must not make its earlier files look stale.
+  if (r.files.empty() && r.exit_code != 0) return r.exit_code;
+  if (int code = write_out_dir(*opt.out, opt.json ? opt.command + " --json" : opt.command, r.files, out, err))
+    return code;
   if (opt.command == "diagram" && !opt.json && r.exit_code == 0) {
     std::string why;
     if (render_svg(*opt.out / "diagram.dot", *opt.out / "diagram.svg", why)) out << "wrote " << (*opt.out / "diagram.svg").string() << "\n";

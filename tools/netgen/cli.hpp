@@ -13,13 +13,19 @@
 namespace phoenix::netgen {
 
 struct Options {
-  std::string command;  ///< firewall, traefik, nginx, zones, check, reach, view, diagram
+  std::string command;  ///< firewall, traefik, nginx, zones, check, reach, view, diagram, audit, diff, apply, rollback
   std::filesystem::path inventory = "/usr/local/phoenix_hypervisor/etc";
   std::optional<std::filesystem::path> out;
   bool json = false;
   std::vector<std::string> args;  ///< reach: SRC DST PORT/PROTO; view: CLIENT NAME [TYPE]
   std::optional<std::filesystem::path> state_dir;
   std::optional<uint32_t> serial;
+  // What is deployed on a Proxmox host (audit, diff, apply, rollback; reach/check with --deployed).
+  std::filesystem::path pve_root = "/etc/pve";
+  std::optional<std::filesystem::path> traefik_dir, nginx_conf;
+  std::filesystem::path backup_dir = "/var/lib/phoenix-netgen/backups";
+  bool deployed = false;  ///< reach/check: judge the deployed firewall instead of the inventory's
+  bool dry_run = false, force = false;
 };
 
 /// Exit codes: 0 done (ALLOW for reach), 1 the inventory has errors (or DROP for reach), 2 bad usage or I/O.

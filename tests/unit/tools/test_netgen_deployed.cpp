@@ -1,0 +1,179 @@
+// Readers of what Proxmox deploys (.fw files, pct.conf/qm.conf guest configs) and the conversion of a
+// deployed rule into netgen's rule model.
+#include "deployed/deployed_fw.hpp"
+#include "deployed/guest_conf.hpp"
+#include "deployed/pve_fw.hpp"
+#include "deployed/udiff.hpp"
+#include "netgen_test_util.hpp"
+
+namespace phoenix::netgen::deployed {
+namespace {
+
+std::vector<std::string> problems(const std::vector<FileProblem>& ps) {
+  std::vector<std::string> out;
+  for (auto& p : ps) out.push_back(p.format());
+  return out;
+}
+
+TEST(NetgenDeployed, FwFileEverySection) {
+  auto f = parse_fw_file(
+      "# cluster-wide\n"
+      "[OPTIONS]\n"
+      "\n"
+      "enable: 1\n"
+      "policy_in: DROP\n"
+      "[ALIASES]\n"
+      "traefik 10.0.0.12 # the proxy\n"
+      "[IPSET admins] # people\n"
+      "10.0.0.0/28\n"
+      "!10.0.0.5 # not him\n"
+      "[RULES]\n"
+      "IN SSH(ACCEPT) -i net0 -source +admins -log info # admin\n"
+      "|OUT DROP -dest traefik -p tcp -dport 80,443 -sport 1024:65535\n"
+      "GROUP web -i net0\n"
+      "[group web] # web servers\n"
+      "IN ACCEPT -p tcp -dport 443\n",
+      "cluster.fw");
+  EXPECT_TRUE(f.problems.empty()) << problems(f.problems).at(0);
+  EXPECT_TRUE(f.flag("enable", false));
+  EXPECT_EQ(f.option_line("policy_in"), 5u);
+  EXPECT_EQ(f.aliases.at("traefik").value, "10.0.0.12");
+  ASSERT_EQ(f.ipsets.at("admins").size(), 2u);
+  EXPECT_TRUE(f.ipsets.at("admins")[1].negated);
+  ASSERT_EQ(f.rules.size(), 3u);
+  EXPECT_EQ(f.rules_line, 11u);
+  auto& ssh = f.rules[0];
+  EXPECT_EQ(ssh.line, 12u);
+  EXPECT_EQ(ssh.macro, "SSH");
+  EXPECT_EQ(ssh.action, "ACCEPT");
+  EXPECT_EQ(ssh.iface, "net0");
+  EXPECT_EQ(ssh.comment, "admin");
+  EXPECT_EQ(ssh.text(), "IN SSH(ACCEPT) -i net0 -source +admins -log info # admin");
+  EXPECT_FALSE(f.rules[1].enabled);
+  EXPECT_EQ(f.rules[1].sport, "1024:65535");
+  EXPECT_EQ(f.rules[2].type, "GROUP");
+  EXPECT_EQ(f.groups.at("web").size(), 1u);
+}
+
+TEST(NetgenDeployed, SameMeaningSameKey) {
+  auto a = parse_fw_file("[RULES]\nIN ACCEPT -source 10.0.0.12/32 -p TCP -dport 80 -log nolog # x\n", "a");
+  auto b = parse_fw_file("[RULES]\nin accept -source 10.0.0.12 -p tcp -dport 80 # y\n", "b");
+  ASSERT_EQ(a.rules.size(), 1u);
+  ASSERT_EQ(b.rules.size(), 1u);
+  EXPECT_EQ(a.rules[0].key(), b.rules[0].key());
+  auto c = parse_fw_file("[RULES]\nIN ACCEPT -source 10.0.0.12 -p tcp -dport 80 -log info\n", "c");
+  EXPECT_NE(a.rules[0].key(), c.rules[0].key());
+}
+
+TEST(NetgenDeployed, FwFileProblemsNameFileAndLine) {
+  auto f = parse_fw_file(
+      "IN ACCEPT\n"
+      "[RULES]\n"
+      "IN ALLOW -p tcp\n"
+      "IN ACCEPT -p tcp -dport\n"
+      "IN ACCEPT -frob 1\n"
+      "SIDEWAYS ACCEPT\n"
+      "IN ACCEPT -log loud\n"
+      "[NONSENSE]\n"
+      "[OPTIONS]\n"
+      "enable 1\n",
+      "firewall/102.fw");
+  EXPECT_TRUE(f.rules.empty());
+  EXPECT_EQ(problems(f.problems), (std::vector<std::string>{
+                                      "firewall/102.fw:1: \"IN ACCEPT\" outside of any [SECTION]",
+                                      "firewall/102.fw:3: action \"ALLOW\" is not ACCEPT, DROP or REJECT",
+                                      "firewall/102.fw:4: option \"-dport\" has no value",
+                                      "firewall/102.fw:5: unknown rule option \"-frob\"",
+                                      "firewall/102.fw:6: rule type \"SIDEWAYS\" is not IN, OUT, FORWARD or GROUP",
+                                      "firewall/102.fw:7: log level \"loud\" is not one of emerg, alert, crit, err, "
+                                      "warning, notice, info, debug, nolog",
+                                      "firewall/102.fw:8: unknown section \"[NONSENSE]\"",
+                                      "firewall/102.fw:10: \"enable 1\" is not an option line (key: value)",
+                                  }));
+}
+
+TEST(NetgenDeployed, LxcConfigSnapshotDoesNotOverride) {
+  auto g = parse_guest_conf(
+      "#description\n"
+      "hostname: web\n"
+      "net0: name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:00:00:01,ip=10.0.0.12/24,type=veth\n"
+      "net1: name=eth1,bridge=vmbr1,ip=dhcp\n"
+      "\n"
+      "[snap1]\n"
+      "hostname: old\n"
+      "net0: name=eth0,bridge=vmbr0,firewall=0,ip=10.0.0.99/24\n",
+      "lxc/101.conf", GuestConf::Kind::lxc, 101);
+  EXPECT_TRUE(g.problems.empty());
+  EXPECT_EQ(g.name, "web");
+  ASSERT_EQ(g.nics.size(), 2u);
+  EXPECT_EQ(g.nics[0].ip, "10.0.0.12/24");
+  EXPECT_EQ(g.nics[0].line, 3u);
+  EXPECT_EQ(g.nics[0].firewall, true);
+  EXPECT_EQ(g.nics[0].ifname, "eth0");
+  EXPECT_FALSE(g.nics[1].firewall.has_value());
+  EXPECT_EQ(g.nic_for("10.0.0.12")->index, 0u);
+}
+
+TEST(NetgenDeployed, QemuConfigFoldsIpconfigIntoTheNic) {
+  auto g = parse_guest_conf(
+      "name: portainer\n"
+      "net0: virtio=BC:24:11:7E:10:01,bridge=vmbr0,firewall=1\n"
+      "ipconfig0: ip=10.0.0.111/24,gw=10.0.0.1\n"
+      "ipconfig3: ip=10.0.0.9/24\n"
+      "net0: virtio=BC:24:11:7E:10:02\n"
+      "net1: e1000=BC:24:11:7E:10:03,bridge=vmbr0,firewall=2\n",
+      "qemu-server/1001.conf", GuestConf::Kind::qemu, 1001);
+  ASSERT_NE(g.nic(0), nullptr);
+  EXPECT_EQ(g.nic(0)->mac, "BC:24:11:7E:10:01");
+  EXPECT_EQ(g.nic(0)->ip, "10.0.0.111/24");
+  EXPECT_EQ(g.nic(0)->ip_line, 3u);
+  EXPECT_EQ(problems(g.problems), (std::vector<std::string>{
+                                      "qemu-server/1001.conf:5: \"net0\" set twice (line 2 and here)",
+                                      "qemu-server/1001.conf:6: net1: firewall=2 is not 0 or 1",
+                                      "qemu-server/1001.conf:4: ipconfig3 without net3",
+                                  }));
+}
+
+TEST(NetgenDeployed, ConversionToModelRules) {
+  auto cluster = parse_fw_file(
+      "[ALIASES]\ntraefik 10.0.0.12\n[IPSET dns]\n10.0.0.13\n10.0.0.14\n[group web]\nIN HTTPS(ACCEPT)\n", "cluster.fw");
+  auto f = parse_fw_file(
+      "[RULES]\n"
+      "IN DNS(ACCEPT) -source traefik\n"
+      "|IN ACCEPT -p tcp -dport 22\n"
+      "IN ACCEPT -i net1 -p tcp -dport 23\n"
+      "OUT REJECT -dest +dns -p udp -dport 53:54\n"
+      "GROUP web -i net0\n"
+      "IN ACCEPT -p tcp -sport 1000\n"
+      "IN ACCEPT -source nowhere\n"
+      "IN Bogus(ACCEPT)\n",
+      "firewall/102.fw");
+  std::vector<FileProblem> ps;
+  std::vector<Rule> all;
+  for (size_t i = 0; i < f.rules.size(); ++i) {
+    auto rs = to_model_rules(f.rules[i], {&f, &cluster, "net0", i + 1}, ps);
+    all.insert(all.end(), rs.begin(), rs.end());
+  }
+  std::vector<std::string> text;
+  for (auto& r : all) text.push_back(r.to_proxmox() + " @" + r.where.pointer);
+  EXPECT_EQ(text, (std::vector<std::string>{
+                      "IN ACCEPT -source 10.0.0.12 -p udp -dport 53 -log nolog @line 2",
+                      "IN ACCEPT -source 10.0.0.12 -p tcp -dport 53 -log nolog @line 2",
+                      "OUT REJECT -dest 10.0.0.13,10.0.0.14 -p udp -dport 53:54 -log nolog @line 5",
+                      "IN ACCEPT -p tcp -dport 443 -log nolog @line 7",
+                  }));
+  EXPECT_EQ(problems(ps).size(), 3u);
+  EXPECT_NE(problems(ps)[0].find("firewall/102.fw:7: -sport"), std::string::npos);
+  EXPECT_NE(problems(ps)[1].find("firewall/102.fw:8: \"nowhere\""), std::string::npos);
+  EXPECT_NE(problems(ps)[2].find("firewall/102.fw:9: macro \"Bogus\""), std::string::npos);
+}
+
+TEST(NetgenDeployed, UnifiedDiffHunks) {
+  EXPECT_EQ(unified_diff("a\nb\n", "a\nb\n", "x", "y"), "");
+  EXPECT_EQ(unified_diff("1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\n3\n4\nFIVE\n6\n7\n8\n9\n", "old", "new"),
+            "--- old\n+++ new\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+FIVE\n 6\n 7\n 8\n");
+  EXPECT_EQ(unified_diff("", "a\n", "/dev/null", "new"), "--- /dev/null\n+++ new\n@@ -0,0 +1,1 @@\n+a\n");
+}
+
+}  // namespace
+}  // namespace phoenix::netgen::deployed

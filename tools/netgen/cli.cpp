@@ -162,7 +162,8 @@ bool render_svg(const std::filesystem::path& dot_file, const std::filesystem::pa
 }  // namespace
 
 CommandResult run_command(const Options& opt) {
-  static const std::vector<std::string> commands = {"firewall", "traefik", "nginx", "zones", "check", "reach", "view", "diagram"};
+  static const std::vector<std::string> commands = {"firewall", "traefik", "nginx", "zones", "check", "reach", "view", "diagram",
+                                                    "dnsmasq-diff"};
   if (std::find(commands.begin(), commands.end(), opt.command) == commands.end())
     return usage("unknown command \"" + opt.command + "\"");
   horizon::Diagnostics diag;
@@ -203,6 +204,7 @@ CommandResult run_command(const Options& opt) {
     return r;
   }
   if (opt.command == "view") return run_view(m, opt, messages);
+  if (opt.command == "dnsmasq-diff") return run_dnsmasq_diff(m, opt, messages);
   if (opt.command == "traefik") {
     auto files = traefik_files(m, messages);
     return files_result(std::move(files), messages, opt.json, opt.command);
@@ -266,12 +268,21 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       {"reach", "ALLOW or DROP for SRC DST PORT/PROTO, naming the deciding rule", "SRC DST PORT/PROTO"},
       {"view", "which view CLIENT_IP gets, and the answer it receives for NAME [TYPE]", "CLIENT_IP NAME [TYPE]"},
       {"diagram", "traffic paths as Mermaid and Graphviz (SVG too when dot is installed)", nullptr},
+      {"dnsmasq-diff", "name by name, what guests get from today's dnsmasq and from phoenix-dns; exit 1 on any change",
+       nullptr},
   };
   for (auto& s : specs) {
     auto* sub = app.add_subcommand(s.name, s.help);
     if (s.args) sub->add_option("args", opt.args, s.args)->required();
     sub->callback([&opt, name = std::string(s.name)] { opt.command = name; });
   }
+  auto* diff = app.get_subcommand("dnsmasq-diff");
+  diff->add_option("--dnsmasq-conf", opt.dnsmasq_conf, "dnsmasq's configuration file")->capture_default_str();
+  diff->add_option("--dnsmasq-dir", opt.dnsmasq_dir, "the directory Debian's dnsmasq reads with -7 (none: skip)")
+      ->capture_default_str()
+      ->each([&opt](const std::string&) { opt.dnsmasq_dir_given = true; });
+  diff->add_option("--etc-hosts", opt.etc_hosts, "the hosts file dnsmasq reads unless no-hosts (none: skip)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -174,8 +174,8 @@ class Differ {
     std::vector<std::pair<std::string, std::string>> out(by_asked.begin(), by_asked.end());
     // By name, each "*.D" row right after D's own.
     auto key = [](const std::pair<std::string, std::string>& p) {
-      bool below = p.second.rfind("*.", 0) == 0;
-      return std::tuple(below ? p.second.substr(2) : p.second, below, p.first);
+      bool is_below = p.second.rfind("*.", 0) == 0;
+      return std::tuple(is_below ? p.second.substr(2) : p.second, is_below, p.first);
     };
     std::sort(out.begin(), out.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
     return out;
@@ -183,7 +183,7 @@ class Differ {
 
   Outcome ask(const std::string& name, uint16_t type, std::vector<std::string>& why) {
     std::string err;
-    auto v = ask_view(m_, snap_, client_, name, zones::type_to_text(type), err);
+    auto v = ask_view(m_, snap_, client_, name, zones::type_to_text(type), err, true);
     if (!v) {
       Outcome o;
       o.rcode = err;
@@ -310,7 +310,7 @@ class Differ {
   /// The reply phoenix-dns gives in this view, for a protection probe.
   std::string probe_rcode(const std::string& name, const char* type) const {
     std::string err;
-    auto v = ask_view(m_, snap_, client_, name, type, err);
+    auto v = ask_view(m_, snap_, client_, name, type, err, true);
     return v ? v->rcode : "error: " + err;
   }
 

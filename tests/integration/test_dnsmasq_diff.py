@@ -9,7 +9,6 @@ listens on, and phoenix-dns runs with --upstream none. So "forwarded" shows up a
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -17,7 +16,7 @@ import unittest
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness import EXAMPLE, SOURCE_DIR, Server, dig, free_port
+from harness import EXAMPLE, SOURCE_DIR, Server, dig, free_port, stop_process
 from netgen import netgen
 
 DATA = SOURCE_DIR / "tests" / "data" / "dnsmasq"
@@ -117,13 +116,7 @@ class DnsmasqDiffAgainstRealDnsmasq(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.phoenix.stop()
-        if cls.dnsmasq.poll() is None:
-            cls.dnsmasq.send_signal(signal.SIGTERM)
-            try:
-                cls.dnsmasq.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.dnsmasq.kill()
-                cls.dnsmasq.wait()
+        stop_process(cls.dnsmasq)
         cls.log.close()
         shutil.rmtree(cls.dir, ignore_errors=True)
 

@@ -121,17 +121,10 @@ class Reader {
       error(from.file.empty() ? LineRef{path, 0} : from, "cannot read configuration file " + path);
       return;
     }
-    cfg_.files.push_back(path);
-    std::istringstream in(*text);
-    std::string raw;
-    unsigned n = 0;
-    while (std::getline(in, raw)) {
-      ++n;
-      if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+    for_each_line(path, *text, [&](const std::string& raw, const LineRef& at) {
       std::string line = strip_line(raw);
-      if (line.empty()) continue;
-      option(line, LineRef{path, n}, depth);
-    }
+      if (!line.empty()) option(line, at, depth);
+    });
   }
 
   /// --conf-dir=DIR[,ext...]: "*ext" keeps only such files, a plain ext skips them; names ending
@@ -180,35 +173,38 @@ class Reader {
                             "cannot read " + path + " (dnsmasq starts without it)"});
       return;
     }
-    cfg_.files.push_back(path);
-    std::istringstream in(*text);
-    std::string raw;
-    unsigned n = 0;
-    while (std::getline(in, raw)) {
-      ++n;
-      auto hash = raw.find('#');
-      if (hash != std::string::npos) raw.resize(hash);
+    for_each_line(path, *text, [&](std::string raw, const LineRef& at) {
+      raw.resize(std::min(raw.size(), raw.find('#')));
       std::istringstream words(raw);
       std::string ip_text, name;
-      if (!(words >> ip_text)) continue;
+      if (!(words >> ip_text)) return;
       auto ip = IpAddr::parse(ip_text);
-      LineRef at{path, n};
       if (!ip) {
         cfg_.other.push_back({trim(raw), at, "not an address: dnsmasq skips this line"});
-        continue;
+        return;
       }
       while (words >> name) {
         std::string norm = normalize_name(name);
-        if (norm.empty()) {
-          cfg_.other.push_back({trim(raw), at, "\"" + name + "\" is not a host name: dnsmasq skips it"});
-          continue;
-        }
-        cfg_.hosts.push_back({norm, *ip, at});
+        if (norm.empty()) cfg_.other.push_back({trim(raw), at, "\"" + name + "\" is not a host name: dnsmasq skips it"});
+        else cfg_.hosts.push_back({norm, *ip, at});
       }
-    }
+    });
   }
 
  private:
+  /// Records the file as read and calls fn(line without CR, where) for each of its lines.
+  template <class Fn>
+  void for_each_line(const std::string& path, const std::string& text, Fn fn) {
+    cfg_.files.push_back(path);
+    std::istringstream in(text);
+    std::string raw;
+    unsigned n = 0;
+    while (std::getline(in, raw)) {
+      if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+      fn(raw, LineRef{path, ++n});
+    }
+  }
+
   bool first_visit(const std::string& path) {
     return visited_.insert(std::filesystem::path(path).lexically_normal().string()).second;
   }

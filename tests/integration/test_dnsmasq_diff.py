@@ -54,14 +54,14 @@ def real_class(reply, rtype):
         return ("unanswered",)
     if reply.rcode == "NXDOMAIN":
         return ("none",)
-    ips = tuple(sorted(set(reply.rdata(rtype))))
-    return ("addresses", ips) if ips else ("none",)
+    values = tuple(sorted({v.rstrip(".").lower() for v in reply.rdata(rtype)}))
+    return ("data", values) if values else ("none",)
 
 
 def report_class(outcome):
     kind = outcome["kind"]
-    if kind == "addresses":
-        return ("addresses", tuple(sorted(outcome["addresses"])))
+    if kind == "data":
+        return ("data", tuple(sorted(outcome["values"])))
     if kind in ("nodata", "nxdomain"):
         return ("none",)
     return ("unanswered",)  # forwarded (nowhere reachable here) or refused
@@ -71,8 +71,8 @@ def verdict(old, new):
     """The report's rule, applied to what the servers said."""
     if old == new:
         return "same"
-    old_has = any(c[0] == "addresses" for c in old)
-    new_has = any(c[0] == "addresses" for c in new)
+    old_has = any(c[0] == "data" for c in old)
+    new_has = any(c[0] == "data" for c in new)
     if old_has and new_has:
         return "changed"
     if old_has:
@@ -133,7 +133,7 @@ class DnsmasqDiffAgainstRealDnsmasq(unittest.TestCase):
         rows = self.report["names"]
         self.assertGreater(len(rows), 20)
         jobs = [(row, side, port, t) for row in rows for side, port in (("dnsmasq", self.port), ("phoenix", self.phoenix.port))
-                for t in ("A", "AAAA")]
+                for t in row["dnsmasq"]]
         with ThreadPoolExecutor(max_workers=8) as pool:
             replies = list(pool.map(lambda j: self.ask(j[2], j[0]["asked"], j[3]), jobs))
         real = {}
@@ -141,12 +141,14 @@ class DnsmasqDiffAgainstRealDnsmasq(unittest.TestCase):
             real[(row["asked"], side, t)] = real_class(reply, t)
         for row in rows:
             with self.subTest(name=row["name"]):
+                types = list(row["dnsmasq"])
+                self.assertEqual(types, list(row["phoenix"]))
                 for side in ("dnsmasq", "phoenix"):
-                    for t in ("A", "AAAA"):
+                    for t in types:
                         self.assertEqual(report_class(row[side][t]), real[(row["asked"], side, t)],
                                          f"{side} {t} for {row['asked']}")
-                old = (real[(row["asked"], "dnsmasq", "A")], real[(row["asked"], "dnsmasq", "AAAA")])
-                new = (real[(row["asked"], "phoenix", "A")], real[(row["asked"], "phoenix", "AAAA")])
+                old = tuple(real[(row["asked"], "dnsmasq", t)] for t in types)
+                new = tuple(real[(row["asked"], "phoenix", t)] for t in types)
                 self.assertEqual(row["verdict"], verdict(old, new))
 
     def test_the_deliberate_differences_are_named(self):
@@ -165,6 +167,10 @@ class DnsmasqDiffAgainstRealDnsmasq(unittest.TestCase):
         # The hosts file wins over address= in dnsmasq: ollama is the same on both sides.
         self.assertEqual(by_name["ollama.internal.thinkheads.ai"]["verdict"], "same")
         self.assertEqual(by_name["pve"]["verdict"], "only-dnsmasq")
+        # Reverse lookups: bogus-priv made dnsmasq answer NXDOMAIN unless a hosts entry names the address.
+        self.assertEqual(by_name["102.0.0.10.in-addr.arpa"]["verdict"], "only-phoenix-dns")
+        self.assertEqual(by_name["155.0.0.10.in-addr.arpa"]["verdict"], "changed")
+        self.assertEqual(by_name["155.0.0.10.in-addr.arpa"]["dnsmasq"]["PTR"]["values"], ["ollama.internal.thinkheads.ai"])
         self.assertEqual(self.report["upstreams"]["verdict"], "differs")
         options = {o["option"]: o for o in self.report["options"]}
         self.assertEqual(options["local=/internal.thinkheads.ai/"]["verdict"], "kept")

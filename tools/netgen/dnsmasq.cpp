@@ -530,23 +530,42 @@ std::optional<Config> read_config(const ReadRequest& req, const Files& files, st
   return cfg;
 }
 
-Answer resolve(const Config& c, const std::string& name, bool v6) {
+namespace {
+
+/// The address a reverse name stands for, when it is one.
+std::optional<IpAddr> reverse_address(const std::string& name) {
+  auto labels = split(name, '.');
+  if (ends_with(name, ".in-addr.arpa") && labels.size() == 6) {
+    std::string text = labels[3] + "." + labels[2] + "." + labels[1] + "." + labels[0];
+    return IpAddr::parse(text);
+  }
+  if (ends_with(name, ".ip6.arpa") && labels.size() == 34) {
+    std::string hex;
+    for (int i = 31; i >= 0; --i) {
+      if (labels[static_cast<size_t>(i)].size() != 1 || !std::isxdigit(static_cast<unsigned char>(labels[static_cast<size_t>(i)][0]))) return std::nullopt;
+      hex += labels[static_cast<size_t>(i)];
+      if (i % 4 == 0 && i) hex += ':';
+    }
+    return IpAddr::parse(hex);
+  }
+  return std::nullopt;
+}
+
+/// bogus-priv: "the list given in RFC6303, for IPv4 and IPv6" (dnsmasq(8)), RFC 6303 §4.
+bool private_range(const IpAddr& ip) {
+  static const char* ranges[] = {"0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+                                 "192.0.2.0/24", "192.168.0.0/16", "198.51.100.0/24", "203.0.113.0/24",
+                                 "255.255.255.255/32", "::/128", "::1/128", "fe80::/10", "fc00::/7", "2001:db8::/32"};
+  for (const char* r : ranges)
+    if (auto p = horizon::IpPrefix::parse(r); p && p->addr.family == ip.family && p->contains(ip)) return true;
+  return false;
+}
+
+/// Steps 2 to 4 of a question: the domain rules, domain-needed, then the upstreams. `want` picks the
+/// addresses of an --address rule that answer (none for PTR: --address gives no reverse records).
+template <class Want>
+Answer by_rules(const Config& c, const std::string& name, Want want) {
   Answer a;
-  // 1. Hosts files and --host-record: a known name is answered locally, NODATA for the other family.
-  bool known = false;
-  for (auto& h : c.hosts) {
-    if (h.name != name) continue;
-    known = true;
-    a.at.push_back(h.at);
-    if (family_is(h.ip, v6) && std::find(a.ips.begin(), a.ips.end(), h.ip) == a.ips.end()) a.ips.push_back(h.ip);
-  }
-  if (known) {
-    a.kind = a.ips.empty() ? Answer::Kind::nodata : Answer::Kind::addresses;
-    a.reason = "hosts entry";
-    return a;
-  }
-  // 2. --address and --server/--local by domain, most specific first. An --address of the other
-  // family does not answer: the question falls to the next less specific domain (dnsmasq >= 2.86).
   struct Candidate {
     unsigned rank;
     const AddressRule* address;
@@ -573,7 +592,7 @@ Answer resolve(const Config& c, const std::string& name, bool v6) {
           nx_at.push_back(r->at);
         }
         for (auto& ip : r->ips)
-          if (family_is(ip, v6)) {
+          if (want(ip)) {
             if (std::find(g.ips.begin(), g.ips.end(), ip) == g.ips.end()) g.ips.push_back(ip);
             g.at.push_back(r->at);
           }
@@ -611,14 +630,21 @@ Answer resolve(const Config& c, const std::string& name, bool v6) {
     }
     i = j;
   }
-  // 3. --domain-needed: names without a dot are never forwarded.
+  // --domain-needed: names without a dot are never forwarded.
   if (!use_default && c.domain_needed.on && name.find('.') == std::string::npos) {
     a.kind = Answer::Kind::nxdomain;
     a.reason = "domain-needed (a name without a dot is not forwarded)";
     a.at.push_back(c.domain_needed.at);
     return a;
   }
-  // 4. The default upstreams: server= lines without a domain, and resolv.conf's unless no-resolv.
+  a.kind = Answer::Kind::forwarded;  // decided by the caller's upstream step
+  a.reason = use_default ? "#" : "";
+  return a;
+}
+
+/// The default upstreams: server= lines without a domain, and resolv.conf's unless no-resolv.
+Answer upstream(const Config& c) {
+  Answer a;
   for (auto& s : c.servers)
     if (!s.pattern && s.kind == ServerRule::Kind::upstream) {
       a.upstreams.push_back(s.upstream);
@@ -633,6 +659,74 @@ Answer resolve(const Config& c, const std::string& name, bool v6) {
   a.kind = Answer::Kind::forwarded;
   a.reason = "forwarded";
   return a;
+}
+
+bool undecided(const Answer& a) { return a.kind == Answer::Kind::forwarded && a.upstreams.empty() && a.at.empty(); }
+
+}  // namespace
+
+Answer resolve(const Config& c, const std::string& name, bool v6) {
+  Answer a;
+  // 1. Hosts files and --host-record: a known name is answered locally, NODATA for the other family.
+  bool known = false;
+  for (auto& h : c.hosts) {
+    if (h.name != name) continue;
+    known = true;
+    a.at.push_back(h.at);
+    if (family_is(h.ip, v6) && std::find(a.ips.begin(), a.ips.end(), h.ip) == a.ips.end()) a.ips.push_back(h.ip);
+  }
+  if (known) {
+    a.kind = a.ips.empty() ? Answer::Kind::nodata : Answer::Kind::addresses;
+    a.reason = "hosts entry";
+    return a;
+  }
+  // 2.-4. An --address of the other family does not answer: the question falls to the next less
+  // specific domain (dnsmasq >= 2.86).
+  a = by_rules(c, name, [v6](const IpAddr& ip) { return family_is(ip, v6); });
+  return undecided(a) ? upstream(c) : a;
+}
+
+Answer resolve_ptr(const Config& c, const std::string& name) {
+  Answer a;
+  auto ip = reverse_address(name);
+  if (ip) {
+    // The first name given the address; --host-record lines count before hosts files (dnsmasq(8)).
+    for (bool records : {true, false})
+      for (auto& h : c.hosts)
+        if (h.record == records && h.ip == *ip && a.names.empty()) {
+          a.names.push_back(h.name);
+          a.at.push_back(h.at);
+        }
+    if (!a.names.empty()) {
+      a.kind = Answer::Kind::addresses;
+      a.reason = "hosts entry";
+      return a;
+    }
+  }
+  a = by_rules(c, name, [](const IpAddr&) { return false; });
+  if (!undecided(a)) return a;
+  if (ip && c.bogus_priv.on && private_range(*ip)) {
+    a.kind = Answer::Kind::nxdomain;
+    a.reason = "bogus-priv (a private reverse lookup is not forwarded)";
+    a.at = {c.bogus_priv.at};
+    return a;
+  }
+  return upstream(c);
+}
+
+std::string reverse_name(const IpAddr& ip) {
+  if (ip.is_v4())
+    return std::to_string(ip.bytes[3]) + "." + std::to_string(ip.bytes[2]) + "." + std::to_string(ip.bytes[1]) + "." +
+           std::to_string(ip.bytes[0]) + ".in-addr.arpa";
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (int i = 15; i >= 0; --i) {
+    out += hex[ip.bytes[static_cast<size_t>(i)] & 0xF];
+    out += '.';
+    out += hex[ip.bytes[static_cast<size_t>(i)] >> 4];
+    out += '.';
+  }
+  return out + "ip6.arpa";
 }
 
 }  // namespace phoenix::netgen::dnsmasq

@@ -135,6 +135,7 @@ std::optional<Config> read_config(const ReadRequest& req, const Files& files, st
 struct Answer {
   enum class Kind { addresses, nodata, nxdomain, forwarded, refused } kind = Kind::refused;
   std::vector<horizon::IpAddr> ips;           ///< addresses, sorted
+  std::vector<std::string> names;             ///< PTR targets (resolve_ptr)
   std::vector<horizon::Endpoint> upstreams;   ///< forwarded: to these (empty: resolv.conf's)
   bool resolv_conf = false;                   ///< forwarded: also to /etc/resolv.conf's nameservers
   std::string reason;                         ///< "address=/ollama.internal.thinkheads.ai/10.0.0.12"
@@ -143,6 +144,14 @@ struct Answer {
 
 /// Answers `name` (lower case, no trailing dot) for `v6` false = A, true = AAAA.
 Answer resolve(const Config& c, const std::string& name, bool v6);
+
+/// Answers a PTR question for `name` (lower case, no trailing dot): the first name a hosts file or
+/// --host-record gives the address, else the domain rules, else NXDOMAIN for bogus-priv's private
+/// ranges (RFC 6303 §4, as dnsmasq(8) says), else the upstreams.
+Answer resolve_ptr(const Config& c, const std::string& name);
+
+/// "10.0.0.5" -> "5.0.0.10.in-addr.arpa"; IPv6 as RFC 3596 §2.5 nibbles under ip6.arpa.
+std::string reverse_name(const horizon::IpAddr& ip);
 
 /// Lower-cases and strips one trailing dot; "" for text that is not a domain name.
 std::string normalize_name(const std::string& text);

@@ -31,8 +31,9 @@ Outcome from_dnsmasq(const dnsmasq::Answer& a) {
   using K = dnsmasq::Answer::Kind;
   switch (a.kind) {
     case K::addresses:
-      o.kind = Outcome::Kind::addresses;
-      for (auto& ip : a.ips) o.ips.push_back(ip.to_string());
+      o.kind = Outcome::Kind::data;
+      for (auto& ip : a.ips) o.values.push_back(ip.to_string());
+      o.values.insert(o.values.end(), a.names.begin(), a.names.end());
       break;
     case K::nodata:
       o.kind = Outcome::Kind::nodata;
@@ -49,7 +50,7 @@ Outcome from_dnsmasq(const dnsmasq::Answer& a) {
       o.kind = Outcome::Kind::refused;
       break;
   }
-  std::sort(o.ips.begin(), o.ips.end());
+  std::sort(o.values.begin(), o.values.end());
   return o;
 }
 
@@ -75,13 +76,13 @@ Outcome from_phoenix(const ViewAnswer& v, const std::vector<std::string>& upstre
     o.rcode = v.rcode;
     return o;
   }
-  // Presentation lines "owner\tttl\tIN\tTYPE\trdata": the addresses at the end of any CNAME chain.
+  // Presentation lines "owner\tttl\tIN\tTYPE\trdata": the data at the end of any CNAME chain.
   const std::string want = "\t" + zones::type_to_text(type) + "\t";
   for (auto& line : v.answer)
-    if (line.find(want) != std::string::npos) o.ips.push_back(line.substr(line.rfind('\t') + 1));
-  std::sort(o.ips.begin(), o.ips.end());
-  o.ips.erase(std::unique(o.ips.begin(), o.ips.end()), o.ips.end());
-  o.kind = o.ips.empty() ? Outcome::Kind::nodata : Outcome::Kind::addresses;
+    if (line.find(want) != std::string::npos) o.values.push_back(horizon::normalize_fqdn(line.substr(line.rfind('\t') + 1)));
+  std::sort(o.values.begin(), o.values.end());
+  o.values.erase(std::unique(o.values.begin(), o.values.end()), o.values.end());
+  o.kind = o.values.empty() ? Outcome::Kind::nodata : Outcome::Kind::data;
   for (auto& s : v.sources)
     if (std::find(why.begin(), why.end(), s) == why.end()) why.push_back(s);
   return o;
@@ -94,12 +95,17 @@ bool equivalent(const Outcome& a, const Outcome& b) {
     return o.kind == Outcome::Kind::nodata ? Outcome::Kind::nxdomain : o.kind;
   };
   if (cls(a) != cls(b)) return false;
-  if (a.kind == Outcome::Kind::addresses) return a.ips == b.ips;
+  if (a.kind == Outcome::Kind::data) return a.values == b.values;
   if (a.kind == Outcome::Kind::other) return a.rcode == b.rcode;
   return true;
 }
 
-bool has_addresses(const Outcome& o) { return o.kind == Outcome::Kind::addresses; }
+bool has_data(const Outcome& o) { return o.kind == Outcome::Kind::data; }
+
+bool is_reverse(const std::string& name) {
+  auto ends = [&](const std::string& t) { return name.size() > t.size() && name.compare(name.size() - t.size(), t.size(), t) == 0; };
+  return ends(".in-addr.arpa") || ends(".ip6.arpa");
+}
 
 class Differ {
  public:
@@ -137,7 +143,11 @@ class Differ {
   std::vector<std::pair<std::string, std::string>> names() {
     std::map<std::string, std::string> by_asked;
     auto add = [&](const std::string& asked, const std::string& shown) { by_asked.emplace(asked, shown); };
-    for (auto& h : cfg_.hosts) add(h.name, h.name);
+    for (auto& h : cfg_.hosts) {
+      add(h.name, h.name);
+      std::string rev = dnsmasq::reverse_name(h.ip);
+      add(rev, rev);
+    }
     auto below = [&](const dnsmasq::DomainPattern& p) {
       using K = dnsmasq::DomainPattern::Kind;
       switch (p.kind) {
@@ -161,12 +171,12 @@ class Differ {
     for (auto& a : cfg_.addresses) below(a.pattern);
     for (auto& s : cfg_.servers)
       if (s.pattern && s.kind != dnsmasq::ServerRule::Kind::use_default) below(*s.pattern);
-    // Every name phoenix-dns serves an address for in this view.
+    // Every name phoenix-dns serves an address or a reverse record for in this view.
     if (view_ != horizon::kNoView)
       for (auto& z : snap_.view_data[view_].zones.zones())
         for (zones::NodeView node : z->sorted_nodes())
           for (zones::RRsetView rr : node.rrsets())
-            if (rr.type() == zones::rrtype::A || rr.type() == zones::rrtype::AAAA) {
+            if (rr.type() == zones::rrtype::A || rr.type() == zones::rrtype::AAAA || rr.type() == zones::rrtype::PTR) {
               std::string n = strip_dot(node.owner().to_text());
               add(n, n);
               break;
@@ -196,23 +206,32 @@ class Differ {
     NameRow r;
     r.name = shown;
     r.asked = asked;
-    auto da = dnsmasq::resolve(cfg_, asked, false), d6 = dnsmasq::resolve(cfg_, asked, true);
-    r.old_a = from_dnsmasq(da);
-    r.old_aaaa = from_dnsmasq(d6);
-    for (auto* a : {&da, &d6})
-      for (auto& at : a->at)
+    std::vector<dnsmasq::Answer> old_raw;
+    if (is_reverse(asked)) {
+      r.types = {"PTR"};
+      old_raw.push_back(dnsmasq::resolve_ptr(cfg_, asked));
+    } else {
+      r.types = {"A", "AAAA"};
+      old_raw.push_back(dnsmasq::resolve(cfg_, asked, false));
+      old_raw.push_back(dnsmasq::resolve(cfg_, asked, true));
+    }
+    bool old_has = false, new_has = false, same = true;
+    for (size_t i = 0; i < r.types.size(); ++i) {
+      r.old_answers.push_back(from_dnsmasq(old_raw[i]));
+      for (auto& at : old_raw[i].at)
         if (std::find(r.dnsmasq_where.begin(), r.dnsmasq_where.end(), at.to_string()) == r.dnsmasq_where.end())
           r.dnsmasq_where.push_back(at.to_string());
-    r.new_a = ask(asked, zones::rrtype::A, r.phoenix_why);
-    r.new_aaaa = ask(asked, zones::rrtype::AAAA, r.phoenix_why);
-    bool old_has = has_addresses(r.old_a) || has_addresses(r.old_aaaa);
-    bool new_has = has_addresses(r.new_a) || has_addresses(r.new_aaaa);
-    if (equivalent(r.old_a, r.new_a) && equivalent(r.old_aaaa, r.new_aaaa)) r.verdict = Verdict::same;
+      r.new_answers.push_back(ask(asked, *zones::type_from_text(r.types[i]), r.phoenix_why));
+      old_has |= has_data(r.old_answers[i]);
+      new_has |= has_data(r.new_answers[i]);
+      same &= equivalent(r.old_answers[i], r.new_answers[i]);
+    }
+    if (same) r.verdict = Verdict::same;
     else if (old_has && new_has) r.verdict = Verdict::changed;
     else if (old_has) r.verdict = Verdict::only_dnsmasq;
     else if (new_has) r.verdict = Verdict::only_phoenix;
     else r.verdict = Verdict::changed;
-    if (r.verdict != Verdict::same) r.why = explain(r, da);
+    if (r.verdict != Verdict::same) r.why = explain(r, old_raw[0]);
     return r;
   }
 
@@ -243,26 +262,37 @@ class Differ {
   }
 
   std::string explain(const NameRow& r, const dnsmasq::Answer& old_a) const {
-    const Outcome& o = has_addresses(r.old_a) || !has_addresses(r.old_aaaa) ? r.old_a : r.old_aaaa;
-    const Outcome& n = has_addresses(r.new_a) || !has_addresses(r.new_aaaa) ? r.new_a : r.new_aaaa;
+    // The first type with data on that side speaks for the row (A before AAAA).
+    auto pick = [&](const std::vector<Outcome>& list) -> std::pair<const Outcome*, std::string> {
+      for (size_t i = 0; i < list.size(); ++i)
+        if (has_data(list[i])) return {&list[i], r.types[i]};
+      return {&list[0], r.types[0]};
+    };
+    auto [op, otype] = pick(r.old_answers);
+    auto [np, ntype] = pick(r.new_answers);
+    const Outcome& o = *op;
+    const Outcome& n = *np;
+    if (is_reverse(r.asked))  // the record's source follows as "phoenix-dns: ..."
+      return "dnsmasq: " + o.text(otype) + (old_a.reason.empty() ? "" : " from " + old_a.reason) + "; phoenix-dns: " +
+             n.text(ntype);
     bool below = r.name.rfind("*", 0) == 0 || r.name.rfind("(", 0) == 0 || r.name.rfind("#", 0) == 0;
     std::string old_why = old_a.kind == dnsmasq::Answer::Kind::forwarded
                               ? "dnsmasq has no local data for it and forwards it"
-                              : "dnsmasq: " + o.text("A") + " from " + old_a.reason;
+                              : "dnsmasq: " + o.text(otype) + " from " + old_a.reason;
     switch (r.verdict) {
       case Verdict::changed: {
-        if (!has_addresses(o) || !has_addresses(n)) return old_why + "; phoenix-dns: " + n.text("A");
+        if (!has_data(o) || !has_data(n)) return old_why + "; phoenix-dns: " + n.text(ntype);
         std::string what = subject(r.asked);
         std::vector<std::string> olds, news;
-        for (auto& ip : o.ips) olds.push_back(role(ip));
-        for (auto& ip : n.ips) news.push_back(role(ip));
-        bool to_gateway = m_.plan().gateway.ip && n.ips.size() == 1 && n.ips[0] == m_.plan().gateway.ip->to_string();
+        for (auto& ip : o.values) olds.push_back(role(ip));
+        for (auto& ip : n.values) news.push_back(role(ip));
+        bool to_gateway = m_.plan().gateway.ip && n.values.size() == 1 && n.values[0] == m_.plan().gateway.ip->to_string();
         std::string how = to_gateway ? "the gateway instead of " : "direct IP instead of ";
         return what + ": " + how + join(olds, ", ") + " (now " + join(news, ", ") + ")";
       }
       case Verdict::only_dnsmasq: {
         if (below)
-          return "dnsmasq's " + old_a.reason + " answers every name below it; phoenix-dns answers " + n.text("A") +
+          return "dnsmasq's " + old_a.reason + " answers every name below it; phoenix-dns answers " + n.text(ntype) +
                  " for the names the inventory does not have";
         std::string first = r.asked.substr(0, r.asked.find('.'));
         for (auto& g : m_.inventory().guests) {
@@ -274,7 +304,7 @@ class Differ {
           std::string published = label + "." + m_.plan().internal_zone;
           if (published != r.asked) return g.describe() + " is published as " + published + " (names become DNS labels)";
         }
-        return "the inventory has no such name; phoenix-dns answers " + n.text("A");
+        return "the inventory has no such name; phoenix-dns answers " + n.text(ntype);
       }
       case Verdict::only_phoenix:
         return subject(r.asked) + "; " + old_why;
@@ -391,9 +421,9 @@ class Differ {
 };
 
 json outcome_json(const Outcome& o) {
-  static const char* kinds[] = {"addresses", "nodata", "nxdomain", "forwarded", "refused", "other"};
+  static const char* kinds[] = {"data", "nodata", "nxdomain", "forwarded", "refused", "other"};
   json j = {{"kind", kinds[static_cast<int>(o.kind)]}};
-  if (o.kind == Outcome::Kind::addresses) j["addresses"] = o.ips;
+  if (o.kind == Outcome::Kind::data) j["values"] = o.values;
   if (o.kind == Outcome::Kind::forwarded) j["upstreams"] = o.upstreams;
   if (o.kind == Outcome::Kind::other) j["rcode"] = o.rcode;
   return j;
@@ -415,12 +445,12 @@ const char* verdict_text(Verdict v) {
   return "?";
 }
 
-std::string Outcome::text(const char* type) const {
+std::string Outcome::text(const std::string& type) const {
   switch (kind) {
-    case Kind::addresses:
-      return std::string(type) + " " + join(ips, " ");
+    case Kind::data:
+      return type + " " + join(values, " ");
     case Kind::nodata:
-      return "no " + std::string(type) + " (NODATA)";
+      return "no " + type + " (NODATA)";
     case Kind::nxdomain:
       return "NXDOMAIN";
     case Kind::forwarded:
@@ -431,6 +461,20 @@ std::string Outcome::text(const char* type) const {
       return rcode;
   }
   return "";
+}
+
+const Outcome& NameRow::old_answer(const std::string& type) const {
+  static const Outcome none;
+  for (size_t i = 0; i < types.size(); ++i)
+    if (types[i] == type) return old_answers[i];
+  return none;
+}
+
+const Outcome& NameRow::new_answer(const std::string& type) const {
+  static const Outcome none;
+  for (size_t i = 0; i < types.size(); ++i)
+    if (types[i] == type) return new_answers[i];
+  return none;
 }
 
 bool DiffReport::changes() const {
@@ -446,20 +490,21 @@ std::string DiffReport::format() const {
                   (view.empty() ? std::string("none") : view) + ")\n";
   s += "dnsmasq files: " + join(files, ", ") + "\n\n";
   std::map<Verdict, size_t> counts;
-  s += "== names (A and AAAA)\n";
+  s += "== names (A and AAAA; PTR for reverse names)\n";
   for (auto& n : names) {
     ++counts[n.verdict];
     std::string line = std::string(verdict_text(n.verdict)) + "  " + n.name + "  ";
-    bool a_same = equivalent(n.old_a, n.new_a), aaaa_same = equivalent(n.old_aaaa, n.new_aaaa);
-    if (n.verdict == Verdict::same) {
-      line += n.new_a.text("A");
-      if (has_addresses(n.new_aaaa)) line += "; " + n.new_aaaa.text("AAAA");
-    } else {
-      std::vector<std::string> parts;
-      if (!a_same) parts.push_back(n.old_a.text("A") + " -> " + n.new_a.text("A"));
-      if (!aaaa_same) parts.push_back(n.old_aaaa.text("AAAA") + " -> " + n.new_aaaa.text("AAAA"));
-      line += join(parts, "; ");
+    std::vector<std::string> parts;
+    for (size_t i = 0; i < n.types.size(); ++i) {
+      const Outcome &o = n.old_answers[i], &w = n.new_answers[i];
+      const std::string& t = n.types[i];
+      if (n.verdict == Verdict::same) {
+        if (i == 0 || has_data(w)) parts.push_back(w.text(t));
+      } else if (!equivalent(o, w)) {
+        parts.push_back(o.text(t) + " -> " + w.text(t));
+      }
     }
+    line += join(parts, "; ");
     s += line + "\n";
     if (!n.why.empty()) s += "    why: " + n.why + "\n";
     if (n.verdict != Verdict::same && !n.dnsmasq_where.empty()) s += "    dnsmasq: " + join(n.dnsmasq_where, ", ") + "\n";
@@ -490,11 +535,15 @@ std::string DiffReport::format() const {
 json DiffReport::to_json() const {
   json j = {{"client", client}, {"view", view}, {"files", files}, {"changes", changes()}};
   j["names"] = json::array();
-  for (auto& n : names)
-    j["names"].push_back({{"name", n.name}, {"asked", n.asked}, {"verdict", verdict_text(n.verdict)},
-                          {"dnsmasq", {{"A", outcome_json(n.old_a)}, {"AAAA", outcome_json(n.old_aaaa)}}},
-                          {"phoenix", {{"A", outcome_json(n.new_a)}, {"AAAA", outcome_json(n.new_aaaa)}}},
-                          {"why", n.why}, {"dnsmasq_where", n.dnsmasq_where}, {"phoenix_why", n.phoenix_why}});
+  for (auto& n : names) {
+    json old_j = json::object(), new_j = json::object();
+    for (size_t i = 0; i < n.types.size(); ++i) {
+      old_j[n.types[i]] = outcome_json(n.old_answers[i]);
+      new_j[n.types[i]] = outcome_json(n.new_answers[i]);
+    }
+    j["names"].push_back({{"name", n.name}, {"asked", n.asked}, {"verdict", verdict_text(n.verdict)}, {"dnsmasq", old_j},
+                          {"phoenix", new_j}, {"why", n.why}, {"dnsmasq_where", n.dnsmasq_where}, {"phoenix_why", n.phoenix_why}});
+  }
   j["upstreams"] = {{"verdict", upstream_verdict}, {"dnsmasq", dnsmasq_upstreams}, {"dnsmasq_resolv_conf", dnsmasq_resolv_conf},
                     {"phoenix", phoenix_upstreams}, {"notes", upstream_notes}};
   j["options"] = json::array();

@@ -13,13 +13,13 @@
 
 namespace phoenix::netgen {
 
-/// What one A or AAAA question gets, from either server.
+/// What one A, AAAA or PTR question gets, from either server.
 struct Outcome {
-  enum class Kind { addresses, nodata, nxdomain, forwarded, refused, other } kind = Kind::other;
-  std::vector<std::string> ips;        ///< addresses, sorted
+  enum class Kind { data, nodata, nxdomain, forwarded, refused, other } kind = Kind::other;
+  std::vector<std::string> values;     ///< data: the addresses or PTR targets (no trailing dot), sorted
   std::vector<std::string> upstreams;  ///< forwarded: where to
   std::string rcode;                   ///< other: the reply's rcode
-  std::string text(const char* type) const;  ///< "A 10.0.0.12", "NXDOMAIN", "forwarded to 8.8.8.8:53"
+  std::string text(const std::string& type) const;  ///< "A 10.0.0.12", "NXDOMAIN", "forwarded to 8.8.8.8:53"
 };
 
 enum class Verdict { same, changed, only_dnsmasq, only_phoenix };
@@ -29,7 +29,10 @@ struct NameRow {
   std::string name;   ///< as shown: the name, or "*.D" for "every other name below D"
   std::string asked;  ///< the name actually asked ("dnsmasq-diff-probe.D" for a "*.D" row)
   Verdict verdict = Verdict::same;
-  Outcome old_a, old_aaaa, new_a, new_aaaa;
+  std::vector<std::string> types;              ///< A and AAAA; PTR for a reverse name
+  std::vector<Outcome> old_answers, new_answers;  ///< dnsmasq's and phoenix-dns's, one per type
+  const Outcome& old_answer(const std::string& type) const;
+  const Outcome& new_answer(const std::string& type) const;
   std::string why;                         ///< for every row that is not the same
   std::vector<std::string> dnsmasq_where;  ///< the dnsmasq lines that decide the old answer
   std::vector<std::string> phoenix_why;    ///< the inventory sources of the new answer

@@ -275,6 +275,29 @@ TEST(DnsmasqResolve, DomainNeededServersAndResolvConf) {
   EXPECT_EQ(ask(*none.cfg, "example.com").kind, Answer::Kind::refused);
 }
 
+TEST(DnsmasqResolve, ReverseLookups) {
+  dnsmasq::MemoryFiles f;
+  f.files["/etc/dnsmasq.conf"] =
+      "bogus-priv\nno-resolv\nserver=10.0.0.53\naddn-hosts=/etc/h\n"
+      "host-record=hr.lan,hr2.lan,10.0.0.77\nhost-record=other.lan,10.0.0.77\naddress=/ad.lan/10.0.0.78\n"
+      "local=/1.168.192.in-addr.arpa/\nhost-record=v6.lan,2001:db8::1\n";
+  f.files["/etc/h"] = "10.0.0.77 fromhosts\n10.0.0.88 hh.lan hh\n10.0.0.88 second\n";
+  auto r = read(f);
+  ASSERT_TRUE(r.cfg) << r.error_text();
+  auto ptr = [&](const char* ip) { return dnsmasq::resolve_ptr(*r.cfg, dnsmasq::reverse_name(*horizon::IpAddr::parse(ip))); };
+  EXPECT_EQ(ptr("10.0.0.77").names, (std::vector<std::string>{"hr.lan"}));  // host-record before hosts files
+  EXPECT_EQ(ptr("10.0.0.88").names, (std::vector<std::string>{"hh.lan"}));  // the first name of the first line
+  EXPECT_EQ(ptr("10.0.0.78").kind, Answer::Kind::nxdomain);  // address= makes no PTR; bogus-priv
+  EXPECT_EQ(ptr("192.168.1.9").reason.rfind("local=/1.168.192.in-addr.arpa/", 0), 0u);
+  auto pub = ptr("8.8.4.4");
+  EXPECT_EQ(pub.kind, Answer::Kind::forwarded);
+  EXPECT_EQ(pub.upstreams[0].to_string(), "10.0.0.53:53");
+  EXPECT_EQ(dnsmasq::reverse_name(*horizon::IpAddr::parse("2001:db8::1")),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+  EXPECT_EQ(ptr("2001:db8::1").names, (std::vector<std::string>{"v6.lan"}));
+  EXPECT_EQ(ptr("2001:db8::2").kind, Answer::Kind::nxdomain);  // RFC 6303 §4: 2001:db8::/32
+}
+
 // --- The comparison ---
 
 struct Diff {
@@ -311,8 +334,8 @@ TEST(DnsmasqDiff, TheScriptsConfigurationAgainstTheExample) {
   auto* agent = d.row("portainer-agent.internal.thinkheads.ai");
   ASSERT_TRUE(agent);
   EXPECT_EQ(agent->verdict, Verdict::changed);
-  EXPECT_EQ(agent->old_a.ips, (std::vector<std::string>{"10.0.0.12"}));
-  EXPECT_EQ(agent->new_a.ips, (std::vector<std::string>{"10.0.0.102"}));
+  EXPECT_EQ(agent->old_answer("A").values, (std::vector<std::string>{"10.0.0.12"}));
+  EXPECT_EQ(agent->new_answer("A").values, (std::vector<std::string>{"10.0.0.102"}));
   EXPECT_EQ(agent->why.rfind("Portainer agent (portainer_agent_hostname of vm 1002 (drphoenix)): direct IP instead of Traefik", 0), 0u)
       << agent->why;
   EXPECT_EQ(agent->dnsmasq_where.front(), "/etc/dnsmasq.d/00-phoenix-internal.conf:11");
@@ -325,7 +348,7 @@ TEST(DnsmasqDiff, TheScriptsConfigurationAgainstTheExample) {
   ASSERT_TRUE(below);
   EXPECT_EQ(below->asked, "dnsmasq-diff-probe.ollama.internal.thinkheads.ai");
   EXPECT_EQ(below->verdict, Verdict::only_dnsmasq);
-  EXPECT_EQ(below->new_a.kind, Outcome::Kind::nxdomain);
+  EXPECT_EQ(below->new_answer("A").kind, Outcome::Kind::nxdomain);
   EXPECT_EQ(d.row("*.internal.thinkheads.ai")->verdict, Verdict::same);  // local=/internal.thinkheads.ai/
   auto* cuda = d.row("copy-cuda12.8.internal.thinkheads.ai");
   EXPECT_EQ(cuda->verdict, Verdict::only_dnsmasq);
@@ -336,8 +359,16 @@ TEST(DnsmasqDiff, TheScriptsConfigurationAgainstTheExample) {
   // The external zone is served in the internal view; dnsmasq forwarded those names.
   auto* ext = d.row("ollama.phoenix.thinkheads.ai");
   EXPECT_EQ(ext->verdict, Verdict::only_phoenix);
-  EXPECT_EQ(ext->old_a.kind, Outcome::Kind::forwarded);
-  EXPECT_EQ(ext->old_a.upstreams, (std::vector<std::string>{"8.8.8.8:53", "9.9.9.9:53"}));
+  EXPECT_EQ(ext->old_answer("A").kind, Outcome::Kind::forwarded);
+  EXPECT_EQ(ext->old_answer("A").upstreams, (std::vector<std::string>{"8.8.8.8:53", "9.9.9.9:53"}));
+  // Reverse lookups: bogus-priv answered NXDOMAIN for every guest; phoenix-dns serves the reverse zone.
+  auto* rev = d.row("155.0.0.10.in-addr.arpa");
+  ASSERT_TRUE(rev);
+  EXPECT_EQ(rev->types, (std::vector<std::string>{"PTR"}));
+  EXPECT_EQ(rev->verdict, Verdict::only_phoenix);
+  EXPECT_EQ(rev->old_answer("PTR").kind, Outcome::Kind::nxdomain);
+  EXPECT_EQ(rev->new_answer("PTR").values, (std::vector<std::string>{"ollama-gpu0.internal.thinkheads.ai"}));
+  EXPECT_NE(rev->why.find("bogus-priv"), std::string::npos);
   // Upstreams and options.
   EXPECT_EQ(d.report.upstream_verdict, "differs");
   EXPECT_EQ(d.report.dnsmasq_upstreams, (std::vector<std::string>{"8.8.8.8:53", "9.9.9.9:53"}));
@@ -361,16 +392,27 @@ dnsmasq::MemoryFiles same_as_phoenix(const std::filesystem::path& inventory) {
   auto m = load(inventory);
   horizon::Diagnostics diag;
   auto snap = build_server_snapshot(m, {}, diag);
-  std::string conf = "no-resolv\nserver=8.8.8.8\nserver=1.1.1.1\n";
+  std::string conf = "no-resolv\nserver=8.8.8.8\nserver=1.1.1.1\n", ptr_first, rest;
   auto view = snap->views.match(*horizon::IpAddr::parse("10.0.0.153"));
+  std::set<std::string> ptr_targets;
+  for (auto& z : snap->view_data[view].zones.zones())
+    for (zones::NodeView node : z->sorted_nodes())
+      for (zones::RRsetView rr : node.rrsets())
+        if (rr.type() == zones::rrtype::PTR)
+          for (std::string_view rd : rr) ptr_targets.insert(zones::rdata_to_text(rr.type(), rd));
   for (auto& z : snap->view_data[view].zones.zones()) {
     std::string origin = z->origin().to_text();
     conf += "local=/" + origin.substr(0, origin.size() - 1) + "/\n";
     for (zones::NodeView node : z->sorted_nodes())
       for (zones::RRsetView rr : node.rrsets())
         if (rr.type() == zones::rrtype::A)
-          for (std::string_view rd : rr) conf += "host-record=" + node.owner().to_text() + "," + zones::rdata_to_text(rr.type(), rd) + "\n";
+          for (std::string_view rd : rr) {
+            // The first host-record of an address makes its PTR: the names phoenix-dns reverses to go first.
+            std::string line = "host-record=" + node.owner().to_text() + "," + zones::rdata_to_text(rr.type(), rd) + "\n";
+            (ptr_targets.count(node.owner().to_text()) ? ptr_first : rest) += line;
+          }
   }
+  conf += ptr_first + rest;
   dnsmasq::MemoryFiles f;
   f.files["/etc/dnsmasq.conf"] = conf;
   return f;
@@ -389,8 +431,12 @@ TEST(DnsmasqDiff, NothingChangesWhenDnsmasqGaveWhatPhoenixGives) {
   std::set<std::string> changed;
   for (auto& r : moved.report.names)
     if (r.verdict != Verdict::same) changed.insert(r.name);
-  EXPECT_EQ(changed, (std::set<std::string>{"ca.internal.thinkheads.ai", "step-ca.internal.thinkheads.ai"}));
-  EXPECT_EQ(moved.row("step-ca.internal.thinkheads.ai")->new_a.ips, (std::vector<std::string>{"10.0.0.11"}));
+  EXPECT_EQ(changed, (std::set<std::string>{"ca.internal.thinkheads.ai", "step-ca.internal.thinkheads.ai",
+                                            "10.0.0.10.in-addr.arpa", "11.0.0.10.in-addr.arpa"}));
+  EXPECT_EQ(moved.row("10.0.0.10.in-addr.arpa")->verdict, Verdict::only_dnsmasq);
+  EXPECT_EQ(moved.row("11.0.0.10.in-addr.arpa")->new_answer("PTR").values,
+            (std::vector<std::string>{"step-ca.internal.thinkheads.ai"}));
+  EXPECT_EQ(moved.row("step-ca.internal.thinkheads.ai")->new_answer("A").values, (std::vector<std::string>{"10.0.0.11"}));
   EXPECT_TRUE(moved.report.changes());
 }
 
@@ -438,8 +484,8 @@ TEST(DnsmasqDiffCommand, ExitCodesAndJson) {
     if (n["name"] == "ollama.internal.thinkheads.ai") {
       found = true;
       EXPECT_EQ(n["verdict"], "changed");
-      EXPECT_EQ(n["dnsmasq"]["A"]["addresses"], nlohmann::json::array({"10.0.0.12"}));
-      EXPECT_EQ(n["phoenix"]["A"]["addresses"], nlohmann::json::array({"10.0.0.155"}));
+      EXPECT_EQ(n["dnsmasq"]["A"]["values"], nlohmann::json::array({"10.0.0.12"}));
+      EXPECT_EQ(n["phoenix"]["A"]["values"], nlohmann::json::array({"10.0.0.155"}));
     }
   EXPECT_TRUE(found);
 

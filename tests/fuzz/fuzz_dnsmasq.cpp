@@ -1,5 +1,5 @@
 // fuzz_dnsmasq -- a dnsmasq configuration through phoenix-netgen's reader (tools/netgen/dnsmasq.hpp),
-// then every name it mentions answered for A and AAAA. Input: up to four files separated by NUL bytes,
+// then every name it mentions answered for A and AAAA, and every hosts address for PTR. Input: up to four files separated by NUL bytes,
 // in memory as /etc/dnsmasq.conf, /etc/dnsmasq.d/a.conf, /etc/hosts and /etc/extra.conf, so
 // conf-dir=, conf-file= and addn-hosts= lines reach each other. Checks: a refused configuration names
 // a file for every error; an address answer holds addresses of the family asked, nothing else.
@@ -45,7 +45,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (e.at.file.empty() || e.format().empty()) __builtin_trap();
     return 0;
   }
-  for (auto& h : cfg->hosts) check_answer(*cfg, h.name);
+  for (auto& h : cfg->hosts) {
+    check_answer(*cfg, h.name);
+    // A hosts entry always gives its address a PTR (the first name for it).
+    auto ptr = dnsmasq::resolve_ptr(*cfg, dnsmasq::reverse_name(h.ip));
+    if (ptr.kind != dnsmasq::Answer::Kind::addresses || ptr.names.size() != 1) __builtin_trap();
+  }
   for (auto& a : cfg->addresses) {
     check_answer(*cfg, a.pattern.domain);
     check_answer(*cfg, "x." + a.pattern.domain);

@@ -97,7 +97,7 @@ const std::map<std::string, std::string>& known_other() {
       {"max-cache-ttl", "cache TTL cap (phoenix-dns: dns_server.cache_max_ttl)"},
       {"all-servers", "how upstreams are tried"},
       {"rebind-localhost-ok", "an exception to stop-dns-rebind"},
-      {"rebind-domain-ok", "an exception to stop-dns-rebind (phoenix-dns: dns_server.rebind_allow)"},
+      {"rebind-domain-ok", "an exception to stop-dns-rebind"},
       {"rev-server", "per-range reverse forwarding; PTR questions are not compared"},
       {"ptr-record", "PTR records; PTR questions are not compared"},
   };

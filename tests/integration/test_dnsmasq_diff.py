@@ -26,8 +26,9 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 # so the reader's other sources meet the real dnsmasq too.
 EXTRA_CONF = """host-record=pve.internal.thinkheads.ai,10.0.0.13
 addn-hosts={hosts}
+address=/blocked.example/
 """
-EXTRA_HOSTS = "10.0.0.13 pve\n10.0.0.155 ollama.internal.thinkheads.ai\n"
+EXTRA_HOSTS = "10.0.0.13 pve\n10.0.0.155 ollama.internal.thinkheads.ai\nfd00::5 v6host.internal.thinkheads.ai\n"
 
 
 def make_copy(dead_port):
@@ -167,6 +168,8 @@ class DnsmasqDiffAgainstRealDnsmasq(unittest.TestCase):
         # The hosts file wins over address= in dnsmasq: ollama is the same on both sides.
         self.assertEqual(by_name["ollama.internal.thinkheads.ai"]["verdict"], "same")
         self.assertEqual(by_name["pve"]["verdict"], "only-dnsmasq")
+        self.assertEqual(by_name["v6host.internal.thinkheads.ai"]["dnsmasq"]["AAAA"]["values"], ["fd00::5"])
+        self.assertEqual(by_name["*.blocked.example"]["dnsmasq"]["A"]["kind"], "nxdomain")
         # Reverse lookups: bogus-priv made dnsmasq answer NXDOMAIN unless a hosts entry names the address.
         self.assertEqual(by_name["102.0.0.10.in-addr.arpa"]["verdict"], "only-phoenix-dns")
         self.assertEqual(by_name["155.0.0.10.in-addr.arpa"]["verdict"], "changed")

@@ -385,6 +385,16 @@ TEST(DnsmasqDiff, TheScriptsConfigurationAgainstTheExample) {
   auto single = ask_view(m, *snap, *horizon::IpAddr::parse("10.0.0.153"), kProbeLabel, "A", why, true);
   EXPECT_EQ(d.option("domain-needed")->verdict, single->rcode == "FORWARDED" ? "not-kept" : single->rcode == "NXDOMAIN" ? "kept" : "differs");
   EXPECT_TRUE(d.report.changes());
+  // The text: one line per name, its why and where below, then the sections.
+  std::string text = d.report.format();
+  for (const char* want : {"\nchanged  portainer-agent.internal.thinkheads.ai  A 10.0.0.12 -> A 10.0.0.102\n"
+                           "    why: Portainer agent (portainer_agent_hostname of vm 1002 (drphoenix)): direct IP instead of Traefik",
+                           "\nsame  step-ca.internal.thinkheads.ai  A 10.0.0.10\n",
+                           "\nonly-dnsmasq  *.ollama.internal.thinkheads.ai  A 10.0.0.12 -> NXDOMAIN\n",
+                           "\n== upstreams: differs\ndnsmasq:     8.8.8.8:53, 9.9.9.9:53\nphoenix-dns: 8.8.8.8:53, 1.1.1.1:53\n",
+                           "\nkept  local=/internal.thinkheads.ai/ (/etc/dnsmasq.conf:15): ",
+                           "\n== not compared\n/etc/dnsmasq.conf:2: port=53 (where dnsmasq listens"})
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\nin:\n" << text;
 }
 
 /// A configuration that gives exactly what phoenix-dns gives: a host-record per name it serves.

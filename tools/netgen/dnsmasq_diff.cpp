@@ -393,7 +393,8 @@ class Differ {
             "dns_server.upstream_servers is empty: phoenix-dns's start-up log names the upstreams it uses");
     }
     if (cfg_.strict_order.on)
-      add("strict-order", cfg_.strict_order.at, "differs",
+      // Which upstream is asked first changes no answer a guest gets (the upstream lists are compared above).
+      add("strict-order", cfg_.strict_order.at, "note",
           "phoenix-dns tries the upstreams in order, starting with the one that answered last");
     if (cfg_.no_hosts.on) add("no-hosts", cfg_.no_hosts.at, "n/a", "phoenix-dns reads no hosts file");
     if (cfg_.expand_hosts.on)

@@ -42,7 +42,7 @@ struct NameRow {
 struct OptionRow {
   std::string option;   ///< "domain-needed", "local=/internal.thinkheads.ai/"
   std::string where;
-  std::string verdict;  ///< kept, not-kept, differs, unknown, n/a
+  std::string verdict;  ///< kept, not-kept, differs; unknown, note, n/a (these three change no exit code)
   std::string text;
 };
 

@@ -376,7 +376,7 @@ TEST(DnsmasqDiff, TheScriptsConfigurationAgainstTheExample) {
   EXPECT_EQ(d.option("local=/internal.thinkheads.ai/")->verdict, "kept");
   EXPECT_EQ(d.option("no-resolv")->verdict, "kept");
   EXPECT_EQ(d.option("stop-dns-rebind")->verdict, "unknown");
-  EXPECT_EQ(d.option("strict-order")->verdict, "differs");
+  EXPECT_EQ(d.option("strict-order")->verdict, "note");
   // Whatever phoenix-dns does with these, the verdict follows its processor's answer.
   std::string why;
   auto m = load(example_dir());
@@ -402,7 +402,7 @@ dnsmasq::MemoryFiles same_as_phoenix(const std::filesystem::path& inventory) {
   auto m = load(inventory);
   horizon::Diagnostics diag;
   auto snap = build_server_snapshot(m, {}, diag);
-  std::string conf = "no-resolv\nserver=8.8.8.8\nserver=1.1.1.1\n", ptr_first, rest;
+  std::string conf = "no-resolv\nstrict-order\nserver=8.8.8.8\nserver=1.1.1.1\n", ptr_first, rest;
   auto view = snap->views.match(*horizon::IpAddr::parse("10.0.0.153"));
   std::set<std::string> ptr_targets;
   for (auto& z : snap->view_data[view].zones.zones())

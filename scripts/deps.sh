@@ -12,6 +12,7 @@ packages=(
   nginx bind9-utils python3-yaml graphviz  # phoenix-netgen's tests: nginx -t, named-checkzone, YAML, SVG
   libyaml-cpp-dev  # phoenix-netgen audit reads deployed Traefik YAML
   clang libclang-rt-dev nsd  # libFuzzer builds (scripts/fuzz.sh); nsd: the second reference server of test_differential
+  dnsmasq-base  # the real dnsmasq of test_dnsmasq_diff (the binary only: no service that takes port 53)
 )
 if [ $# -gt 0 ]; then packages+=("$@"); fi
 missing=()

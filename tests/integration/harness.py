@@ -175,6 +175,18 @@ class Server:
         self.stop()
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM to a process the test started, then SIGKILL if it has not exited within `timeout`."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def run_binary(*args, timeout=30):
     return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=timeout)
 

@@ -179,7 +179,7 @@ int write_out_dir(const std::filesystem::path& dir, const std::string& command, 
 
 CommandResult run_command(const Options& opt) {
   static const std::vector<std::string> commands = {"firewall", "traefik", "nginx", "zones", "check", "reach", "view", "diagram",
-                                                    "audit", "diff", "apply", "rollback"};
+                                                    "audit", "diff", "apply", "rollback", "dnsmasq-diff"};
   if (std::find(commands.begin(), commands.end(), opt.command) == commands.end())
     return usage("unknown command \"" + opt.command + "\"");
   if (opt.command == "rollback") return deployed::run_rollback(opt);
@@ -223,6 +223,7 @@ CommandResult run_command(const Options& opt) {
     return r;
   }
   if (opt.command == "view") return run_view(m, opt, messages);
+  if (opt.command == "dnsmasq-diff") return run_dnsmasq_diff(m, opt, messages);
   if (opt.command == "traefik") {
     auto files = traefik_files(m, messages);
     return files_result(std::move(files), messages, opt.json, opt.command);
@@ -299,12 +300,21 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       {"diff", "unified diffs, deployed vs generated, of every file netgen owns", nullptr},
       {"apply", "write the changed files atomically after a backup; remove stale files netgen wrote", nullptr},
       {"rollback", "restore a backup set that apply made", "BACKUP"},
+      {"dnsmasq-diff", "name by name, what guests get from today's dnsmasq and from phoenix-dns; exit 1 on any change",
+       nullptr},
   };
   for (auto& s : specs) {
     auto* sub = app.add_subcommand(s.name, s.help);
     if (s.args) sub->add_option("args", opt.args, s.args)->required();
     sub->callback([&opt, name = std::string(s.name)] { opt.command = name; });
   }
+  auto* diff = app.get_subcommand("dnsmasq-diff");
+  diff->add_option("--dnsmasq-conf", opt.dnsmasq_conf, "dnsmasq's configuration file")->capture_default_str();
+  diff->add_option("--dnsmasq-dir", opt.dnsmasq_dir, "the directory Debian's dnsmasq reads with -7 (none: skip)")
+      ->capture_default_str()
+      ->each([&opt](const std::string&) { opt.dnsmasq_dir_given = true; });
+  diff->add_option("--etc-hosts", opt.etc_hosts, "the hosts file dnsmasq reads unless no-hosts (none: skip)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

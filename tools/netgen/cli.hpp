@@ -26,6 +26,13 @@ struct Options {
   std::filesystem::path backup_dir = "/var/lib/phoenix-netgen/backups";
   bool deployed = false;  ///< reach/check: judge the deployed firewall instead of the inventory's
   bool dry_run = false, force = false;
+  /// dnsmasq-diff: dnsmasq's main file, its -7 directory (Debian's init passes /etc/dnsmasq.d; a
+  /// missing one is skipped unless given explicitly; "none" skips it) and the hosts file it reads
+  /// unless no-hosts ("none" skips it).
+  std::string dnsmasq_conf = "/etc/dnsmasq.conf";
+  std::string dnsmasq_dir = "/etc/dnsmasq.d";
+  bool dnsmasq_dir_given = false;
+  std::string etc_hosts = "/etc/hosts";
 };
 
 /// Exit codes: 0 done (ALLOW for reach), 1 the inventory has errors (or DROP for reach), 2 bad usage or I/O.
@@ -34,6 +41,9 @@ struct CommandResult {
   std::vector<OutputFile> files;  ///< what --out receives; printed to stdout without it
   std::vector<std::string> messages;  ///< for stderr: diagnostics and warnings, one per line
 };
+
+/// `dnsmasq-diff`: 0 when nothing changes, 1 when something does, 2 when the dnsmasq files are refused.
+CommandResult run_dnsmasq_diff(const Model& m, const Options& opt, std::vector<std::string> messages);
 
 /// Runs one command without touching the file system or the terminal (tests call this).
 CommandResult run_command(const Options& opt);

@@ -144,7 +144,8 @@ std::vector<OutputFile> zone_files(const zones::Snapshot& snap) {
 }
 
 std::optional<ViewAnswer> ask_view(const Model& m, const zones::Snapshot& snap, const horizon::IpAddr& client,
-                                   const std::string& name, const std::string& type, std::string& why) {
+                                   const std::string& name, const std::string& type, std::string& why,
+                                   bool recursion_desired) {
   ViewAnswer a;
   auto qname = zones::Name::from_text(name);
   if (!qname) {
@@ -177,8 +178,9 @@ std::optional<ViewAnswer> ask_view(const Model& m, const zones::Snapshot& snap, 
                           prefixes_text(views[i].match_clients));
   }
 
-  // The query a stub would send, without RD: we want the authoritative answer, not forwarding.
+  // The query a stub would send, without RD unless asked: the authoritative answer, not forwarding.
   std::string q = std::string("\x4e\x47\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12);
+  if (recursion_desired) q[2] = 0x01;
   q += qname->wire();
   q += static_cast<char>(*qtype >> 8);
   q += static_cast<char>(*qtype & 0xff);

@@ -45,7 +45,9 @@ struct ViewAnswer {
 };
 
 /// Asks the snapshot as `client` would, through process_query. nullopt with `why` for a bad name/type.
+/// `recursion_desired` sets RD, as a guest's stub resolver does; without it, the authoritative answer only.
 std::optional<ViewAnswer> ask_view(const Model& m, const zones::Snapshot& snap, const horizon::IpAddr& client,
-                                   const std::string& name, const std::string& type, std::string& why);
+                                   const std::string& name, const std::string& type, std::string& why,
+                                   bool recursion_desired = false);
 
 }  // namespace phoenix::netgen

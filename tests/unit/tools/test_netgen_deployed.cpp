@@ -1,10 +1,10 @@
-// Readers of what Proxmox deploys (.fw files, pct.conf/qm.conf guest configs) and the conversion of a
-// deployed rule into netgen's rule model.
+// Readers of what Proxmox deploys (.fw files, pct.conf/qm.conf guest configs), the conversion of a
+// deployed rule into netgen's rule model, unified diffs, and the owned-files writer.
 #include <unistd.h>
 
 #include "deployed/deployed_fw.hpp"
-#include "deployed/owned.hpp"
 #include "deployed/guest_conf.hpp"
+#include "deployed/owned.hpp"
 #include "deployed/pve_fw.hpp"
 #include "deployed/udiff.hpp"
 #include "netgen_test_util.hpp"

@@ -163,9 +163,10 @@ class AuditTest(unittest.TestCase):
             rmtree(root.parent)
 
     def test_bad_usage_exits_2(self):
-        r = netgen("audit", "--pve-root", "/nonexistent/pve", inventory=EXAMPLE)
-        self.assertEqual(r.returncode, 2)
-        self.assertIn("--pve-root", r.stderr)
+        for args in (["audit"], ["reach", "traefik", "portainer", "9443", "--deployed"], ["check", "--deployed"]):
+            r = netgen(*args, "--pve-root", "/nonexistent/pve", inventory=EXAMPLE)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("--pve-root", r.stderr)
 
 
 class ApplyTest(unittest.TestCase):

@@ -196,6 +196,9 @@ CommandResult run_command(const Options& opt) {
   const Model& m = *model;
   if (opt.command == "audit" || opt.command == "diff" || opt.command == "apply")
     return deployed::run_deployed_command(m, opt, messages);
+  std::error_code ec;
+  if (opt.deployed && !std::filesystem::is_directory(opt.pve_root, ec))
+    return usage(opt.pve_root.string() + " is not a directory (--pve-root, read by --deployed)");
   if (opt.command == "check") return run_check(m, opt, messages);
   if (opt.command == "reach") return run_reach(m, opt, messages);
   if (opt.command == "firewall") {

@@ -1,7 +1,10 @@
-// Readers of what Proxmox deploys (.fw files, pct.conf/qm.conf guest configs) and the conversion of a
-// deployed rule into netgen's rule model.
+// Readers of what Proxmox deploys (.fw files, pct.conf/qm.conf guest configs), the conversion of a
+// deployed rule into netgen's rule model, unified diffs, and the owned-files writer.
+#include <unistd.h>
+
 #include "deployed/deployed_fw.hpp"
 #include "deployed/guest_conf.hpp"
+#include "deployed/owned.hpp"
 #include "deployed/pve_fw.hpp"
 #include "deployed/udiff.hpp"
 #include "netgen_test_util.hpp"
@@ -173,6 +176,62 @@ TEST(NetgenDeployed, UnifiedDiffHunks) {
   EXPECT_EQ(unified_diff("1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\n3\n4\nFIVE\n6\n7\n8\n9\n", "old", "new"),
             "--- old\n+++ new\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+FIVE\n 6\n 7\n 8\n");
   EXPECT_EQ(unified_diff("", "a\n", "/dev/null", "new"), "--- /dev/null\n+++ new\n@@ -0,0 +1,1 @@\n+a\n");
+}
+
+}  // namespace
+}  // namespace phoenix::netgen::deployed
+
+namespace phoenix::netgen::deployed {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path dir = fs::temp_directory_path() / ("netgen-owned-" + std::to_string(::getpid()) + "-" +
+                                              std::to_string(reinterpret_cast<uintptr_t>(this)));
+  TempDir() { fs::create_directories(dir); }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+TEST(NetgenOwned, AtomicWriteKeepsModeAndLeavesNoTemporaryFile) {
+  TempDir t;
+  auto p = t.dir / "102.fw";
+  std::string err;
+  ASSERT_TRUE(atomic_write(p, "one\n", err)) << err;
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_TRUE(atomic_write(p, "two\n", err)) << err;
+  EXPECT_EQ(netgen::testing::read_text(p), "two\n");
+  EXPECT_EQ(fs::status(p).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(std::distance(fs::directory_iterator(t.dir), fs::directory_iterator()), 1);
+  EXPECT_FALSE(atomic_write(t.dir / "missing-dir" / "x", "x", err));
+  EXPECT_NE(err.find("cannot create"), std::string::npos);
+}
+
+TEST(NetgenOwned, PlanOwnsOnlyWhatItWrote) {
+  TempDir t;
+  std::vector<std::string> progress;
+  std::string err;
+  auto first = plan_changes({{t.dir, "firewall", {{"cluster.fw", "c\n"}, {"914.fw", "g\n"}}}});
+  ASSERT_TRUE(first.errors.empty());
+  ASSERT_TRUE(execute(first, progress, err)) << err;
+  std::ofstream(t.dir / "950.fw") << "foreign\n";
+  std::ofstream(t.dir / "cluster.fw") << "edited\n";
+  auto second = plan_changes({{t.dir, "firewall", {{"cluster.fw", "c\n"}, {"950.fw", "mine now\n"}}}});
+  ASSERT_EQ(second.changes.size(), 3u);
+  EXPECT_EQ(second.changes[0].kind, Change::Kind::update);
+  EXPECT_TRUE(second.changes[0].edited);
+  EXPECT_FALSE(second.changes[0].foreign);
+  EXPECT_EQ(second.changes[1].kind, Change::Kind::update);
+  EXPECT_TRUE(second.changes[1].foreign);
+  EXPECT_EQ(second.changes[2].kind, Change::Kind::remove);
+  EXPECT_EQ(second.changes[2].path, t.dir / "914.fw");
+  // Another command's files in the same directory are not its to remove.
+  auto other = plan_changes({{t.dir, "traefik", {{"traefik-dynamic.yml", "y\n"}}}});
+  ASSERT_EQ(other.changes.size(), 1u);
+  EXPECT_EQ(other.changes[0].kind, Change::Kind::create);
 }
 
 }  // namespace

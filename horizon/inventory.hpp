@@ -121,6 +121,8 @@ struct DnsSettings {
   /// dns_server.chaos: the CH TXT answers for version.bind/version.server and id.server/hostname.bind;
   /// unset means those queries are REFUSED like every other CH query (nothing about the server leaks).
   std::optional<std::string> chaos_version, chaos_identity;
+  /// dns_server.metrics.listen: where the Prometheus endpoint listens; unset = no endpoint.
+  std::optional<Endpoint> metrics_listen;
   uint32_t ttl = 300;
   Location where;
 };

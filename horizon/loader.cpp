@@ -536,6 +536,17 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
     }
   }
 
+  if (const json* m = r.object(*dns, dp, "metrics")) {
+    // A new object: a key we do not know is an error rather than a silently missing endpoint.
+    auto mp = child(dp, "metrics");
+    for (auto& [key, value] : m->items())
+      if (key != "listen") r.error(child(mp, key), "unknown key \"" + key + "\" (expected \"listen\")");
+    if (auto l = r.string(*m, mp, "listen", true)) {
+      if (auto e = Endpoint::parse(*l, 9153)) d.metrics_listen = *e;
+      else r.error(child(mp, "listen"), "\"" + *l + "\" is not an address or address:port");
+    }
+  }
+
   if (const json* zones = r.array(*dns, dp, "authoritative_zones")) {
     auto zp = child(dp, "authoritative_zones");
     for (size_t i = 0; i < zones->size(); ++i) {

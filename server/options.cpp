@@ -53,6 +53,10 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_option("--upstream", upstreams,
                  "address[:port] to forward names outside our zones to; repeatable; replaces "
                  "dns_server.upstream_servers; \"none\" turns forwarding off");
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "ADDR[:PORT] for the Prometheus endpoint (GET /metrics; port 9153 if omitted); replaces "
+                 "dns_server.metrics.listen (default: no endpoint)");
   app.add_flag("--check", cl.check, "load and check the inventory, print a summary, and exit (non-zero on errors)");
   app.add_option("-t,--threads", cl.server.threads, "UDP worker threads per listen address (default: one per core)");
   app.add_option("--udp-spread", cl.server.udp_spread,
@@ -114,6 +118,15 @@ CommandLine parse_command_line(int argc, char** argv) {
       return cl;
     }
     cl.server.listen.push_back(*ep);
+  }
+  if (!metrics_listen.empty()) {
+    auto ep = horizon::Endpoint::parse(metrics_listen, 9153);
+    if (!ep) {
+      std::fprintf(stderr, "phoenix-dns: --metrics-listen %s: not an address or address:port\n", metrics_listen.c_str());
+      cl.exit_code = 2;
+      return cl;
+    }
+    cl.server.metrics_listen = *ep;
   }
   if (!upstreams.empty()) cl.server.upstreams.emplace();
   for (auto& u : upstreams) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "server/forward/forwarder.hpp"
+#include "server/metrics.hpp"
 #include "server/net/udp_worker.hpp"
 #include "server/notify.hpp"
 #include "server/privileges.hpp"
@@ -106,6 +107,12 @@ class Server {
       for (size_t a = 0; a < listen_.size() && n > 1 && opts_.udp_spread == "cpu"; ++a)
         if (!udp_[a]->steer_by_cpu(n)) spdlog::warn("udp: cannot steer datagrams by CPU on {}; spread by flow", listen_[a].to_string());
       for (auto& ep : listen_) tcp_->listen(ep);
+      // Bound with the DNS sockets, before privileges are dropped; served from its own thread.
+      metrics_listen_at_start_ = first.plan.metrics_listen;
+      if (auto ep = opts_.metrics_listen ? opts_.metrics_listen : first.plan.metrics_listen) {
+        metrics_ = std::make_unique<MetricsServer>(*ep, [this] { return render_metrics(metrics_input()); });
+        metrics_where_ = horizon::Endpoint{ep->addr, metrics_->port()}.to_string();
+      }
     } catch (const std::exception& e) {
       spdlog::error("cannot listen ({}); not starting", e.what());
       return 1;
@@ -129,6 +136,7 @@ class Server {
       spdlog::warn("state: directory {} is not writable by uid {}; serials are kept in memory only",
                    opts_.state_dir->string(), ::geteuid());
     save_serials();
+    view_slots_.assign(*first.snapshot);
     holder_.publish(first.snapshot);
     // The plan holds a copy of every record with its source text: as large as the zones themselves,
     // and not needed once they are built. Freed on the reload thread, while the workers already serve.
@@ -141,6 +149,10 @@ class Server {
       udp_[i]->start(("udp-" + std::to_string(i)).c_str());
     }
     tcp_->start();
+    if (metrics_) {
+      metrics_->start();
+      spdlog::info("metrics: serving /metrics on {}", metrics_where_);
+    }
     tcp_thread_ = std::thread([this] { run_guarded(tcp_io_, "tcp"); });
     ::pthread_setname_np(tcp_thread_.native_handle(), "tcp");
     reload_thread_ = std::thread([this] {
@@ -164,6 +176,7 @@ class Server {
 
     for (auto& u : udp_) u->join();
     tcp_thread_.join();
+    if (metrics_) metrics_->stop();
     // Per worker, so that an operator can see how --udp-spread shares the load out.
     std::string per_worker;
     uint64_t udp_total = 0;
@@ -262,6 +275,12 @@ class Server {
   void apply_reload(const LoadOutcome& outcome, std::chrono::steady_clock::time_point start) {
     log_diagnostics(outcome.diagnostics);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    reloads_.last_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count());
+    reloads_.last_duration_us.store(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+    reloads_.last_ok.store(outcome.snapshot != nullptr);
+    (outcome.snapshot ? reloads_.succeeded : reloads_.failed).fetch_add(1);
     if (!outcome.snapshot) {
       // Keep serving the last good data; the lines above name each file and JSON pointer.
       ++failed_reloads_;
@@ -274,6 +293,7 @@ class Server {
       save_serials();
       auto old = holder_.current();
       log_serial_changes(*old, *outcome.snapshot);
+      view_slots_.assign(*outcome.snapshot);
       uint64_t gen = holder_.publish(outcome.snapshot);
       // UDP workers pick the new snapshot up at their next batch, idle ones within UdpWorker::kIdleWake;
       // the post makes an idle TCP thread let go of the old one too, so it can be retired.
@@ -283,8 +303,34 @@ class Server {
     }
   }
 
+  /// One scrape's input, read from the live objects on the metrics thread: the workers' counters
+  /// (single-writer cells, see query::Counter), the cache and upstream tallies (their own locks),
+  /// and the current snapshot.
+  MetricsInput metrics_input() {
+    MetricsInput in;
+    for (auto& u : udp_) in.workers.push_back({"udp", &u->stats()});
+    in.workers.push_back({"tcp", &tcp_->stats()});
+    in.view_names = view_slots_.names();
+    in.tcp = &tcp_->connection_stats();
+    in.reloads = &reloads_;
+    in.snapshot = holder_.current();
+    in.generation = holder_.generation();
+    in.forwarding = in.snapshot && !in.snapshot->upstreams.empty();
+    if (in.forwarding) {
+      in.cache_entries = forwarder_.cache().entries();
+      in.cache_bytes = forwarder_.cache().bytes();
+      in.cache_evictions = forwarder_.cache().evictions();
+      in.forward_servfail = forwarder_.stats().servfail.load();
+      for (auto& [ep, c] : forwarder_.upstream_counters())
+        in.upstreams.push_back({ep.to_string(), c.queries, c.timeouts, c.failures, c.failovers});
+    }
+    return in;
+  }
+
   /// Listen addresses (like --user and --threads) are start-up settings: say so instead of half-applying them.
   void warn_restart_only(const horizon::HorizonPlan& plan) {
+    if (!opts_.metrics_listen && plan.metrics_listen != metrics_listen_at_start_)
+      spdlog::warn("reload: dns_server.metrics changed (restart to apply)");
     if (!opts_.listen.empty()) return;  // --listen wins over the inventory anyway
     if (describe_listen(plan.listen) != describe_listen(listen_))
       spdlog::warn("reload: dns_server.listen changed to {} (still serving on {}; restart to apply)",
@@ -376,10 +422,16 @@ class Server {
   bool reload_pending_ = false;
   std::atomic<bool> retire_queued_{false};  ///< set by the control thread, cleared by the reload thread
   uint64_t failed_reloads_ = 0;
+  ViewSlots view_slots_;
+  ReloadCounters reloads_;
+  std::optional<horizon::Endpoint> metrics_listen_at_start_;
+  std::string metrics_where_;
   // Declared after the workers and the TCP context, so destroyed (and its thread joined) before them:
   // a late reply never finds the TCP context gone, and the UDP workers call into it until joined.
   forward::Forwarder forwarder_;
   std::chrono::steady_clock::time_point stop_deadline_;
+  // Last: stopped and destroyed before everything its scrapes read.
+  std::unique_ptr<MetricsServer> metrics_;
 };
 
 }  // namespace

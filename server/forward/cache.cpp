@@ -47,6 +47,7 @@ void Cache::evict(Shard& s, size_t bound) {
   while (s.bytes > bound && !s.lru.empty()) {
     auto it = s.map.find(s.lru.back());
     erase(s, it);
+    ++s.evictions;
   }
 }
 
@@ -81,6 +82,15 @@ size_t Cache::entries() const {
   for (auto& s : shards_) {
     std::lock_guard lock(s.mu);
     n += s.map.size();
+  }
+  return n;
+}
+
+uint64_t Cache::evictions() const {
+  uint64_t n = 0;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += s.evictions;
   }
   return n;
 }

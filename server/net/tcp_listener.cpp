@@ -70,9 +70,12 @@ asio::awaitable<void> TcpListener::accept_loop(tcp::acceptor& acceptor) {
     if (sessions_.size() >= limits_.max_connections) {
       // Refuse cleanly: the client sees a close, and UDP is not starved by connection state.
       socket->close(ec);
+      ++conn_.refused;
       continue;
     }
     sessions_.insert(socket);
+    ++conn_.accepted;
+    conn_.open.set(sessions_.size());
     asio::co_spawn(io_, serve(socket, to_ip(peer.address())), asio::detached);
   }
 }
@@ -141,10 +144,11 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
       if (arm) {
         arm = false;
         idle.expires_after(limits_.idle_timeout);
-        idle.async_wait([socket](const boost::system::error_code& e) {
+        idle.async_wait([this, socket](const boost::system::error_code& e) {
           if (!e) {
             boost::system::error_code ignored;
             socket->close(ignored);
+            ++conn_.closed_idle;
           }
         });
       }
@@ -165,10 +169,15 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
   socket->close(ignored);
   waiting_.erase(socket.get());
   sessions_.erase(socket);
+  conn_.open.set(sessions_.size());
 }
 
 asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out) {
-  if (size_t n = forwarder_->answer_from_cache(snap, q, out, query::kMaxTcpReply)) co_return n;
+  if (size_t n = forwarder_->answer_from_cache(snap, q, out, query::kMaxTcpReply)) {
+    ++stats_.cache_hits;
+    co_return n;
+  }
+  ++stats_.cache_misses;
   // The forwarder thread posts the reply back here and wakes us by cancelling the timer; the timer's
   // own expiry is only a backstop, since the forwarder always answers within its total timeout.
   struct Wait {

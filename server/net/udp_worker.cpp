@@ -151,7 +151,11 @@ size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out)
   fwd_.wanted = false;
   const query::ParsedQuery& q = fwd_.query;
   const size_t limit = query::udp_reply_limit(q);
-  if (size_t n = forwarder_->answer_from_cache(snap, q, out, limit)) return n;
+  if (size_t n = forwarder_->answer_from_cache(snap, q, out, limit)) {
+    ++stats_.cache_hits;
+    return n;
+  }
+  ++stats_.cache_misses;
   // A miss must not hold up the rest of the batch: the forwarder thread asks upstream and sends the
   // reply itself. sendto on a UDP socket is safe from any thread; SharedSocket makes it safe against
   // the close at stop.

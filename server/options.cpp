@@ -58,6 +58,9 @@ CommandLine parse_command_line(int argc, char** argv) {
                  "ADDR[:PORT] for the Prometheus endpoint (GET /metrics; port 9153 if omitted); replaces "
                  "dns_server.metrics.listen (default: no endpoint)");
   app.add_flag("--check", cl.check, "load and check the inventory, print a summary, and exit (non-zero on errors)");
+  app.add_flag("--diff-from-state", cl.diff_from_state,
+               "with --check: also print what a reload would change, per view and zone, against what the running "
+               "server last published (kept in --state-dir)");
   app.add_option("-t,--threads", cl.server.threads, "UDP worker threads per listen address (default: one per core)");
   app.add_option("--udp-spread", cl.server.udp_spread,
                  "with several UDP threads: cpu = each datagram to the thread of the CPU that received it "
@@ -143,7 +146,9 @@ CommandLine parse_command_line(int argc, char** argv) {
 }
 
 int run_check(const CommandLine& cl) {
-  zones::SerialStore serials(std::nullopt);  // a check never writes state
+  // A check never writes state; with --diff-from-state it reads the serials, so that they come out
+  // as a reload of the running server would assign them.
+  zones::SerialStore serials(cl.diff_from_state ? cl.server.state_dir : std::nullopt);
   auto out = load_snapshot(cl.server.inventory, serials);
   for (auto& d : out.diagnostics.items()) std::printf("%s\n", d.format().c_str());
   if (!out.snapshot) {
@@ -153,6 +158,21 @@ int run_check(const CommandLine& cl) {
   }
   std::printf("%s\n%s: OK (%zu warnings)\n", describe_snapshot(out.plan, *out.snapshot).c_str(),
               cl.server.inventory.c_str(), out.diagnostics.warning_count());
+  if (cl.diff_from_state) {
+    if (!cl.server.state_dir) {
+      std::fprintf(stderr, "phoenix-dns: --diff-from-state needs --state-dir\n");
+      return 1;
+    }
+    std::string err;
+    auto served = zones::read_served(*cl.server.state_dir / kServedDir, err);
+    if (!err.empty()) {
+      std::fprintf(stderr, "phoenix-dns: --diff-from-state: %s\n", err.c_str());
+      return 1;
+    }
+    auto changes = zones::diff_served(served, *out.snapshot);
+    for (auto& d : changes) std::printf("reload would change: %s\n", zones::describe(d).c_str());
+    std::printf("reload would change: %s\n", zones::summarize(changes).c_str());
+  }
   return 0;
 }
 

@@ -46,24 +46,6 @@ std::string describe_listen(const std::vector<horizon::Endpoint>& listen) {
   return where;
 }
 
-/// One line per zone whose serial moved (or that appeared), so the journal says what a reload changed.
-void log_serial_changes(const zones::Snapshot& before, const zones::Snapshot& after) {
-  for (auto& vd : after.view_data) {
-    const zones::ViewData* prev = nullptr;
-    for (auto& p : before.view_data)
-      if (p.name == vd.name) prev = &p;
-    for (auto& z : vd.zones.zones()) {
-      const zones::Zone* was = nullptr;
-      if (prev)
-        for (auto& pz : prev->zones.zones())
-          if (pz->origin() == z->origin()) was = pz.get();
-      if (!was) spdlog::info("reload: [{}] new in view {}, serial {}", z->origin().to_text(), vd.name, z->serial());
-      else if (was->serial() != z->serial())
-        spdlog::info("reload: [{}] view {}: serial {} -> {}", z->origin().to_text(), vd.name, was->serial(), z->serial());
-    }
-  }
-}
-
 /// Threads: N UDP workers per listen address (one socket each), one TCP thread, one reload thread,
 /// and the control thread (the caller of run()), which owns signals, publication and stop. The reload
 /// thread builds snapshots and frees the retired ones, at the lowest priority. Only the control thread
@@ -138,6 +120,7 @@ class Server {
     save_serials();
     view_slots_.assign(*first.snapshot);
     holder_.publish(first.snapshot);
+    save_served(first.snapshot);
     // The plan holds a copy of every record with its source text: as large as the zones themselves,
     // and not needed once they are built. Freed on the reload thread, while the workers already serve.
     dispose(std::make_shared<LoadOutcome>(std::move(first)));
@@ -254,6 +237,8 @@ class Server {
       try {
         *outcome = load_snapshot(opts_.inventory, serials_);
         if (outcome->snapshot && opts_.upstreams) outcome->snapshot->upstreams = *opts_.upstreams;
+        // Here, at the reload thread's priority: only zones whose serial moved are compared.
+        if (outcome->snapshot) outcome->changes = zones::diff_snapshots(*holder_.current(), *outcome->snapshot);
       } catch (const std::exception& e) {
         outcome->snapshot.reset();
         outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");
@@ -292,15 +277,26 @@ class Server {
       warn_restart_only(outcome.plan);
       save_serials();
       auto old = holder_.current();
-      log_serial_changes(*old, *outcome.snapshot);
+      for (auto& d : outcome.changes) spdlog::info("reload: {}", zones::describe(d));
       view_slots_.assign(*outcome.snapshot);
       uint64_t gen = holder_.publish(outcome.snapshot);
       // UDP workers pick the new snapshot up at their next batch, idle ones within UdpWorker::kIdleWake;
       // the post makes an idle TCP thread let go of the old one too, so it can be retired.
       asio::post(tcp_io_, [t = tcp_.get()] { t->refresh(); });
       spdlog::info("reload: generation {} -> {}, {} ({} ms)", old->generation, gen, outcome.snapshot->summary(), ms);
-      notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen));
+      notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen) + "; last reload: " +
+                     zones::summarize(outcome.changes));
+      save_served(outcome.snapshot);
     }
+  }
+
+  /// What is served, for `--check --diff-from-state` (zones::write_served), written on the reload thread.
+  void save_served(std::shared_ptr<const zones::Snapshot> snap) {
+    if (!state_writable_) return;
+    asio::post(reload_io_, [dir = *opts_.state_dir / kServedDir, snap = std::move(snap)]() mutable {
+      if (auto err = zones::write_served(dir, *snap); !err.empty()) spdlog::warn("state: {}", err);
+      snap.reset();  // may be the last reference: freed here, at this thread's priority
+    });
   }
 
   /// One scrape's input, read from the live objects on the metrics thread: the workers' counters

@@ -12,6 +12,9 @@
 
 namespace phoenix::server {
 
+/// Under --state-dir: what the server last published, one zone file per view and zone.
+inline constexpr const char* kServedDir = "served";
+
 struct ServerOptions {
   std::filesystem::path inventory;
   std::vector<horizon::Endpoint> listen;  ///< replaces the inventory's listen list when not empty

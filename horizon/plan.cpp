@@ -159,6 +159,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   plan.chaos_identity = inv.dns.chaos_identity;
   plan.listen = inv.dns.listen;
   plan.metrics_listen = inv.dns.metrics_listen;
+  plan.dnstap = inv.dns.dnstap;
   if (plan.listen.empty()) plan.listen.push_back({inv.host.address.addr, 53});
   plan.gateway = choose_gateway(inv);
 

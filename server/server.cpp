@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "server/dnstap/tap.hpp"
 #include "server/forward/forwarder.hpp"
 #include "server/metrics.hpp"
 #include "server/net/udp_worker.hpp"
@@ -118,6 +119,18 @@ class Server {
       spdlog::warn("state: directory {} is not writable by uid {}; serials are kept in memory only",
                    opts_.state_dir->string(), ::geteuid());
     save_serials();
+    if (first.plan.dnstap) {
+      tap_settings_ = *first.plan.dnstap;
+      // Identity as id.server answers it when configured, else the host name (what BIND and Knot default to).
+      std::string tap_identity = first.plan.chaos_identity.value_or("");
+      if (tap_identity.empty()) {
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        tap_identity = host;
+      }
+      tap_ = std::make_unique<dnstap::Writer>(tap_settings_, tap_identity, "phoenix-dns " PHOENIX_VERSION,
+                                              [this] { return view_slots_.names(); });
+    }
     view_slots_.assign(*first.snapshot);
     holder_.publish(first.snapshot);
     save_served(first.snapshot);
@@ -125,6 +138,16 @@ class Server {
     // and not needed once they are built. Freed on the reload thread, while the workers already serve.
     dispose(std::make_shared<LoadOutcome>(std::move(first)));
 
+    if (tap_) {
+      // One ring per producer thread: each UDP worker, the TCP thread, the forwarder thread.
+      dnstap::Ring* fwd_ring = tap_->add_ring();
+      for (auto& u : udp_) u->set_tap(tap_->add_ring(), fwd_ring);
+      tcp_->set_tap(tap_->add_ring());
+      tap_->start();
+      spdlog::info("dnstap: logging {}{} to {}", tap_settings_.queries ? "queries" : "",
+                   tap_settings_.responses ? (tap_settings_.queries ? " and responses" : "responses") : "",
+                   tap_->where());
+    }
     forwarder_.start();
     tcp_->set_forwarder(&forwarder_);
     for (size_t i = 0; i < udp_.size(); ++i) {
@@ -172,6 +195,7 @@ class Server {
     reload_guard_.reset();
     reload_thread_.join();
     forwarder_.stop();
+    if (tap_) tap_->stop();  // after every producer: what they recorded still goes out
     spdlog::info("stopped");
     return 0;
   }
@@ -320,11 +344,24 @@ class Server {
       for (auto& [ep, c] : forwarder_.upstream_counters())
         in.upstreams.push_back({ep.to_string(), c.queries, c.timeouts, c.failures, c.failovers});
     }
+    if (tap_)
+      in.extra = [t = tap_.get()](Exposition& e) {
+        e.family("phoenix_dns_dnstap_messages_total", "counter", "dnstap messages written.");
+        e.sample("phoenix_dns_dnstap_messages_total", {}, t->sent());
+        e.family("phoenix_dns_dnstap_dropped_total", "counter",
+                 "dnstap messages dropped: ring_full (the writer is behind or its reader stalls), too_large, "
+                 "unwritten (no stream open, or a write failed).");
+        e.sample("phoenix_dns_dnstap_dropped_total", {{"reason", "ring_full"}}, t->dropped_full());
+        e.sample("phoenix_dns_dnstap_dropped_total", {{"reason", "too_large"}}, t->dropped_large());
+        e.sample("phoenix_dns_dnstap_dropped_total", {{"reason", "unwritten"}}, t->dropped_unwritten());
+      };
     return in;
   }
 
   /// Listen addresses (like --user and --threads) are start-up settings: say so instead of half-applying them.
   void warn_restart_only(const horizon::HorizonPlan& plan) {
+    if (plan.dnstap != (tap_ ? std::optional(tap_settings_) : std::nullopt))
+      spdlog::warn("reload: dns_server.dnstap changed (restart to apply)");
     if (!opts_.metrics_listen && plan.metrics_listen != metrics_listen_at_start_)
       spdlog::warn("reload: dns_server.metrics changed (restart to apply)");
     if (!opts_.listen.empty()) return;  // --listen wins over the inventory anyway
@@ -426,6 +463,8 @@ class Server {
   // a late reply never finds the TCP context gone, and the UDP workers call into it until joined.
   forward::Forwarder forwarder_;
   std::chrono::steady_clock::time_point stop_deadline_;
+  horizon::DnstapSettings tap_settings_;
+  std::unique_ptr<dnstap::Writer> tap_;  ///< after the workers: destroyed before them, once they are joined
   // Last: stopped and destroyed before everything its scrapes read.
   std::unique_ptr<MetricsServer> metrics_;
 };

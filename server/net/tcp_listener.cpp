@@ -15,6 +15,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 
 #include "endpoint.hpp"
+#include "server/dnstap/tap.hpp"
 #include "server/forward/forwarder.hpp"
 #include "server/query/precompiled.hpp"
 
@@ -94,6 +95,11 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
   size_t have = 0;  // bytes received and not yet answered (at most one partial message once answered)
   asio::steady_timer idle(io_);
   query::ForwardRequest fwd;
+  uint16_t client_port = 0;  // only dnstap needs it: one getpeername per connection when it is on
+  if (tap_) {
+    boost::system::error_code pe;
+    client_port = socket->remote_endpoint(pe).port();
+  }
   try {
     boost::system::error_code ec;
     bool arm = true;
@@ -117,13 +123,15 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
         const zones::Snapshot* snap = holder_.acquire(slot_);
         query::QueryContext ctx{snap, client, true, &stats_, forwarder_ ? &fwd : nullptr};
         size_t reply = query::answer_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
-        if (reply == 0 && fwd.wanted) {
+        const bool forwarded = reply == 0 && fwd.wanted;
+        if (forwarded) {
           fwd.wanted = false;
           // The replies before this one go out first: they must not wait for an upstream.
           co_await flush();
           if (ec) break;
           reply = co_await forward(fwd.query, *snap, out.get() + 2);
         }
+        if (tap_) tap_->exchange(*snap, true, client, client_port, q, len, out.get() + pending + 2, reply, forwarded);
         if (reply == 0) continue;  // dropped (a response, say): does not count as activity
         arm = true;
         out[pending] = static_cast<uint8_t>(reply >> 8);

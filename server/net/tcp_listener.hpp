@@ -17,6 +17,9 @@
 namespace phoenix::forward {
 class Forwarder;
 }
+namespace phoenix::dnstap {
+class Ring;
+}
 
 namespace phoenix::server {
 
@@ -41,6 +44,8 @@ class TcpListener {
   const query::TcpConnCounters& connection_stats() const { return conn_; }
   /// Names outside our zones in views with recursion go there; without one they are REFUSED.
   void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
+  /// dnstap: the TCP thread's ring (set before start()).
+  void set_tap(dnstap::Ring* ring) { tap_ = ring; }
 
  private:
   /// Answers a query the processor handed to the forwarder into `out`; only this connection waits.
@@ -59,6 +64,7 @@ class TcpListener {
   std::set<boost::asio::ip::tcp::socket*> waiting_;  ///< sessions between queries (may be closed on stop)
   bool stopping_ = false;
   forward::Forwarder* forwarder_ = nullptr;
+  dnstap::Ring* tap_ = nullptr;
 };
 
 }  // namespace phoenix::server

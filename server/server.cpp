@@ -143,6 +143,7 @@ class Server {
       dnstap::Ring* fwd_ring = tap_->add_ring();
       for (auto& u : udp_) u->set_tap(tap_->add_ring(), fwd_ring);
       tcp_->set_tap(tap_->add_ring());
+      forwarder_.set_tap(fwd_ring);
       tap_->start();
       spdlog::info("dnstap: logging {}{} to {}", tap_settings_.queries ? "queries" : "",
                    tap_settings_.responses ? (tap_settings_.queries ? " and responses" : "responses") : "",

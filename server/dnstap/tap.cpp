@@ -293,9 +293,10 @@ void Writer::write(const Ring::Entry& e) {
   d.has_identity = d.has_version = true;
   d.identity = {identity_.size(), reinterpret_cast<uint8_t*>(identity_.data())};
   d.version = {version_.size(), reinterpret_cast<uint8_t*>(version_.data())};
-  // The view has no field of its own in the schema: it goes in `extra`, as "view=<name>".
+  // The view has no field of its own in the schema: it goes in `extra`, as "view=<name>". An
+  // upstream exchange serves every view that asks the question, so it names none.
   std::string extra = "view=" + (e.view_slot < names_.size() ? names_[e.view_slot] : std::string("none"));
-  d.has_extra = true;
+  d.has_extra = !forwarder;
   d.extra = {extra.size(), reinterpret_cast<uint8_t*>(extra.data())};
   buf_.resize(dnstap__dnstap__get_packed_size(&d));
   dnstap__dnstap__pack(&d, buf_.data());

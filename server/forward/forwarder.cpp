@@ -163,7 +163,7 @@ asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p
       size_t idx = (first + i) % n;
       auto attempt_deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(settings.timeout_ms));
       count_upstream(upstreams[idx], &UpstreamCounters::queries);
-      Exchange ex = co_await exchange(io_, upstreams[idx], p->question, settings, attempt_deadline);
+      Exchange ex = co_await exchange(io_, upstreams[idx], p->question, settings, attempt_deadline, tap_);
       if (ex.status == Exchange::Status::ok) {
         result = std::make_shared<Answer>(std::move(ex.answer));
         if (upstreams == upstreams_) preferred_ = idx;

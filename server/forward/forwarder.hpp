@@ -19,6 +19,10 @@
 #include "server/query/wire_reader.hpp"
 #include "zones/snapshot.hpp"
 
+namespace phoenix::dnstap {
+class Ring;
+}
+
 namespace phoenix::forward {
 
 /// Receives the finished reply for one client; runs on the forwarder thread, so it should only hand
@@ -60,6 +64,8 @@ class Forwarder {
   /// unless the forwarder is stopped first.
   void resolve(const zones::Snapshot& snap, const query::ParsedQuery& q, size_t limit, Deliver deliver);
 
+  /// dnstap: where the forwarder thread records its upstream exchanges (set before start()).
+  void set_tap(dnstap::Ring* ring) { tap_ = ring; }
   Cache& cache() { return cache_; }
   const ForwardStats& stats() const { return stats_; }
 
@@ -102,6 +108,7 @@ class Forwarder {
   std::thread thread_;
   Cache cache_;
   ForwardStats stats_;
+  dnstap::Ring* tap_ = nullptr;
   mutable std::mutex upstream_counters_mu_;  ///< between the forwarder thread and the scraper
   std::vector<std::pair<horizon::Endpoint, UpstreamCounters>> upstream_counters_;
   std::atomic<uint64_t> cache_generation_{0};     ///< the newest snapshot generation sync_cache() saw

@@ -137,6 +137,39 @@ class DnstapFile(unittest.TestCase):
             self.assertIn(message, r.stdout)
 
 
+@unittest.skipUnless(shutil.which("dnstap-read") and shutil.which("knotd"), "needs dnstap-read and knotd")
+class DnstapForwarding(unittest.TestCase):
+    """A forwarded name: CLIENT_* for the client, FORWARDER_* for the exchange with the upstream (a real
+    Knot on loopback); the metrics count the upstream and the cache."""
+
+    def test_client_and_forwarder_messages(self):
+        from test_forwarding import Knot
+        knot = Knot()
+        path = os.path.join(tempfile.mkdtemp(prefix="phoenix-tap-"), "tap.fstrm")
+        mport = free_port()
+        try:
+            srv = Server(with_dnstap(file=path), upstreams=[knot.address],
+                         args=["--metrics-listen", f"127.0.0.1:{mport}"]).start()
+            try:
+                for _ in range(2):  # a miss, then a cache hit
+                    r = srv.dig("www.example.test", source="127.0.0.1", extra=["+rec"])
+                    self.assertEqual(r.rcode, "NOERROR", r.text)
+                text = fetch_metrics(mport)
+            finally:
+                self.assertEqual(srv.stop(), 0, srv.output())
+        finally:
+            knot.stop()
+        out = subprocess.run(["dnstap-read", path], capture_output=True, text=True, timeout=30).stdout
+        kinds = [l.split()[2] for l in out.splitlines() if "www.example.test/IN/A" in l]
+        self.assertEqual(sorted(kinds), sorted(["CQ", "FQ", "FR", "CR", "CQ", "CR"]), out)
+        self.assertRegex(out, rf"FQ \? -> 127\.0\.0\.1:{knot.port} UDP")
+        self.assertIn(f'phoenix_dns_upstream_queries_total{{upstream="{knot.address}"}} 1', text)
+        self.assertIn('phoenix_dns_cache_hits_total{transport="udp"} 1', text)
+        self.assertIn('phoenix_dns_cache_misses_total{transport="udp"} 1', text)
+        self.assertIn('phoenix_dns_forwarded_queries_total{view="internal",transport="udp"} 2', text)
+        self.assertIn("phoenix_dns_cache_entries 1", text)
+
+
 class DnstapStalledSocket(unittest.TestCase):
     def test_a_reader_that_never_reads_does_not_slow_answers(self):
         d = tempfile.mkdtemp(prefix="phoenix-tap-")

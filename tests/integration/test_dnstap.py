@@ -212,5 +212,61 @@ class DnstapStalledSocket(unittest.TestCase):
         self.assertIn("dnstap: cannot open socket " + path, srv.output())
 
 
+    def test_a_reader_that_stops_reading_after_the_handshake(self):
+        """The stream is up, then the collector stops reading: the writer's sends time out, the rings fill
+        and drop (counted), and the answers do not notice."""
+        d = tempfile.mkdtemp(prefix="phoenix-tap-")
+        path = os.path.join(d, "tap.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(8)
+        listener.settimeout(10)
+        mport = free_port()
+        srv = Server(with_dnstap(socket=path), args=["--metrics-listen", f"127.0.0.1:{mport}"]).start()
+        conn = None
+        try:
+            conn, _ = listener.accept()
+            conn.settimeout(5)
+
+            def control():
+                head = conn.recv(8, socket.MSG_WAITALL)
+                escape, length = struct.unpack("!II", head)
+                self.assertEqual(escape, 0)
+                body = conn.recv(length, socket.MSG_WAITALL)
+                return struct.unpack_from("!I", body)[0]
+
+            self.assertEqual(control(), 4)  # READY
+            ct = b"protobuf:dnstap.Dnstap"
+            conn.sendall(struct.pack("!IIIII", 0, 12 + len(ct), 1, 1, len(ct)) + ct)  # ACCEPT
+            self.assertEqual(control(), 2)  # START; from here on nothing is read
+            worst, n, sent = 0.0, 3000, 0
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(2)
+                from dnswire import make_query, parse_reply
+                for burst in range(n // 50):
+                    t0 = time.monotonic()
+                    for k in range(50):
+                        s.sendto(make_query(burst * 50 + k, "ollama.internal.thinkheads.ai"), ("127.0.0.1", srv.port))
+                    for k in range(50):
+                        self.assertEqual(parse_reply(s.recv(4096)).rcode, "NOERROR")
+                        sent += 1
+                    worst = max(worst, time.monotonic() - t0)
+            text = fetch_metrics(mport)
+            ring_full = [float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                         if l.startswith('phoenix_dns_dnstap_dropped_total{reason="ring_full"}')][0]
+            print(f"\nstalled after handshake: {sent} answers, slowest burst of 50 {worst * 1000:.1f} ms, "
+                  f"{ring_full:.0f} messages dropped on full rings")
+            self.assertEqual(sent, n)
+            self.assertLess(worst, 0.5)
+            self.assertGreater(ring_full, 0, text)
+        finally:
+            rc = srv.stop()
+            if conn:
+                conn.close()
+            listener.close()
+        self.assertEqual(rc, 0, srv.output())
+
+
+
 if __name__ == "__main__":
     unittest.main()

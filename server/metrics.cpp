@@ -14,6 +14,7 @@
 #include <charconv>
 #include <system_error>
 
+#include "server/http_request.hpp"
 #include "server/net/endpoint.hpp"
 
 namespace phoenix::server {
@@ -375,20 +376,16 @@ std::string MetricsServer::respond(const std::string& head) {
     return r;
   };
   constexpr std::string_view kText = "text/plain; charset=utf-8";
-  if (head.size() > kMaxRequest) return reply("431 Request Header Fields Too Large", kText, "request too large\n", true);
-  // Request line: METHOD SP TARGET SP VERSION (RFC 9112 section 3).
-  auto line_end = head.find_first_of("\r\n");
-  std::string_view line(head.data(), line_end);
-  auto sp1 = line.find(' ');
-  auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || line.substr(sp2 + 1).substr(0, 5) != "HTTP/")
-    return reply("400 Bad Request", kText, "bad request\n", true);
-  auto method = line.substr(0, sp1);
-  auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  target = target.substr(0, target.find('?'));
-  if (target != "/metrics") return reply("404 Not Found", kText, "only /metrics is served here\n", true);
-  if (method != "GET" && method != "HEAD") return reply("405 Method Not Allowed", kText, "GET or HEAD\n", true);
-  return reply("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_(), method == "GET");
+  switch (classify_request(head, kMaxRequest)) {
+    case HttpVerdict::too_large: return reply("431 Request Header Fields Too Large", kText, "request too large\n", true);
+    case HttpVerdict::bad_request: return reply("400 Bad Request", kText, "bad request\n", true);
+    case HttpVerdict::not_found: return reply("404 Not Found", kText, "only /metrics is served here\n", true);
+    case HttpVerdict::bad_method: return reply("405 Method Not Allowed", kText, "GET or HEAD\n", true);
+    case HttpVerdict::get_metrics:
+    case HttpVerdict::head_metrics: break;
+  }
+  return reply("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_(),
+               classify_request(head, kMaxRequest) == HttpVerdict::get_metrics);
 }
 
 }  // namespace phoenix::server

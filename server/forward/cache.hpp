@@ -56,6 +56,9 @@ class Cache {
     uint64_t evictions = 0;
   };
 
+  /// Sums f(shard) over the shards, each under its lock.
+  template <class F>
+  uint64_t sum_shards(F&& f) const;
   Shard& shard_for(std::string_view key) { return shards_[Hash{}(key) % kShards]; }
   void evict(Shard& s, size_t bound);  // with s.mu held
   void erase(Shard& s, std::unordered_map<std::string, Item, Hash, std::equal_to<>>::iterator it);

@@ -170,14 +170,19 @@ class DnstapForwarding(unittest.TestCase):
         self.assertIn("phoenix_dns_cache_entries 1", text)
 
 
+def collector_socket(timeout):
+    """A unix socket a dnstap collector would listen on; the test decides what the collector does."""
+    path = os.path.join(tempfile.mkdtemp(prefix="phoenix-tap-"), "tap.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    listener.settimeout(timeout)
+    return path, listener
+
+
 class DnstapStalledSocket(unittest.TestCase):
     def test_a_reader_that_never_reads_does_not_slow_answers(self):
-        d = tempfile.mkdtemp(prefix="phoenix-tap-")
-        path = os.path.join(d, "tap.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(64)
-        listener.settimeout(0.01)
+        path, listener = collector_socket(0.01)
         accepted = []
         mport = free_port()
         srv = Server(with_dnstap(socket=path), args=["--metrics-listen", f"127.0.0.1:{mport}"]).start()
@@ -215,12 +220,7 @@ class DnstapStalledSocket(unittest.TestCase):
     def test_a_reader_that_stops_reading_after_the_handshake(self):
         """The stream is up, then the collector stops reading: the writer's sends time out, the rings fill
         and drop (counted), and the answers do not notice."""
-        d = tempfile.mkdtemp(prefix="phoenix-tap-")
-        path = os.path.join(d, "tap.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(8)
-        listener.settimeout(10)
+        path, listener = collector_socket(10)
         mport = free_port()
         srv = Server(with_dnstap(socket=path), args=["--metrics-listen", f"127.0.0.1:{mport}"]).start()
         conn = None

@@ -89,6 +89,7 @@ CommandLine parse_command_line(int argc, char** argv) {
       "Files:\n"
       "  /usr/local/phoenix_hypervisor/etc/    the default inventory\n"
       "  /var/lib/phoenix-dns/serials.json     SOA serials (same content, same serial; changed, greater)\n"
+      "  /var/lib/phoenix-dns/served/          the zones as last published (for --check --diff-from-state)\n"
       "\n"
       "Environment:\n"
       "  NOTIFY_SOCKET    set by systemd (Type=notify): READY=1, RELOADING=1, STOPPING=1 are sent there\n"

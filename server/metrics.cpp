@@ -376,7 +376,8 @@ std::string MetricsServer::respond(const std::string& head) {
     return r;
   };
   constexpr std::string_view kText = "text/plain; charset=utf-8";
-  switch (classify_request(head, kMaxRequest)) {
+  const HttpVerdict verdict = classify_request(head, kMaxRequest);
+  switch (verdict) {
     case HttpVerdict::too_large: return reply("431 Request Header Fields Too Large", kText, "request too large\n", true);
     case HttpVerdict::bad_request: return reply("400 Bad Request", kText, "bad request\n", true);
     case HttpVerdict::not_found: return reply("404 Not Found", kText, "only /metrics is served here\n", true);
@@ -385,7 +386,7 @@ std::string MetricsServer::respond(const std::string& head) {
     case HttpVerdict::head_metrics: break;
   }
   return reply("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_(),
-               classify_request(head, kMaxRequest) == HttpVerdict::get_metrics);
+               verdict == HttpVerdict::get_metrics);
 }
 
 }  // namespace phoenix::server

@@ -262,8 +262,13 @@ class Server {
       try {
         *outcome = load_snapshot(opts_.inventory, serials_);
         if (outcome->snapshot && opts_.upstreams) outcome->snapshot->upstreams = *opts_.upstreams;
-        // Here, at the reload thread's priority: only zones whose serial moved are compared.
-        if (outcome->snapshot) outcome->changes = zones::diff_snapshots(*holder_.current(), *outcome->snapshot);
+        // Here, at the reload thread's priority: only zones whose serial moved are compared. The report
+        // is a courtesy: if it cannot be made, the reload still goes ahead.
+        try {
+          if (outcome->snapshot) outcome->changes = zones::diff_snapshots(*holder_.current(), *outcome->snapshot);
+        } catch (const std::exception& e) {
+          spdlog::warn("reload: cannot list what changed ({})", e.what());
+        }
       } catch (const std::exception& e) {
         outcome->snapshot.reset();
         outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");

@@ -52,6 +52,24 @@ class MetricsEndpoint(unittest.TestCase):
             self.assertIn(f"# TYPE phoenix_dns_{family} ", text)
         tcp = samples(text, "phoenix_dns_responses_total")
         self.assertGreaterEqual(tcp['{view="internal",transport="tcp",rcode="NXDOMAIN"}'], 1)
+        self.assertGreaterEqual(samples(text, "phoenix_dns_tcp_connections_accepted_total")[""], 1)
+
+    def test_tcp_connections_open_and_closed(self):
+        import socket
+        before = samples(fetch(self.mport)[2], "phoenix_dns_tcp_connections_accepted_total")[""]
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=3):
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                text = fetch(self.mport)[2]
+                if samples(text, "phoenix_dns_tcp_connections_open")[""] >= 1:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(samples(text, "phoenix_dns_tcp_connections_open")[""], 1)
+            self.assertEqual(samples(text, "phoenix_dns_tcp_connections_accepted_total")[""], before + 1)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and samples(fetch(self.mport)[2], "phoenix_dns_tcp_connections_open")[""]:
+            time.sleep(0.05)
+        self.assertEqual(samples(fetch(self.mport)[2], "phoenix_dns_tcp_connections_open")[""], 0)
 
     def test_only_metrics_is_served(self):
         with self.assertRaises(urllib.error.HTTPError) as e:

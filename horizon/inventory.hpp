@@ -108,6 +108,13 @@ struct ForwardSettings {
   friend bool operator==(const ForwardSettings&, const ForwardSettings&) = default;
 };
 
+/// dns_server.dnstap: where query logs go (exactly one of socket and file) and what they contain.
+struct DnstapSettings {
+  std::string socket, file;  ///< a unix socket a dnstap collector listens on, or a file
+  bool queries = true, responses = true;
+  friend bool operator==(const DnstapSettings&, const DnstapSettings&) = default;
+};
+
 struct DnsSettings {
   bool enabled = true;
   std::vector<Endpoint> upstreams;
@@ -121,6 +128,9 @@ struct DnsSettings {
   /// dns_server.chaos: the CH TXT answers for version.bind/version.server and id.server/hostname.bind;
   /// unset means those queries are REFUSED like every other CH query (nothing about the server leaks).
   std::optional<std::string> chaos_version, chaos_identity;
+  /// dns_server.metrics.listen: where the Prometheus endpoint listens; unset = no endpoint.
+  std::optional<Endpoint> metrics_listen;
+  std::optional<DnstapSettings> dnstap;  ///< unset = no dnstap
   uint32_t ttl = 300;
   Location where;
 };

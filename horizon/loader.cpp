@@ -536,6 +536,38 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
     }
   }
 
+  if (const json* m = r.object(*dns, dp, "metrics")) {
+    // A new object: a key we do not know is an error rather than a silently missing endpoint.
+    auto mp = child(dp, "metrics");
+    for (auto& [key, value] : m->items())
+      if (key != "listen") r.error(child(mp, key), "unknown key \"" + key + "\" (expected \"listen\")");
+    if (auto l = r.string(*m, mp, "listen", true)) {
+      if (auto e = Endpoint::parse(*l, 9153)) d.metrics_listen = *e;
+      else r.error(child(mp, "listen"), "\"" + *l + "\" is not an address or address:port");
+    }
+  }
+
+  if (const json* t = r.object(*dns, dp, "dnstap")) {
+    auto tp = child(dp, "dnstap");
+    for (auto& [key, value] : t->items())
+      if (key != "socket" && key != "file" && key != "queries" && key != "responses")
+        r.error(child(tp, key), "unknown key \"" + key + "\" (expected socket, file, queries, responses)");
+    DnstapSettings ts;
+    auto socket = r.string(*t, tp, "socket"), file = r.string(*t, tp, "file");
+    ts.queries = r.boolean(*t, tp, "queries").value_or(true);
+    ts.responses = r.boolean(*t, tp, "responses").value_or(true);
+    if (socket.has_value() == file.has_value()) {
+      r.error(tp, "expected exactly one of \"socket\" and \"file\"");
+    } else {
+      const char* key = socket ? "socket" : "file";
+      const std::string& path = socket ? *socket : *file;
+      // The server's working directory is not the inventory's: a relative path would mean different files.
+      if (path.empty() || path[0] != '/') r.error(child(tp, key), "\"" + path + "\" is not an absolute path");
+      else (socket ? ts.socket : ts.file) = path;
+      if (!ts.socket.empty() || !ts.file.empty()) d.dnstap = ts;
+    }
+  }
+
   if (const json* zones = r.array(*dns, dp, "authoritative_zones")) {
     auto zp = child(dp, "authoritative_zones");
     for (size_t i = 0; i < zones->size(); ++i) {

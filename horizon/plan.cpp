@@ -158,6 +158,8 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   plan.chaos_version = inv.dns.chaos_version;
   plan.chaos_identity = inv.dns.chaos_identity;
   plan.listen = inv.dns.listen;
+  plan.metrics_listen = inv.dns.metrics_listen;
+  plan.dnstap = inv.dns.dnstap;
   if (plan.listen.empty()) plan.listen.push_back({inv.host.address.addr, 53});
   plan.gateway = choose_gateway(inv);
 

@@ -11,6 +11,8 @@ packages=(
   knot   # knotd: the loopback upstream of the forwarding tests (they run their own instance)
   nginx bind9-utils python3-yaml graphviz  # phoenix-netgen's tests: nginx -t, named-checkzone, YAML, SVG
   libyaml-cpp-dev  # phoenix-netgen audit reads deployed Traefik YAML
+  libfstrm-dev libprotobuf-c-dev protobuf-c-compiler  # dnstap: Frame Streams and the protobuf-c schema compiler
+  prometheus  # promtool check metrics, and the Prometheus that scrapes us in test_metrics
   clang libclang-rt-dev nsd  # libFuzzer builds (scripts/fuzz.sh); nsd: the second reference server of test_differential
   dnsmasq-base  # the real dnsmasq of test_dnsmasq_diff (the binary only: no service that takes port 53)
 )

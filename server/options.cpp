@@ -53,7 +53,14 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_option("--upstream", upstreams,
                  "address[:port] to forward names outside our zones to; repeatable; replaces "
                  "dns_server.upstream_servers; \"none\" turns forwarding off");
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "ADDR[:PORT] for the Prometheus endpoint (GET /metrics; port 9153 if omitted); replaces "
+                 "dns_server.metrics.listen (default: no endpoint)");
   app.add_flag("--check", cl.check, "load and check the inventory, print a summary, and exit (non-zero on errors)");
+  app.add_flag("--diff-from-state", cl.diff_from_state,
+               "with --check: also print what a reload would change, per view and zone, against what the running "
+               "server last published (kept in --state-dir)");
   app.add_option("-t,--threads", cl.server.threads, "UDP worker threads per listen address (default: one per core)");
   app.add_option("--udp-spread", cl.server.udp_spread,
                  "with several UDP threads: cpu = each datagram to the thread of the CPU that received it "
@@ -82,6 +89,7 @@ CommandLine parse_command_line(int argc, char** argv) {
       "Files:\n"
       "  /usr/local/phoenix_hypervisor/etc/    the default inventory\n"
       "  /var/lib/phoenix-dns/serials.json     SOA serials (same content, same serial; changed, greater)\n"
+      "  /var/lib/phoenix-dns/served/          the zones as last published (for --check --diff-from-state)\n"
       "\n"
       "Environment:\n"
       "  NOTIFY_SOCKET    set by systemd (Type=notify): READY=1, RELOADING=1, STOPPING=1 are sent there\n"
@@ -115,6 +123,15 @@ CommandLine parse_command_line(int argc, char** argv) {
     }
     cl.server.listen.push_back(*ep);
   }
+  if (!metrics_listen.empty()) {
+    auto ep = horizon::Endpoint::parse(metrics_listen, 9153);
+    if (!ep) {
+      std::fprintf(stderr, "phoenix-dns: --metrics-listen %s: not an address or address:port\n", metrics_listen.c_str());
+      cl.exit_code = 2;
+      return cl;
+    }
+    cl.server.metrics_listen = *ep;
+  }
   if (!upstreams.empty()) cl.server.upstreams.emplace();
   for (auto& u : upstreams) {
     if (u == "none") continue;
@@ -130,7 +147,9 @@ CommandLine parse_command_line(int argc, char** argv) {
 }
 
 int run_check(const CommandLine& cl) {
-  zones::SerialStore serials(std::nullopt);  // a check never writes state
+  // A check never writes state; with --diff-from-state it reads the serials, so that they come out
+  // as a reload of the running server would assign them.
+  zones::SerialStore serials(cl.diff_from_state ? cl.server.state_dir : std::nullopt);
   auto out = load_snapshot(cl.server.inventory, serials);
   for (auto& d : out.diagnostics.items()) std::printf("%s\n", d.format().c_str());
   if (!out.snapshot) {
@@ -140,6 +159,21 @@ int run_check(const CommandLine& cl) {
   }
   std::printf("%s\n%s: OK (%zu warnings)\n", describe_snapshot(out.plan, *out.snapshot).c_str(),
               cl.server.inventory.c_str(), out.diagnostics.warning_count());
+  if (cl.diff_from_state) {
+    if (!cl.server.state_dir) {
+      std::fprintf(stderr, "phoenix-dns: --diff-from-state needs --state-dir\n");
+      return 1;
+    }
+    std::string err;
+    auto served = zones::read_served(*cl.server.state_dir / kServedDir, err);
+    if (!err.empty()) {
+      std::fprintf(stderr, "phoenix-dns: --diff-from-state: %s\n", err.c_str());
+      return 1;
+    }
+    auto changes = zones::diff_served(served, *out.snapshot);
+    for (auto& d : changes) std::printf("reload would change: %s\n", zones::describe(d).c_str());
+    std::printf("reload would change: %s\n", zones::summarize(changes).c_str());
+  }
   return 0;
 }
 

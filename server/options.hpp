@@ -11,6 +11,7 @@ namespace phoenix::server {
 struct CommandLine {
   ServerOptions server;
   bool check = false;
+  bool diff_from_state = false;  ///< with --check: what a reload would change against what is served
   std::string log_level = "info";
   std::optional<int> exit_code;  ///< set when parsing already decided (--help, --version, bad usage)
 };

@@ -7,6 +7,7 @@
 
 #include "horizon/diagnostics.hpp"
 #include "horizon/plan.hpp"
+#include "zones/diff.hpp"
 #include "zones/serial.hpp"
 #include "zones/snapshot.hpp"
 
@@ -16,6 +17,8 @@ struct LoadOutcome {
   std::shared_ptr<zones::Snapshot> snapshot;  ///< null when diagnostics has errors
   horizon::HorizonPlan plan;
   horizon::Diagnostics diagnostics;
+  /// On a reload: what publishing `snapshot` changes against the data served when it was built.
+  std::vector<zones::ZoneDiff> changes;
 };
 
 /// Reads the inventory and builds a complete snapshot aside; nothing is published here.

@@ -19,7 +19,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "server/dnstap/tap.hpp"
 #include "server/forward/forwarder.hpp"
+#include "server/metrics.hpp"
 #include "server/net/udp_worker.hpp"
 #include "server/notify.hpp"
 #include "server/privileges.hpp"
@@ -43,24 +45,6 @@ std::string describe_listen(const std::vector<horizon::Endpoint>& listen) {
   std::string where;
   for (auto& ep : listen) where += (where.empty() ? "" : ", ") + ep.to_string();
   return where;
-}
-
-/// One line per zone whose serial moved (or that appeared), so the journal says what a reload changed.
-void log_serial_changes(const zones::Snapshot& before, const zones::Snapshot& after) {
-  for (auto& vd : after.view_data) {
-    const zones::ViewData* prev = nullptr;
-    for (auto& p : before.view_data)
-      if (p.name == vd.name) prev = &p;
-    for (auto& z : vd.zones.zones()) {
-      const zones::Zone* was = nullptr;
-      if (prev)
-        for (auto& pz : prev->zones.zones())
-          if (pz->origin() == z->origin()) was = pz.get();
-      if (!was) spdlog::info("reload: [{}] new in view {}, serial {}", z->origin().to_text(), vd.name, z->serial());
-      else if (was->serial() != z->serial())
-        spdlog::info("reload: [{}] view {}: serial {} -> {}", z->origin().to_text(), vd.name, was->serial(), z->serial());
-    }
-  }
 }
 
 /// Threads: N UDP workers per listen address (one socket each), one TCP thread, one reload thread,
@@ -106,6 +90,12 @@ class Server {
       for (size_t a = 0; a < listen_.size() && n > 1 && opts_.udp_spread == "cpu"; ++a)
         if (!udp_[a]->steer_by_cpu(n)) spdlog::warn("udp: cannot steer datagrams by CPU on {}; spread by flow", listen_[a].to_string());
       for (auto& ep : listen_) tcp_->listen(ep);
+      // Bound with the DNS sockets, before privileges are dropped; served from its own thread.
+      metrics_listen_at_start_ = first.plan.metrics_listen;
+      if (auto ep = opts_.metrics_listen ? opts_.metrics_listen : first.plan.metrics_listen) {
+        metrics_ = std::make_unique<MetricsServer>(*ep, [this] { return render_metrics(metrics_input()); });
+        metrics_where_ = horizon::Endpoint{ep->addr, metrics_->port()}.to_string();
+      }
     } catch (const std::exception& e) {
       spdlog::error("cannot listen ({}); not starting", e.what());
       return 1;
@@ -129,11 +119,36 @@ class Server {
       spdlog::warn("state: directory {} is not writable by uid {}; serials are kept in memory only",
                    opts_.state_dir->string(), ::geteuid());
     save_serials();
+    if (first.plan.dnstap) {
+      tap_settings_ = *first.plan.dnstap;
+      // Identity as id.server answers it when configured, else the host name (what BIND and Knot default to).
+      std::string tap_identity = first.plan.chaos_identity.value_or("");
+      if (tap_identity.empty()) {
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        tap_identity = host;
+      }
+      tap_ = std::make_unique<dnstap::Writer>(tap_settings_, tap_identity, "phoenix-dns " PHOENIX_VERSION,
+                                              [this] { return view_slots_.names(); });
+    }
+    view_slots_.assign(*first.snapshot);
     holder_.publish(first.snapshot);
+    save_served(first.snapshot);
     // The plan holds a copy of every record with its source text: as large as the zones themselves,
     // and not needed once they are built. Freed on the reload thread, while the workers already serve.
     dispose(std::make_shared<LoadOutcome>(std::move(first)));
 
+    if (tap_) {
+      // One ring per producer thread: each UDP worker, the TCP thread, the forwarder thread.
+      dnstap::Ring* fwd_ring = tap_->add_ring();
+      for (auto& u : udp_) u->set_tap(tap_->add_ring(), fwd_ring);
+      tcp_->set_tap(tap_->add_ring());
+      forwarder_.set_tap(fwd_ring);
+      tap_->start();
+      spdlog::info("dnstap: logging {}{} to {}", tap_settings_.queries ? "queries" : "",
+                   tap_settings_.responses ? (tap_settings_.queries ? " and responses" : "responses") : "",
+                   tap_->where());
+    }
     forwarder_.start();
     tcp_->set_forwarder(&forwarder_);
     for (size_t i = 0; i < udp_.size(); ++i) {
@@ -141,6 +156,10 @@ class Server {
       udp_[i]->start(("udp-" + std::to_string(i)).c_str());
     }
     tcp_->start();
+    if (metrics_) {
+      metrics_->start();
+      spdlog::info("metrics: serving /metrics on {}", metrics_where_);
+    }
     tcp_thread_ = std::thread([this] { run_guarded(tcp_io_, "tcp"); });
     ::pthread_setname_np(tcp_thread_.native_handle(), "tcp");
     reload_thread_ = std::thread([this] {
@@ -164,6 +183,7 @@ class Server {
 
     for (auto& u : udp_) u->join();
     tcp_thread_.join();
+    if (metrics_) metrics_->stop();
     // Per worker, so that an operator can see how --udp-spread shares the load out.
     std::string per_worker;
     uint64_t udp_total = 0;
@@ -176,6 +196,7 @@ class Server {
     reload_guard_.reset();
     reload_thread_.join();
     forwarder_.stop();
+    if (tap_) tap_->stop();  // after every producer: what they recorded still goes out
     spdlog::info("stopped");
     return 0;
   }
@@ -241,6 +262,13 @@ class Server {
       try {
         *outcome = load_snapshot(opts_.inventory, serials_);
         if (outcome->snapshot && opts_.upstreams) outcome->snapshot->upstreams = *opts_.upstreams;
+        // Here, at the reload thread's priority: only zones whose serial moved are compared. The report
+        // is a courtesy: if it cannot be made, the reload still goes ahead.
+        try {
+          if (outcome->snapshot) outcome->changes = zones::diff_snapshots(*holder_.current(), *outcome->snapshot);
+        } catch (const std::exception& e) {
+          spdlog::warn("reload: cannot list what changed ({})", e.what());
+        }
       } catch (const std::exception& e) {
         outcome->snapshot.reset();
         outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");
@@ -262,6 +290,12 @@ class Server {
   void apply_reload(const LoadOutcome& outcome, std::chrono::steady_clock::time_point start) {
     log_diagnostics(outcome.diagnostics);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    reloads_.last_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count());
+    reloads_.last_duration_us.store(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+    reloads_.last_ok.store(outcome.snapshot != nullptr);
+    (outcome.snapshot ? reloads_.succeeded : reloads_.failed).fetch_add(1);
     if (!outcome.snapshot) {
       // Keep serving the last good data; the lines above name each file and JSON pointer.
       ++failed_reloads_;
@@ -273,18 +307,69 @@ class Server {
       warn_restart_only(outcome.plan);
       save_serials();
       auto old = holder_.current();
-      log_serial_changes(*old, *outcome.snapshot);
+      for (auto& d : outcome.changes) spdlog::info("reload: {}", zones::describe(d));
+      view_slots_.assign(*outcome.snapshot);
       uint64_t gen = holder_.publish(outcome.snapshot);
       // UDP workers pick the new snapshot up at their next batch, idle ones within UdpWorker::kIdleWake;
       // the post makes an idle TCP thread let go of the old one too, so it can be retired.
       asio::post(tcp_io_, [t = tcp_.get()] { t->refresh(); });
       spdlog::info("reload: generation {} -> {}, {} ({} ms)", old->generation, gen, outcome.snapshot->summary(), ms);
-      notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen));
+      notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen) + "; last reload: " +
+                     zones::summarize(outcome.changes));
+      save_served(outcome.snapshot);
     }
+  }
+
+  /// What is served, for `--check --diff-from-state` (zones::write_served), written on the reload thread.
+  void save_served(std::shared_ptr<const zones::Snapshot> snap) {
+    if (!state_writable_) return;
+    asio::post(reload_io_, [dir = *opts_.state_dir / kServedDir, snap = std::move(snap)]() mutable {
+      if (auto err = zones::write_served(dir, *snap); !err.empty()) spdlog::warn("state: {}", err);
+      snap.reset();  // may be the last reference: freed here, at this thread's priority
+    });
+  }
+
+  /// One scrape's input, read from the live objects on the metrics thread: the workers' counters
+  /// (single-writer cells, see query::Counter), the cache and upstream tallies (their own locks),
+  /// and the current snapshot.
+  MetricsInput metrics_input() {
+    MetricsInput in;
+    for (auto& u : udp_) in.workers.push_back({"udp", &u->stats()});
+    in.workers.push_back({"tcp", &tcp_->stats()});
+    in.view_names = view_slots_.names();
+    in.tcp = &tcp_->connection_stats();
+    in.reloads = &reloads_;
+    in.snapshot = holder_.current();
+    in.generation = holder_.generation();
+    in.forwarding = in.snapshot && !in.snapshot->upstreams.empty();
+    if (in.forwarding) {
+      in.cache_entries = forwarder_.cache().entries();
+      in.cache_bytes = forwarder_.cache().bytes();
+      in.cache_evictions = forwarder_.cache().evictions();
+      in.forward_servfail = forwarder_.stats().servfail.load();
+      for (auto& [ep, c] : forwarder_.upstream_counters())
+        in.upstreams.push_back({ep.to_string(), c.queries, c.timeouts, c.failures, c.failovers});
+    }
+    if (tap_)
+      in.extra = [t = tap_.get()](Exposition& e) {
+        e.family("phoenix_dns_dnstap_messages_total", "counter", "dnstap messages written.");
+        e.sample("phoenix_dns_dnstap_messages_total", {}, t->sent());
+        e.family("phoenix_dns_dnstap_dropped_total", "counter",
+                 "dnstap messages dropped: ring_full (the writer is behind or its reader stalls), too_large, "
+                 "unwritten (no stream open, or a write failed).");
+        e.sample("phoenix_dns_dnstap_dropped_total", {{"reason", "ring_full"}}, t->dropped_full());
+        e.sample("phoenix_dns_dnstap_dropped_total", {{"reason", "too_large"}}, t->dropped_large());
+        e.sample("phoenix_dns_dnstap_dropped_total", {{"reason", "unwritten"}}, t->dropped_unwritten());
+      };
+    return in;
   }
 
   /// Listen addresses (like --user and --threads) are start-up settings: say so instead of half-applying them.
   void warn_restart_only(const horizon::HorizonPlan& plan) {
+    if (plan.dnstap != (tap_ ? std::optional(tap_settings_) : std::nullopt))
+      spdlog::warn("reload: dns_server.dnstap changed (restart to apply)");
+    if (!opts_.metrics_listen && plan.metrics_listen != metrics_listen_at_start_)
+      spdlog::warn("reload: dns_server.metrics changed (restart to apply)");
     if (!opts_.listen.empty()) return;  // --listen wins over the inventory anyway
     if (describe_listen(plan.listen) != describe_listen(listen_))
       spdlog::warn("reload: dns_server.listen changed to {} (still serving on {}; restart to apply)",
@@ -376,10 +461,18 @@ class Server {
   bool reload_pending_ = false;
   std::atomic<bool> retire_queued_{false};  ///< set by the control thread, cleared by the reload thread
   uint64_t failed_reloads_ = 0;
+  ViewSlots view_slots_;
+  ReloadCounters reloads_;
+  std::optional<horizon::Endpoint> metrics_listen_at_start_;
+  std::string metrics_where_;
   // Declared after the workers and the TCP context, so destroyed (and its thread joined) before them:
   // a late reply never finds the TCP context gone, and the UDP workers call into it until joined.
   forward::Forwarder forwarder_;
   std::chrono::steady_clock::time_point stop_deadline_;
+  horizon::DnstapSettings tap_settings_;
+  std::unique_ptr<dnstap::Writer> tap_;  ///< after the workers: destroyed before them, once they are joined
+  // Last: stopped and destroyed before everything its scrapes read.
+  std::unique_ptr<MetricsServer> metrics_;
 };
 
 }  // namespace

@@ -12,6 +12,9 @@
 
 namespace phoenix::server {
 
+/// Under --state-dir: what the server last published, one zone file per view and zone.
+inline constexpr const char* kServedDir = "served";
+
 struct ServerOptions {
   std::filesystem::path inventory;
   std::vector<horizon::Endpoint> listen;  ///< replaces the inventory's listen list when not empty
@@ -24,6 +27,8 @@ struct ServerOptions {
   std::optional<std::filesystem::path> state_dir;
   std::optional<std::string> user;  ///< switch to this user after binding (needs root)
   bool allow_root = false;          ///< serve as root anyway (off: refuse, see privileges.hpp)
+  /// The Prometheus endpoint (--metrics-listen); replaces dns_server.metrics.listen when set.
+  std::optional<horizon::Endpoint> metrics_listen;
   TcpLimits tcp;
   std::chrono::milliseconds stop_grace{3000};  ///< how long in-flight TCP replies may take on SIGTERM
 };

@@ -33,6 +33,9 @@ class ZoneSet {
 struct ViewData {
   std::string name;
   bool recursion = false;
+  /// Where this view's queries are counted (query::QueryStats::by_view); the server assigns it by
+  /// name before publishing, so that the counts of a view stay with it across reloads.
+  uint8_t metrics_slot = 0;
   ZoneSet zones;
 };
 

@@ -47,6 +47,7 @@ void Cache::evict(Shard& s, size_t bound) {
   while (s.bytes > bound && !s.lru.empty()) {
     auto it = s.map.find(s.lru.back());
     erase(s, it);
+    ++s.evictions;
   }
 }
 
@@ -67,22 +68,18 @@ void Cache::set_max_bytes(size_t max_bytes) {
   }
 }
 
-size_t Cache::bytes() const {
-  size_t n = 0;
+template <class F>
+uint64_t Cache::sum_shards(F&& f) const {
+  uint64_t n = 0;
   for (auto& s : shards_) {
     std::lock_guard lock(s.mu);
-    n += s.bytes;
+    n += f(s);
   }
   return n;
 }
 
-size_t Cache::entries() const {
-  size_t n = 0;
-  for (auto& s : shards_) {
-    std::lock_guard lock(s.mu);
-    n += s.map.size();
-  }
-  return n;
-}
+size_t Cache::bytes() const { return sum_shards([](const Shard& s) { return s.bytes; }); }
+size_t Cache::entries() const { return sum_shards([](const Shard& s) { return s.map.size(); }); }
+uint64_t Cache::evictions() const { return sum_shards([](const Shard& s) { return s.evictions; }); }
 
 }  // namespace phoenix::forward

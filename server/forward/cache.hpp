@@ -34,6 +34,7 @@ class Cache {
 
   size_t bytes() const;    ///< memory charged to live entries (approximate, includes per-entry overhead)
   size_t entries() const;
+  uint64_t evictions() const;  ///< entries pushed out by the memory bound since start (not expiries)
   size_t max_bytes() const { return max_bytes_.load(std::memory_order_relaxed); }
 
  private:
@@ -52,8 +53,12 @@ class Cache {
     std::unordered_map<std::string, Item, Hash, std::equal_to<>> map;  // guarded by mu
     std::list<std::string_view> lru;                                    // front = most recent; views into map keys
     size_t bytes = 0;
+    uint64_t evictions = 0;
   };
 
+  /// Sums f(shard) over the shards, each under its lock.
+  template <class F>
+  uint64_t sum_shards(F&& f) const;
   Shard& shard_for(std::string_view key) { return shards_[Hash{}(key) % kShards]; }
   void evict(Shard& s, size_t bound);  // with s.mu held
   void erase(Shard& s, std::unordered_map<std::string, Item, Hash, std::equal_to<>>::iterator it);

@@ -66,11 +66,28 @@ size_t Forwarder::answer_from_cache(const zones::Snapshot& snap, const query::Pa
     if (!a) return 0;
     auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - a->stored).count();
     size_t len = write_client_reply(*a, q, static_cast<uint32_t>(elapsed), out, limit);
-    if (len) stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-    return len;
+    return len;  // counted by the caller, in its own per-worker counters
   } catch (const std::exception&) {
     return 0;  // a lock that cannot be taken: treat as a miss
   }
+}
+
+void Forwarder::count_upstream(const horizon::Endpoint& upstream, uint64_t UpstreamCounters::*field) {
+  std::lock_guard lock(upstream_counters_mu_);
+  for (auto& [ep, c] : upstream_counters_)
+    if (ep == upstream) {
+      ++(c.*field);
+      return;
+    }
+  // Bounded: upstream lists are short, but reloads may name new ones for as long as the server runs.
+  if (upstream_counters_.size() >= kMaxUpstreamCounters) return;
+  upstream_counters_.emplace_back(upstream, UpstreamCounters{});
+  ++(upstream_counters_.back().second.*field);
+}
+
+std::vector<std::pair<horizon::Endpoint, Forwarder::UpstreamCounters>> Forwarder::upstream_counters() const {
+  std::lock_guard lock(upstream_counters_mu_);
+  return upstream_counters_;
 }
 
 void Forwarder::resolve(const zones::Snapshot& snap, const query::ParsedQuery& q, size_t limit, Deliver deliver) {
@@ -145,7 +162,8 @@ asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p
     for (size_t i = 0; i < n && Clock::now() < deadline; ++i) {
       size_t idx = (first + i) % n;
       auto attempt_deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(settings.timeout_ms));
-      Exchange ex = co_await exchange(io_, upstreams[idx], p->question, settings, attempt_deadline);
+      count_upstream(upstreams[idx], &UpstreamCounters::queries);
+      Exchange ex = co_await exchange(io_, upstreams[idx], p->question, settings, attempt_deadline, tap_);
       if (ex.status == Exchange::Status::ok) {
         result = std::make_shared<Answer>(std::move(ex.answer));
         if (upstreams == upstreams_) preferred_ = idx;
@@ -153,6 +171,8 @@ asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p
       }
       const bool timeout = ex.status == Exchange::Status::timeout;
       (timeout ? stats_.upstream_timeouts : stats_.upstream_failures).fetch_add(1, std::memory_order_relaxed);
+      count_upstream(upstreams[idx], timeout ? &UpstreamCounters::timeouts : &UpstreamCounters::failures);
+      if (i + 1 < n && Clock::now() < deadline) count_upstream(upstreams[idx], &UpstreamCounters::failovers);
       ++failures_since_warning_;
       if (auto now = Clock::now(); now - last_warning_ >= std::chrono::minutes(1)) {
         spdlog::warn("forward: upstream {} did not answer ({}); {} failed attempts since the last report",

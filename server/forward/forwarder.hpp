@@ -19,6 +19,10 @@
 #include "server/query/wire_reader.hpp"
 #include "zones/snapshot.hpp"
 
+namespace phoenix::dnstap {
+class Ring;
+}
+
 namespace phoenix::forward {
 
 /// Receives the finished reply for one client; runs on the forwarder thread, so it should only hand
@@ -60,8 +64,19 @@ class Forwarder {
   /// unless the forwarder is stopped first.
   void resolve(const zones::Snapshot& snap, const query::ParsedQuery& q, size_t limit, Deliver deliver);
 
+  /// dnstap: where the forwarder thread records its upstream exchanges (set before start()).
+  void set_tap(dnstap::Ring* ring) { tap_ = ring; }
   Cache& cache() { return cache_; }
   const ForwardStats& stats() const { return stats_; }
+
+  /// Per upstream, counted by the forwarder thread: attempts, timeouts, other failures (errors,
+  /// unusable replies), and failovers (a failed attempt after which the next upstream was tried).
+  struct UpstreamCounters {
+    uint64_t queries = 0, timeouts = 0, failures = 0, failovers = 0;
+  };
+  static constexpr size_t kMaxUpstreamCounters = 64;
+  /// Any thread (the metrics scraper): a copy, in the order the upstreams were first asked.
+  std::vector<std::pair<horizon::Endpoint, UpstreamCounters>> upstream_counters() const;
 
   /// Distinct questions in flight; beyond, SERVFAIL at once. Each holds a socket, so this also keeps
   /// a dead upstream under load from eating the descriptors that TCP clients need (default limit 1024).
@@ -86,12 +101,16 @@ class Forwarder {
   void enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, horizon::ForwardSettings settings);
   boost::asio::awaitable<void> run(std::string key, std::shared_ptr<Pending> p);
   void answer(Waiter& w, const Answer* a, uint32_t elapsed);
+  void count_upstream(const horizon::Endpoint& upstream, uint64_t UpstreamCounters::*field);
 
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
   Cache cache_;
   ForwardStats stats_;
+  dnstap::Ring* tap_ = nullptr;
+  mutable std::mutex upstream_counters_mu_;  ///< between the forwarder thread and the scraper
+  std::vector<std::pair<horizon::Endpoint, UpstreamCounters>> upstream_counters_;
   std::atomic<uint64_t> cache_generation_{0};     ///< the newest snapshot generation sync_cache() saw
   std::mutex cache_config_mu_;
   std::vector<horizon::Endpoint> cache_upstreams_;  ///< guarded by cache_config_mu_: where cached answers came from

@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 
+#include "server/dnstap/tap.hpp"
 #include "server/net/endpoint.hpp"
 #include "server/query/processor.hpp"
 
@@ -60,11 +61,18 @@ void arm_watchdog(asio::steady_timer& timer, const std::shared_ptr<Socket>& sock
   });
 }
 
+/// dnstap: one message of the exchange with `ep` (its address and port are the responder's).
+template <class Endpoint>
+void tap_message(dnstap::Ring* tap, dnstap::Kind kind, bool tcp, const Endpoint& ep, const uint8_t* msg, size_t len) {
+  if (!tap || !(kind == dnstap::Kind::forwarder_query ? tap->queries() : tap->responses())) return;
+  tap->push(kind, tcp, server::to_ip(ep.address()), ep.port(), 0, msg, len);
+}
+
 constexpr int kMaxIgnoredDatagrams = 64;  // bounded: a flood of junk ends the attempt, not the thread
 
 asio::awaitable<ReplyCheck> ask_udp(asio::io_context& io, const udp::endpoint& ep, const Question& q,
                                     const horizon::ForwardSettings& limits, Clock::time_point deadline, Answer& out,
-                                    bool& timed_out) {
+                                    bool& timed_out, dnstap::Ring* tap) {
   error_code ec;
   auto sock = std::make_shared<udp::socket>(io);
   sock->open(ep.protocol(), ec);
@@ -78,6 +86,7 @@ asio::awaitable<ReplyCheck> ask_udp(asio::io_context& io, const udp::endpoint& e
   asio::steady_timer timer(io);
   arm_watchdog(timer, sock, deadline);
   co_await sock->async_send(asio::buffer(msg), asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) tap_message(tap, dnstap::Kind::forwarder_query, false, ep, msg.data(), msg.size());
   std::vector<uint8_t> buf(65535);
   for (int n = 0; !ec && n < kMaxIgnoredDatagrams; ++n) {
     // The watchdog may have fired while we were checking a datagram: then it cancelled nothing.
@@ -89,6 +98,7 @@ asio::awaitable<ReplyCheck> ask_udp(asio::io_context& io, const udp::endpoint& e
     if (from != ep) continue;  // not from the upstream we asked
     ReplyCheck c = check_reply(buf.data(), len, q, id, limits, Clock::now(), out);
     if (c != ReplyCheck::mismatch) {
+      tap_message(tap, dnstap::Kind::forwarder_response, false, ep, buf.data(), len);
       timer.cancel();
       co_return c;
     }
@@ -101,7 +111,7 @@ asio::awaitable<ReplyCheck> ask_udp(asio::io_context& io, const udp::endpoint& e
 /// RFC 7766 §5: a truncated UDP reply is asked again over TCP, with a 2-octet length prefix.
 asio::awaitable<ReplyCheck> ask_tcp(asio::io_context& io, const tcp::endpoint& ep, const Question& q,
                                     const horizon::ForwardSettings& limits, Clock::time_point deadline, Answer& out,
-                                    bool& timed_out) {
+                                    bool& timed_out, dnstap::Ring* tap) {
   error_code ec;
   auto sock = std::make_shared<tcp::socket>(io);
   asio::steady_timer timer(io);
@@ -115,6 +125,7 @@ asio::awaitable<ReplyCheck> ask_tcp(asio::io_context& io, const tcp::endpoint& e
   frame[1] = static_cast<uint8_t>(msg.size());
   std::copy(msg.begin(), msg.end(), frame.begin() + 2);
   if (!ec) co_await asio::async_write(*sock, asio::buffer(frame), asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) tap_message(tap, dnstap::Kind::forwarder_query, true, ep, msg.data(), msg.size());
   uint8_t len_buf[2];
   if (!ec) co_await asio::async_read(*sock, asio::buffer(len_buf), asio::redirect_error(asio::use_awaitable, ec));
   std::vector<uint8_t> buf;
@@ -124,6 +135,7 @@ asio::awaitable<ReplyCheck> ask_tcp(asio::io_context& io, const tcp::endpoint& e
   }
   if (!ec) {
     result = check_reply(buf.data(), buf.size(), q, id, limits, Clock::now(), out);
+    if (result != ReplyCheck::mismatch) tap_message(tap, dnstap::Kind::forwarder_response, true, ep, buf.data(), buf.size());
     // On a stream we opened ourselves a reply that is not ours, or still truncated, is just wrong.
     if (result == ReplyCheck::mismatch || result == ReplyCheck::truncated) result = ReplyCheck::malformed;
   }
@@ -136,13 +148,14 @@ asio::awaitable<ReplyCheck> ask_tcp(asio::io_context& io, const tcp::endpoint& e
 }  // namespace
 
 asio::awaitable<Exchange> exchange(asio::io_context& io, horizon::Endpoint upstream, const Question& q,
-                                   const horizon::ForwardSettings& limits, Clock::time_point deadline) {
+                                   const horizon::ForwardSettings& limits, Clock::time_point deadline,
+                                   dnstap::Ring* tap) {
   Exchange ex;
   bool timed_out = false;
   ReplyCheck c =
-      co_await ask_udp(io, server::to_asio<udp>(upstream), q, limits, deadline, ex.answer, timed_out);
+      co_await ask_udp(io, server::to_asio<udp>(upstream), q, limits, deadline, ex.answer, timed_out, tap);
   if (c == ReplyCheck::truncated)
-    c = co_await ask_tcp(io, server::to_asio<tcp>(upstream), q, limits, deadline, ex.answer, timed_out);
+    c = co_await ask_tcp(io, server::to_asio<tcp>(upstream), q, limits, deadline, ex.answer, timed_out, tap);
   ex.status = c == ReplyCheck::ok ? Exchange::Status::ok
               : timed_out         ? Exchange::Status::timeout
                                   : Exchange::Status::failed;

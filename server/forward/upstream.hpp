@@ -9,6 +9,10 @@
 #include "horizon/ip_prefix.hpp"
 #include "message.hpp"
 
+namespace phoenix::dnstap {
+class Ring;
+}
+
 namespace phoenix::forward {
 
 struct Exchange {
@@ -20,8 +24,10 @@ struct Exchange {
 /// port and a random ID (RFC 5452 §9.2); a datagram counts only if it comes from the upstream's
 /// address and port and carries our ID and question. Anything else is ignored while we keep
 /// waiting, so a spoofer has to guess both 16-bit values inside the time window.
+/// With `tap`, the question sent and the reply accepted are recorded as FORWARDER_QUERY/RESPONSE.
 boost::asio::awaitable<Exchange> exchange(boost::asio::io_context& io, horizon::Endpoint upstream, const Question& q,
-                                          const horizon::ForwardSettings& limits, Clock::time_point deadline);
+                                          const horizon::ForwardSettings& limits, Clock::time_point deadline,
+                                          dnstap::Ring* tap = nullptr);
 
 /// 16 (or 32) unpredictable bits from the kernel (getrandom), for IDs and ports.
 uint32_t random_u32();

@@ -15,6 +15,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 
 #include "endpoint.hpp"
+#include "server/dnstap/tap.hpp"
 #include "server/forward/forwarder.hpp"
 #include "server/query/precompiled.hpp"
 
@@ -70,9 +71,12 @@ asio::awaitable<void> TcpListener::accept_loop(tcp::acceptor& acceptor) {
     if (sessions_.size() >= limits_.max_connections) {
       // Refuse cleanly: the client sees a close, and UDP is not starved by connection state.
       socket->close(ec);
+      ++conn_.refused;
       continue;
     }
     sessions_.insert(socket);
+    ++conn_.accepted;
+    conn_.open.set(sessions_.size());
     asio::co_spawn(io_, serve(socket, to_ip(peer.address())), asio::detached);
   }
 }
@@ -91,6 +95,11 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
   size_t have = 0;  // bytes received and not yet answered (at most one partial message once answered)
   asio::steady_timer idle(io_);
   query::ForwardRequest fwd;
+  uint16_t client_port = 0;  // only dnstap needs it: one getpeername per connection when it is on
+  if (tap_) {
+    boost::system::error_code pe;
+    client_port = socket->remote_endpoint(pe).port();
+  }
   try {
     boost::system::error_code ec;
     bool arm = true;
@@ -114,13 +123,15 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
         const zones::Snapshot* snap = holder_.acquire(slot_);
         query::QueryContext ctx{snap, client, true, &stats_, forwarder_ ? &fwd : nullptr};
         size_t reply = query::answer_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
-        if (reply == 0 && fwd.wanted) {
+        const bool forwarded = reply == 0 && fwd.wanted;
+        if (forwarded) {
           fwd.wanted = false;
           // The replies before this one go out first: they must not wait for an upstream.
           co_await flush();
           if (ec) break;
           reply = co_await forward(fwd.query, *snap, out.get() + 2);
         }
+        if (tap_) tap_->exchange(*snap, true, client, client_port, q, len, out.get() + pending + 2, reply, forwarded);
         if (reply == 0) continue;  // dropped (a response, say): does not count as activity
         arm = true;
         out[pending] = static_cast<uint8_t>(reply >> 8);
@@ -141,10 +152,11 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
       if (arm) {
         arm = false;
         idle.expires_after(limits_.idle_timeout);
-        idle.async_wait([socket](const boost::system::error_code& e) {
+        idle.async_wait([this, socket](const boost::system::error_code& e) {
           if (!e) {
             boost::system::error_code ignored;
             socket->close(ignored);
+            ++conn_.closed_idle;
           }
         });
       }
@@ -165,10 +177,15 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
   socket->close(ignored);
   waiting_.erase(socket.get());
   sessions_.erase(socket);
+  conn_.open.set(sessions_.size());
 }
 
 asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out) {
-  if (size_t n = forwarder_->answer_from_cache(snap, q, out, query::kMaxTcpReply)) co_return n;
+  if (size_t n = forwarder_->answer_from_cache(snap, q, out, query::kMaxTcpReply)) {
+    ++stats_.cache_hits;
+    co_return n;
+  }
+  ++stats_.cache_misses;
   // The forwarder thread posts the reply back here and wakes us by cancelling the timer; the timer's
   // own expiry is only a backstop, since the forwarder always answers within its total timeout.
   struct Wait {

@@ -17,6 +17,9 @@
 namespace phoenix::forward {
 class Forwarder;
 }
+namespace phoenix::dnstap {
+class Ring;
+}
 
 namespace phoenix::server {
 
@@ -37,8 +40,12 @@ class TcpListener {
   size_t connections() const { return sessions_.size(); }
   void refresh() { holder_.acquire(slot_); }
   const query::QueryStats& stats() const { return stats_; }
+  /// Connections accepted, refused (over max_connections), closed idle, open; read by the metrics scraper.
+  const query::TcpConnCounters& connection_stats() const { return conn_; }
   /// Names outside our zones in views with recursion go there; without one they are REFUSED.
   void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
+  /// dnstap: the TCP thread's ring (set before start()).
+  void set_tap(dnstap::Ring* ring) { tap_ = ring; }
 
  private:
   /// Answers a query the processor handed to the forwarder into `out`; only this connection waits.
@@ -51,11 +58,13 @@ class TcpListener {
   SnapshotHolder::Slot slot_;
   TcpLimits limits_;
   query::QueryStats stats_;
+  query::TcpConnCounters conn_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::set<std::shared_ptr<boost::asio::ip::tcp::socket>> sessions_;
   std::set<boost::asio::ip::tcp::socket*> waiting_;  ///< sessions between queries (may be closed on stop)
   bool stopping_ = false;
   forward::Forwarder* forwarder_ = nullptr;
+  dnstap::Ring* tap_ = nullptr;
 };
 
 }  // namespace phoenix::server

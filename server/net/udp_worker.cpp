@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "endpoint.hpp"
+#include "server/dnstap/tap.hpp"
 #include "server/forward/forwarder.hpp"
 
 namespace phoenix::server {
@@ -132,7 +133,13 @@ void UdpWorker::answer_batch(unsigned n) {
   for (unsigned i = 0; i < n; ++i) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
     size_t len = query::answer_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
-    if (len == 0 && fwd_.wanted) len = forward(*snap, i, tx_[out].data());
+    const bool forwarded = len == 0 && fwd_.wanted;
+    if (forwarded) len = forward(*snap, i, tx_[out].data());
+    if (tap_) {
+      uint16_t port = 0;
+      auto peer = dnstap::peer_address(addr_[i], port);
+      tap_->exchange(*snap, false, peer, port, rx_[i].data(), rx_msg_[i].msg_len, tx_[out].data(), len, forwarded);
+    }
     if (len == 0) continue;  // dropped: compact the batch
     tx_iov_[out] = {tx_[out].data(), len};
     tx_msg_[out].msg_hdr.msg_name = &addr_[i];
@@ -151,15 +158,28 @@ size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out)
   fwd_.wanted = false;
   const query::ParsedQuery& q = fwd_.query;
   const size_t limit = query::udp_reply_limit(q);
-  if (size_t n = forwarder_->answer_from_cache(snap, q, out, limit)) return n;
+  if (size_t n = forwarder_->answer_from_cache(snap, q, out, limit)) {
+    ++stats_.cache_hits;
+    return n;
+  }
+  ++stats_.cache_misses;
   // A miss must not hold up the rest of the batch: the forwarder thread asks upstream and sends the
   // reply itself. sendto on a UDP socket is safe from any thread; SharedSocket makes it safe against
   // the close at stop.
   try {
     sockaddr_storage to = addr_[i];
     socklen_t to_len = rx_msg_[i].msg_hdr.msg_namelen;
-    forwarder_->resolve(snap, q, limit, [socket = socket_, to, to_len](std::vector<uint8_t> reply) {
+    // dnstap: the forwarded reply is recorded where it is sent, on the forwarder thread, in its ring.
+    dnstap::Ring* tap = fwd_tap_ && fwd_tap_->responses() ? fwd_tap_ : nullptr;
+    uint8_t slot = 0;
+    if (tap) slot = snap.view_data[snap.views.match(to_ip(to))].metrics_slot;
+    forwarder_->resolve(snap, q, limit, [socket = socket_, to, to_len, tap, slot](std::vector<uint8_t> reply) {
       socket->send(reply, to, to_len);
+      if (tap) {
+        uint16_t port = 0;
+        auto peer = dnstap::peer_address(to, port);
+        tap->push(dnstap::Kind::client_response, false, peer, port, slot, reply.data(), reply.size());
+      }
     });
   } catch (const std::exception&) {
     // Out of memory: no reply, as with any overload; the client retries.

@@ -19,6 +19,9 @@
 namespace phoenix::forward {
 class Forwarder;
 }
+namespace phoenix::dnstap {
+class Ring;
+}
 
 namespace phoenix::server {
 
@@ -47,6 +50,12 @@ class UdpWorker {
   /// before start(); the forwarder must outlive the thread. Its late replies hold the socket, not
   /// this object, and are dropped once the socket is closed.
   void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
+  /// dnstap: this worker's ring, and the one the forwarder thread records forwarded replies in. Set
+  /// before start(); both outlive the thread.
+  void set_tap(dnstap::Ring* own, dnstap::Ring* forwarder_thread) {
+    tap_ = own;
+    fwd_tap_ = forwarder_thread;
+  }
   /// Starts the serving thread, named `name` (at most 15 characters) for top and perf.
   void start(const char* name);
   /// Any thread: answer what is queued on the socket now, then close it and end the thread. Returns
@@ -92,6 +101,8 @@ class UdpWorker {
   query::QueryStats stats_;
   forward::Forwarder* forwarder_ = nullptr;
   query::ForwardRequest fwd_;
+  dnstap::Ring* tap_ = nullptr;
+  dnstap::Ring* fwd_tap_ = nullptr;
   std::atomic<bool> stop_{false};
   std::atomic<bool> done_{false};
   std::thread thread_;

@@ -153,6 +153,7 @@ size_t precompiled_reply(const uint8_t* p, size_t len, const QueryContext& ctx, 
     ++st->queries;
     ++st->answered;
     if ((out[3] & 0x0f) == rcode::NXDOMAIN) ++st->nxdomain;
+    count_reply(st, vd.metrics_slot, qtype, out[3] & 0x0f);
   }
   return total;
 }

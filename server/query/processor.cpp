@@ -22,6 +22,7 @@ struct Answering {
   WireWriter w;
   size_t opt_reserve = 0;
   bool ra = false;  ///< recursion available: set once the view is known to forward (RFC 1035 §4.1.1)
+  uint8_t view_slot = kNoViewSlot;  ///< where the reply is counted, once the view is known
 };
 
 uint8_t reply_flags1(const ParsedQuery& q, bool aa) {
@@ -32,6 +33,7 @@ uint8_t reply_flags2(const ParsedQuery& q, uint8_t rcode, bool ra = false) {
 }
 
 size_t finish_with_opt(Answering& a, uint16_t rcode, int ede) {
+  count_reply(a.ctx.stats, a.view_slot, a.q.qtype, rcode);
   if (a.q.has_edns) a.w.put_opt(kOurPayload, static_cast<uint8_t>(rcode >> 4), a.q.do_bit, ede);
   return a.w.size();
 }
@@ -184,6 +186,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
 
   // RA tells the client whether this view resolves names beyond our zones (RFC 1035 §4.1.1).
   const zones::ViewData& vd = snap.view_data[view];
+  a.view_slot = vd.metrics_slot;
   a.ra = vd.recursion && !snap.upstreams.empty() && ctx.forward != nullptr;
 
   // Stage: zone. A name in a zone this view lacks is REFUSED, never the other view's data, unless
@@ -192,6 +195,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   const zones::Zone* zone = vd.zones.find_zone(qname);
   if (!zone) {
     if (!a.ra) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+    count_forwarded(ctx.stats, a.view_slot, q.qtype);
     ctx.forward->wanted = true;
     ctx.forward->query = q;
     return 0;

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "horizon/ip_prefix.hpp"
+#include "server/query/counters.hpp"
 #include "server/query/wire_reader.hpp"
 #include "zones/snapshot.hpp"
 
@@ -16,11 +17,27 @@ namespace phoenix::query {
 inline constexpr uint16_t kOurPayload = 1232;  ///< advertised EDNS payload (DNS flag day 2020)
 inline constexpr size_t kMaxTcpReply = 65535;
 
-/// Per-worker counters, summed when read; never shared between threads.
+/// Per-worker counters, summed when read: one writer each (the worker), read by the metrics
+/// scraper without locks (see Counter).
 struct QueryStats {
-  uint64_t queries = 0, answered = 0, dropped = 0, formerr = 0, refused = 0, nxdomain = 0, notimp = 0,
-           truncated = 0;
+  Counter queries, answered, dropped, formerr, refused, nxdomain, notimp, truncated;
+  Counter cache_hits, cache_misses;  ///< forwarded queries answered from the cache, or sent on
+  std::array<ViewCounters, kViewSlots> by_view;  ///< indexed by zones::ViewData::metrics_slot
 };
+
+/// Counts a reply (or, with `forwarded`, a hand-off to the forwarder) in its view's cells.
+inline void count_reply(QueryStats* st, uint8_t view_slot, uint16_t qtype, uint16_t rcode) noexcept {
+  if (!st) return;
+  ViewCounters& v = st->by_view[view_slot < kViewSlots ? view_slot : kOtherViewSlot];
+  ++v.qtype[qtype_bucket(qtype)];
+  ++v.rcode[rcode_bucket(rcode)];
+}
+inline void count_forwarded(QueryStats* st, uint8_t view_slot, uint16_t qtype) noexcept {
+  if (!st) return;
+  ViewCounters& v = st->by_view[view_slot < kViewSlots ? view_slot : kOtherViewSlot];
+  ++v.qtype[qtype_bucket(qtype)];
+  ++v.forwarded;
+}
 
 /// Filled by the processor when a query is for the forwarder: a name outside every zone of a view
 /// with recursion and upstreams. process_query() then returns 0, and the transport hands `query`

@@ -1,0 +1,392 @@
+#include "metrics.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <system_error>
+
+#include "server/http_request.hpp"
+#include "server/net/endpoint.hpp"
+
+namespace phoenix::server {
+
+// ---- Exposition
+
+namespace {
+
+void append_escaped(std::string& out, std::string_view v, bool quote_too) {
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '"' && quote_too) out += "\\\"";
+    else out += c;
+  }
+}
+
+}  // namespace
+
+void Exposition::family(std::string_view name, std::string_view type, std::string_view help) {
+  out_ += "# HELP ";
+  out_ += name;
+  out_ += ' ';
+  append_escaped(out_, help, false);
+  out_ += "\n# TYPE ";
+  out_ += name;
+  out_ += ' ';
+  out_ += type;
+  out_ += '\n';
+}
+
+void Exposition::head(std::string_view name, Labels labels) {
+  out_ += name;
+  if (labels.size()) {
+    char sep = '{';
+    for (auto& [k, v] : labels) {
+      out_ += sep;
+      out_ += k;
+      out_ += "=\"";
+      append_escaped(out_, v, true);
+      out_ += '"';
+      sep = ',';
+    }
+    out_ += '}';
+  }
+  out_ += ' ';
+}
+
+void Exposition::sample(std::string_view name, Labels labels, uint64_t value) {
+  head(name, labels);
+  out_ += std::to_string(value);
+  out_ += '\n';
+}
+
+void Exposition::sample(std::string_view name, Labels labels, double value) {
+  head(name, labels);
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out_.append(buf, r.ptr);
+  out_ += '\n';
+}
+
+// ---- ViewSlots
+
+void ViewSlots::assign(zones::Snapshot& snap) {
+  std::lock_guard lock(mu_);
+  for (auto& vd : snap.view_data) {
+    auto it = std::find(names_.begin() + 1, names_.end(), vd.name);
+    if (it != names_.end()) {
+      vd.metrics_slot = static_cast<uint8_t>(it - names_.begin());
+    } else if (names_.size() < query::kOtherViewSlot) {
+      vd.metrics_slot = static_cast<uint8_t>(names_.size());
+      names_.push_back(vd.name);
+    } else {
+      vd.metrics_slot = query::kOtherViewSlot;
+    }
+  }
+}
+
+std::vector<std::string> ViewSlots::names() const {
+  std::lock_guard lock(mu_);
+  auto n = names_;
+  // The overflow slot is labelled only once some view had to share it.
+  if (n.size() == query::kOtherViewSlot) n.push_back("other");
+  return n;
+}
+
+// ---- render_metrics
+
+namespace {
+
+/// The workers' counters summed per transport, in first-seen order.
+struct Transport {
+  std::string_view name;
+  std::vector<const query::QueryStats*> stats;
+  template <class F>
+  uint64_t sum(F&& f) const {
+    uint64_t n = 0;
+    for (auto* s : stats) n += f(*s);
+    return n;
+  }
+};
+
+std::vector<Transport> by_transport(const std::vector<WorkerStats>& workers) {
+  std::vector<Transport> out;
+  for (auto& w : workers) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const Transport& t) { return t.name == w.transport; });
+    if (it == out.end()) it = out.insert(out.end(), Transport{w.transport, {}});
+    it->stats.push_back(w.stats);
+  }
+  return out;
+}
+
+constexpr std::string_view kP = "phoenix_dns_";
+
+std::string n(std::string_view suffix) { return std::string(kP) + std::string(suffix); }
+
+}  // namespace
+
+std::string render_metrics(const MetricsInput& in) {
+  Exposition e;
+  const auto transports = by_transport(in.workers);
+  const size_t slots = std::min(in.view_names.size(), query::kViewSlots);
+
+  e.family(n("build_info"), "gauge", "Always 1; the version of the running server.");
+  e.sample(n("build_info"), {{"version", PHOENIX_VERSION}}, uint64_t{1});
+
+  e.family(n("queries_total"), "counter",
+           "Queries received with a question, by view (\"none\": answered before a view was chosen), transport "
+           "and query type (a fixed set; the rest is \"other\"); forwarded ones included.");
+  for (size_t v = 0; v < slots; ++v)
+    for (auto& t : transports)
+      for (size_t q = 0; q < query::kQtypeNames.size(); ++q) {
+        uint64_t c = t.sum([&](const query::QueryStats& s) { return s.by_view[v].qtype[q].load(); });
+        // Slot 0 and the overflow slot only when used; a named view shows every type, zeros too.
+        if (c || (v != query::kNoViewSlot && v != query::kOtherViewSlot))
+          e.sample(n("queries_total"), {{"view", in.view_names[v]}, {"transport", t.name}, {"qtype", query::kQtypeNames[q]}}, c);
+      }
+
+  e.family(n("responses_total"), "counter",
+           "Replies written from our own data or as errors, by view, transport and rcode (forwarded replies are in "
+           "phoenix_dns_forwarded_queries_total).");
+  for (size_t v = 0; v < slots; ++v)
+    for (auto& t : transports)
+      for (size_t r = 0; r < query::kRcodeNames.size(); ++r) {
+        uint64_t c = t.sum([&](const query::QueryStats& s) { return s.by_view[v].rcode[r].load(); });
+        if (c || (v != query::kNoViewSlot && v != query::kOtherViewSlot))
+          e.sample(n("responses_total"), {{"view", in.view_names[v]}, {"transport", t.name}, {"rcode", query::kRcodeNames[r]}}, c);
+      }
+
+  e.family(n("forwarded_queries_total"), "counter", "Queries handed to the forwarder (cache, then upstreams), by view and transport.");
+  for (size_t v = 1; v < slots; ++v)
+    for (auto& t : transports)
+      e.sample(n("forwarded_queries_total"), {{"view", in.view_names[v]}, {"transport", t.name}},
+               t.sum([&](const query::QueryStats& s) { return s.by_view[v].forwarded.load(); }));
+
+  struct PerTransport {
+    std::string_view name, help;
+    query::Counter query::QueryStats::*field;
+  };
+  for (auto f : {PerTransport{"responses_truncated_total", "Replies sent with TC set (too large for the client's UDP limit).", &query::QueryStats::truncated},
+                 PerTransport{"malformed_dropped_total", "Messages dropped without a reply (responses, or too short to answer).", &query::QueryStats::dropped},
+                 PerTransport{"cache_hits_total", "Forwarded queries answered from the cache.", &query::QueryStats::cache_hits},
+                 PerTransport{"cache_misses_total", "Forwarded queries the cache could not answer (sent upstream).", &query::QueryStats::cache_misses}}) {
+    e.family(n(f.name), "counter", f.help);
+    for (auto& t : transports)
+      e.sample(n(f.name), {{"transport", t.name}}, t.sum([&](const query::QueryStats& s) { return (s.*f.field).load(); }));
+  }
+
+  if (in.forwarding) {
+    e.family(n("cache_entries"), "gauge", "Answers in the forwarding cache.");
+    e.sample(n("cache_entries"), {}, in.cache_entries);
+    e.family(n("cache_bytes"), "gauge", "Memory charged to the forwarding cache (approximate).");
+    e.sample(n("cache_bytes"), {}, in.cache_bytes);
+    e.family(n("cache_evictions_total"), "counter", "Cache entries pushed out by the memory bound (cache_max_bytes).");
+    e.sample(n("cache_evictions_total"), {}, in.cache_evictions);
+    e.family(n("forward_servfail_total"), "counter", "Forwarded queries answered SERVFAIL (no upstream answered in time, or overload).");
+    e.sample(n("forward_servfail_total"), {}, in.forward_servfail);
+    struct PerUpstream {
+      std::string_view name, help;
+      uint64_t UpstreamSample::*field;
+    };
+    for (auto f : {PerUpstream{"upstream_queries_total", "Questions sent to this upstream (each attempt).", &UpstreamSample::queries},
+                   PerUpstream{"upstream_timeouts_total", "Attempts at this upstream that timed out.", &UpstreamSample::timeouts},
+                   PerUpstream{"upstream_failures_total", "Attempts at this upstream that failed otherwise (error, unusable reply).", &UpstreamSample::failures},
+                   PerUpstream{"upstream_failovers_total", "Failed attempts at this upstream after which the next one was asked.", &UpstreamSample::failovers}}) {
+      e.family(n(f.name), "counter", f.help);
+      for (auto& u : in.upstreams) e.sample(n(f.name), {{"upstream", u.upstream}}, u.*f.field);
+    }
+  }
+
+  if (in.reloads) {
+    e.family(n("reloads_total"), "counter", "Reloads (SIGHUP) by result; a failed one keeps the last good data.");
+    e.sample(n("reloads_total"), {{"result", "succeeded"}}, in.reloads->succeeded.load());
+    e.sample(n("reloads_total"), {{"result", "failed"}}, in.reloads->failed.load());
+    if (int64_t ms = in.reloads->last_unix_ms.load()) {
+      e.family(n("last_reload_timestamp_seconds"), "gauge", "When the last reload finished (Unix time).");
+      e.sample(n("last_reload_timestamp_seconds"), {}, static_cast<double>(ms) / 1e3);
+      e.family(n("last_reload_duration_seconds"), "gauge", "How long the last reload took to read and build.");
+      e.sample(n("last_reload_duration_seconds"), {}, static_cast<double>(in.reloads->last_duration_us.load()) / 1e6);
+      e.family(n("last_reload_success"), "gauge", "1 if the last reload was published, 0 if it was refused.");
+      e.sample(n("last_reload_success"), {}, uint64_t{in.reloads->last_ok.load() ? 1u : 0u});
+    }
+  }
+  e.family(n("generation"), "gauge", "The data generation being served (1 at start, +1 per published reload).");
+  e.sample(n("generation"), {}, in.generation);
+
+  if (in.snapshot) {
+    e.family(n("zone_records"), "gauge", "Records in each zone, per view.");
+    for (auto& vd : in.snapshot->view_data)
+      for (auto& z : vd.zones.zones())
+        e.sample(n("zone_records"), {{"view", vd.name}, {"zone", z->origin().to_text()}}, uint64_t{z->record_count()});
+    e.family(n("zone_serial"), "gauge", "The SOA serial of each zone, per view.");
+    for (auto& vd : in.snapshot->view_data)
+      for (auto& z : vd.zones.zones())
+        e.sample(n("zone_serial"), {{"view", vd.name}, {"zone", z->origin().to_text()}}, uint64_t{z->serial()});
+  }
+
+  if (in.tcp) {
+    e.family(n("tcp_connections_open"), "gauge", "TCP connections open now.");
+    e.sample(n("tcp_connections_open"), {}, in.tcp->open.load());
+    e.family(n("tcp_connections_accepted_total"), "counter", "TCP connections accepted.");
+    e.sample(n("tcp_connections_accepted_total"), {}, in.tcp->accepted.load());
+    e.family(n("tcp_connections_closed_idle_total"), "counter", "TCP connections closed by the idle timeout (RFC 7766 section 6.2.3).");
+    e.sample(n("tcp_connections_closed_idle_total"), {}, in.tcp->closed_idle.load());
+    e.family(n("tcp_connections_refused_total"), "counter", "TCP connections closed at once because the connection limit was reached.");
+    e.sample(n("tcp_connections_refused_total"), {}, in.tcp->refused.load());
+  }
+  if (in.extra) in.extra(e);
+  return e.text();
+}
+
+// ---- MetricsServer
+
+MetricsServer::MetricsServer(const horizon::Endpoint& ep, std::function<std::string()> render)
+    : render_(std::move(render)) {
+  sockaddr_storage ss;
+  socklen_t len = to_sockaddr(ep, ss);
+  auto fail = [&](const char* what) {
+    int err = errno;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    throw std::system_error(err, std::generic_category(), std::string(what) + " metrics " + ep.to_string());
+  };
+  fd_ = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd_ < 0) fail("socket");
+  int one = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd_, reinterpret_cast<const sockaddr*>(&ss), len) != 0) fail("bind");
+  if (::listen(fd_, 16) != 0) fail("listen");
+  socklen_t got = sizeof ss;
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &got) != 0) fail("getsockname");
+  port_ = ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                        : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) fail("pipe");
+}
+
+MetricsServer::~MetricsServer() {
+  stop();
+  for (auto& c : conns_) ::close(c.fd);
+  if (fd_ >= 0) ::close(fd_);
+  for (int f : wake_)
+    if (f >= 0) ::close(f);
+}
+
+void MetricsServer::start() {
+  thread_ = std::thread([this] { run(); });
+  ::pthread_setname_np(thread_.native_handle(), "metrics");
+}
+
+void MetricsServer::stop() {
+  if (!thread_.joinable()) return;
+  char c = 1;
+  [[maybe_unused]] auto ignored = ::write(wake_[1], &c, 1);
+  thread_.join();
+}
+
+void MetricsServer::run() noexcept {
+  for (;;) {
+    try {
+      serve();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("metrics: error ({}); continuing", e.what());
+    }
+  }
+}
+
+void MetricsServer::serve() {
+  using Clock = std::chrono::steady_clock;
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.clear();
+    fds.push_back({wake_[0], POLLIN, 0});
+    fds.push_back({fd_, POLLIN, 0});
+    auto now = Clock::now();
+    auto next = now + kDeadline;
+    for (auto& c : conns_) {
+      fds.push_back({c.fd, static_cast<short>(c.out.empty() ? POLLIN : POLLOUT), 0});
+      next = std::min(next, c.deadline);
+    }
+    int wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count()) + 1;
+    int r = ::poll(fds.data(), fds.size(), wait_ms);
+    if (r < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
+    if (fds[0].revents) return;  // stop()
+    now = Clock::now();
+    // Existing connections first (their indexes match fds[2..]); closed ones are marked fd = -1.
+    for (size_t i = 0; i < conns_.size(); ++i) {
+      Conn& c = conns_[i];
+      short ev = fds[i + 2].revents;
+      bool done = false;
+      if (ev & (POLLERR | POLLHUP | POLLNVAL)) {
+        done = true;
+      } else if (ev & POLLIN) {
+        char buf[2048];
+        ssize_t k = ::recv(c.fd, buf, sizeof buf, 0);
+        if (k <= 0) {
+          done = k == 0 || (errno != EAGAIN && errno != EINTR);
+        } else {
+          c.in.append(buf, static_cast<size_t>(k));
+          auto end = c.in.find("\r\n\r\n");
+          if (end == std::string::npos) end = c.in.find("\n\n");
+          if (end != std::string::npos || c.in.size() > kMaxRequest) c.out = respond(c.in);
+        }
+      } else if (ev & POLLOUT) {
+        ssize_t k = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k > 0) c.sent += static_cast<size_t>(k);
+        done = (k < 0 && errno != EAGAIN && errno != EINTR) || c.sent == c.out.size();
+      }
+      if (!done && now >= c.deadline) done = true;  // too slow, whichever side: dropped, never waited on
+      if (done) {
+        ::close(c.fd);
+        c.fd = -1;
+      }
+    }
+    std::erase_if(conns_, [](const Conn& c) { return c.fd < 0; });
+    if (fds[1].revents & POLLIN) {
+      for (int k = 0; k < 16; ++k) {
+        int cfd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0) break;
+        if (conns_.size() >= kMaxConnections) {
+          ::close(cfd);
+          continue;
+        }
+        conns_.push_back(Conn{cfd, {}, {}, 0, now + kDeadline});
+      }
+    }
+  }
+}
+
+std::string MetricsServer::respond(const std::string& head) {
+  auto reply = [](std::string_view status, std::string_view type, const std::string& body, bool with_body) {
+    std::string r = "HTTP/1.1 ";
+    r += status;
+    r += "\r\nContent-Type: ";
+    r += type;
+    r += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+    if (with_body) r += body;
+    return r;
+  };
+  constexpr std::string_view kText = "text/plain; charset=utf-8";
+  const HttpVerdict verdict = classify_request(head, kMaxRequest);
+  switch (verdict) {
+    case HttpVerdict::too_large: return reply("431 Request Header Fields Too Large", kText, "request too large\n", true);
+    case HttpVerdict::bad_request: return reply("400 Bad Request", kText, "bad request\n", true);
+    case HttpVerdict::not_found: return reply("404 Not Found", kText, "only /metrics is served here\n", true);
+    case HttpVerdict::bad_method: return reply("405 Method Not Allowed", kText, "GET or HEAD\n", true);
+    case HttpVerdict::get_metrics:
+    case HttpVerdict::head_metrics: break;
+  }
+  return reply("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_(),
+               verdict == HttpVerdict::get_metrics);
+}
+
+}  // namespace phoenix::server

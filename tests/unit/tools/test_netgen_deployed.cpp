@@ -234,5 +234,25 @@ TEST(NetgenOwned, PlanOwnsOnlyWhatItWrote) {
   EXPECT_EQ(other.changes[0].kind, Change::Kind::create);
 }
 
+TEST(NetgenOwned, ManifestCannotNameFilesOutsideItsDirectory) {
+  TempDir t;
+  fs::create_directories(t.dir / "firewall");
+  std::ofstream(t.dir / "victim.conf") << "not netgen's\n";
+  for (const std::string& bad : std::vector<std::string>{"../victim.conf", (t.dir / "victim.conf").string(), "sub/../../victim.conf"}) {
+    std::ofstream(t.dir / "firewall" / kManifestName)
+        << Manifest::file_text({{"firewall", "cluster.fw", ""}, {"firewall", bad, ""}});
+    auto plan = plan_changes({{t.dir / "firewall", "firewall", {{"cluster.fw", "c\n"}}}});
+    ASSERT_EQ(plan.errors.size(), 1u) << bad;
+    EXPECT_NE(plan.errors[0].find("not a relative path inside this directory"), std::string::npos) << plan.errors[0];
+    for (auto& c : plan.changes) EXPECT_NE(c.kind, Change::Kind::remove) << c.path;
+  }
+  EXPECT_EQ(netgen::testing::read_text(t.dir / "victim.conf"), "not netgen's\n");
+  // Subdirectories (zones: <view>/<zone>.zone) stay allowed.
+  std::ofstream(t.dir / "firewall" / kManifestName) << Manifest::file_text({{"zones", "internal/a.zone", ""}});
+  std::string err;
+  EXPECT_EQ(load_manifest(t.dir / "firewall", err).entries.size(), 1u);
+  EXPECT_TRUE(err.empty()) << err;
+}
+
 }  // namespace
 }  // namespace phoenix::netgen::deployed

@@ -117,6 +117,24 @@ TEST(NetgenDeployed, LxcConfigSnapshotDoesNotOverride) {
   EXPECT_EQ(g.nic_for("10.0.0.12")->index, 0u);
 }
 
+TEST(NetgenDeployed, LxcRawKeysMayRepeat) {
+  auto g = parse_guest_conf(
+      "hostname: gpu\n"
+      "net0: name=eth0,bridge=vmbr0,firewall=1,ip=10.0.0.155/24\n"
+      "lxc.cgroup2.devices.allow: c 195:* rwm\n"
+      "lxc.cgroup2.devices.allow: c 509:* rwm\n"
+      "lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file\n"
+      "lxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file\n"
+      "lxc.idmap: u 0 100000 1005\n"
+      "lxc.idmap: u 1005 1005 1\n"
+      "hostname: again\n",
+      "lxc/914.conf", GuestConf::Kind::lxc, 914);
+  EXPECT_EQ(problems(g.problems), (std::vector<std::string>{"lxc/914.conf:9: \"hostname\" set twice (line 1 and here)"}));
+  EXPECT_EQ(g.name, "gpu");
+  ASSERT_NE(g.nic(0), nullptr);
+  EXPECT_EQ(g.nic(0)->firewall, true);
+}
+
 TEST(NetgenDeployed, QemuConfigFoldsIpconfigIntoTheNic) {
   auto g = parse_guest_conf(
       "name: portainer\n"

@@ -82,7 +82,8 @@ CommandResult run_audit(const Model& m, const Options& opt, std::vector<std::str
     auto& d = gen.dirs[i];
     AuditInput::Proxy p;
     p.kind = d.command;
-    p.deployed = d.command == "traefik" ? d.dir : d.dir / d.files.at(0).path;
+    // Not from the generated files: an inventory without Traefik generates no Nginx file at all.
+    p.deployed = d.command == "traefik" ? d.dir : *opt.nginx_conf;
     p.generated = d.files;
     p.manifest = load_manifest(d.dir, err);
     in.proxies.push_back(std::move(p));

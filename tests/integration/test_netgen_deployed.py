@@ -185,6 +185,17 @@ class AuditTest(unittest.TestCase):
         finally:
             rmtree(inv)
 
+    def test_apply_refuses_a_missing_pve_root(self):
+        tmp = Path(tempfile.mkdtemp(prefix="netgen-pve-"))
+        try:
+            missing = tmp / "pev"  # a typo for pve
+            r = netgen("apply", "--pve-root", str(missing), "--backup-dir", str(tmp / "backups"), inventory=EXAMPLE)
+            self.assertEqual(r.returncode, 2, (r.stdout, r.stderr))
+            self.assertIn("is not a directory (--pve-root); nothing written", r.stderr)
+            self.assertEqual(list(tmp.iterdir()), [])
+        finally:
+            rmtree(tmp)
+
 
 class ApplyTest(unittest.TestCase):
     def setUp(self):

@@ -130,6 +130,12 @@ std::string diff_text(const ChangePlan& plan) {
 
 CommandResult run_diff_or_apply(const Model& m, const Options& opt, std::vector<std::string> messages) {
   bool apply = opt.command == "apply";
+  // A mistyped --pve-root (or a machine that is no Proxmox host) must not become a new tree that
+  // apply fills and reports as done while the real firewall stays as it was. diff and --dry-run
+  // write nothing: against no tree they show every file as new.
+  std::error_code ec;
+  if (apply && !opt.dry_run && !fs::is_directory(opt.pve_root, ec))
+    return refuse(2, messages, opt.pve_root.string() + " is not a directory (--pve-root); nothing written");
   FirewallModel fw = build_firewall(m.inventory());
   Generated gen = generate(m, opt, fw, messages);
   // Inventory errors cannot be forced: netgen would write files that drop what it could not read.

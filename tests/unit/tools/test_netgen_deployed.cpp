@@ -155,6 +155,32 @@ TEST(NetgenDeployed, QemuConfigFoldsIpconfigIntoTheNic) {
                                   }));
 }
 
+// Ports as pve-firewall's macro table has them; an entry's source port or ICMP type is kept.
+TEST(NetgenDeployed, MacrosMeanWhatProxmoxLoads) {
+  auto f = parse_fw_file(
+      "[RULES]\nIN DCC(ACCEPT)\nIN VNC(ACCEPT)\nIN Ping(ACCEPT)\nIN SMB(ACCEPT)\nIN DHCPfwd(ACCEPT)\n", "firewall/102.fw");
+  ASSERT_EQ(f.rules.size(), 5u);
+  EXPECT_EQ(canonical_rule(f.rules[0], &f, nullptr).key(), parse_fw_file("[RULES]\nIN ACCEPT -p tcp -dport 6277\n", "g").rules[0].key());
+  EXPECT_EQ(canonical_rule(f.rules[2], &f, nullptr).key(),
+            parse_fw_file("[RULES]\nIN ACCEPT -p icmp -icmp-type echo-request\n", "g").rules[0].key());
+  EXPECT_NE(canonical_rule(f.rules[2], &f, nullptr).key(), parse_fw_file("[RULES]\nIN ACCEPT -p icmp\n", "g").rules[0].key());
+  EXPECT_EQ(canonical_rule(f.rules[4], &f, nullptr).key(),
+            parse_fw_file("[RULES]\nIN ACCEPT -p udp -dport 67:68 -sport 67:68\n", "g").rules[0].key());
+  std::vector<FileProblem> ps;
+  auto dcc = to_model_rules(f.rules[0], {&f, nullptr, "net0", 1}, ps);
+  ASSERT_EQ(dcc.size(), 1u);
+  ASSERT_EQ(dcc[0].dports.size(), 1u);
+  EXPECT_EQ(dcc[0].dports[0].lo, 6277);
+  auto vnc = to_model_rules(f.rules[1], {&f, nullptr, "net0", 2}, ps);
+  ASSERT_EQ(vnc.size(), 1u);
+  EXPECT_EQ(vnc[0].dports[0].hi, 5999);
+  EXPECT_TRUE(ps.empty());
+  // SMB's "udp 1024:65535 from port 137" cannot be modelled: the rule is left out, with a reason.
+  EXPECT_TRUE(to_model_rules(f.rules[3], {&f, nullptr, "net0", 4}, ps).empty());
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_NE(ps[0].message.find("macro SMB has an entry with a source port"), std::string::npos) << ps[0].message;
+}
+
 TEST(NetgenDeployed, ConversionToModelRules) {
   auto cluster = parse_fw_file(
       "[ALIASES]\ntraefik 10.0.0.12\n[IPSET dns]\n10.0.0.13\n10.0.0.14\n[group web]\nIN HTTPS(ACCEPT)\n", "cluster.fw");

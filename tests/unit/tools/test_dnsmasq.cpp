@@ -467,6 +467,13 @@ TEST(DnsmasqDiff, NothingChangesWhenDnsmasqGaveWhatPhoenixGives) {
   for (auto& r : d.report.names) EXPECT_EQ(r.verdict, Verdict::same) << r.name << ": " << r.why;
   EXPECT_EQ(d.report.upstream_verdict, "same");
   EXPECT_FALSE(d.report.changes());
+  // An option of unknown meaning may change answers (here: a CNAME for a served name), known
+  // harmless ones do not.
+  auto same = same_as_phoenix(example_dir());
+  same.files["/etc/dnsmasq.conf"] += "log-queries\ncache-size=1000\n";
+  EXPECT_FALSE(diff(example_dir(), same).report.changes());
+  same.files["/etc/dnsmasq.conf"] += "cname=portainer.internal.thinkheads.ai,ca.internal.thinkheads.ai\n";
+  EXPECT_TRUE(diff(example_dir(), same).report.changes());
   // One guest moves in the inventory: that name, and only that name, changes.
   TempInventory inv([](TempInventory::Files& f) {
     f["phoenix_lxc_configs.json"]["lxc_configs"]["103"]["network_config"]["ip"] = "10.0.0.11/24";

@@ -298,5 +298,29 @@ TEST(NetgenOwned, ManifestCannotNameFilesOutsideItsDirectory) {
   EXPECT_TRUE(err.empty()) << err;
 }
 
+TEST(NetgenOwned, RollbackRestoresOnlyFromInsideItsSet) {
+  TempDir t;
+  fs::create_directories(t.dir / "set" / "files");
+  std::ofstream(t.dir / "secret") << "not a backup\n";
+  std::ofstream(t.dir / "set" / "files" / "1") << "old\n";
+  auto target = (t.dir / "102.fw").string();
+  std::ofstream(target) << "current\n";
+  std::vector<std::string> progress;
+  std::string err;
+  for (auto [path, saved] : std::vector<std::pair<std::string, std::string>>{
+           {target, "files/../../secret"}, {target, (t.dir / "secret").string()}, {"102.fw", "files/1"}}) {
+    nlohmann::json j = {{"files", {{{"path", path}, {"existed", true}, {"saved", saved}}}}};
+    std::ofstream(t.dir / "set" / "backup.json") << j.dump();
+    err.clear();
+    EXPECT_FALSE(restore_backup(t.dir / "set", progress, err)) << saved;
+    EXPECT_NE(err.find("nothing restored"), std::string::npos) << err;
+    EXPECT_EQ(netgen::testing::read_text(target), "current\n");
+  }
+  nlohmann::json ok = {{"files", {{{"path", target}, {"existed", true}, {"saved", "files/1"}}}}};
+  std::ofstream(t.dir / "set" / "backup.json") << ok.dump();
+  EXPECT_TRUE(restore_backup(t.dir / "set", progress, err)) << err;
+  EXPECT_EQ(netgen::testing::read_text(target), "old\n");
+}
+
 }  // namespace
 }  // namespace phoenix::netgen::deployed

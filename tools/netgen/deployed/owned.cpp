@@ -366,6 +366,22 @@ bool restore_backup(const fs::path& backup, std::vector<std::string>& progress, 
   json j;
   try {
     j = json::parse(*text);
+    // Check every entry before touching anything: a set apply did not write (saved copies outside
+    // the set, relative targets that would land wherever rollback runs) restores nothing.
+    for (auto& e : j.at("files")) {
+      fs::path path = e.at("path").get<std::string>();
+      if (!path.is_absolute()) {
+        error = (backup / "backup.json").string() + ": \"" + path.string() + "\" is not an absolute path; nothing restored";
+        return false;
+      }
+      if (e.at("existed").get<bool>()) {
+        std::string saved = e.at("saved").get<std::string>();
+        if (saved.rfind("files/", 0) != 0 || !inside_dir(saved)) {
+          error = (backup / "backup.json").string() + ": saved copy \"" + saved + "\" is not inside the backup set; nothing restored";
+          return false;
+        }
+      }
+    }
     for (auto& e : j.at("files")) {
       fs::path path = e.at("path").get<std::string>();
       std::error_code ec;

@@ -168,6 +168,34 @@ class AuditTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2, args)
             self.assertIn("--pve-root", r.stderr)
 
+    def test_inventory_without_traefik_reports_the_deployed_nginx_routes(self):
+        def no_traefik(f):
+            f[LXC]["lxc_configs"]["102"]["name"] = "Proxy-Internal"
+            for zone in f[HYP]["dns_server"]["authoritative_zones"]:
+                for r in zone["records"]:
+                    if r["hostname"] == "traefik":
+                        r["hostname"] = "proxy"
+        inv = copy_inventory(EXAMPLE, no_traefik)
+        try:
+            code, findings = audit(DATA / "clean", inv)
+            self.assertEqual(code, 1)
+            nginx = str(DATA / "clean" / "proxy" / "nginx" / "phoenix-gateway.conf")
+            extra = [f for f in findings if f["code"] == "route-extra" and f["deployed"]["file"] == nginx]
+            self.assertTrue(extra and all(f["deployed"]["line"] > 0 for f in extra), findings)
+        finally:
+            rmtree(inv)
+
+    def test_apply_refuses_a_missing_pve_root(self):
+        tmp = Path(tempfile.mkdtemp(prefix="netgen-pve-"))
+        try:
+            missing = tmp / "pev"  # a typo for pve
+            r = netgen("apply", "--pve-root", str(missing), "--backup-dir", str(tmp / "backups"), inventory=EXAMPLE)
+            self.assertEqual(r.returncode, 2, (r.stdout, r.stderr))
+            self.assertIn("is not a directory (--pve-root); nothing written", r.stderr)
+            self.assertEqual(list(tmp.iterdir()), [])
+        finally:
+            rmtree(tmp)
+
 
 class ApplyTest(unittest.TestCase):
     def setUp(self):

@@ -8,39 +8,13 @@
 #include <sstream>
 
 #include "horizon/label.hpp"
+#include "text.hpp"
 
 namespace phoenix::netgen::dnsmasq {
 namespace {
 
 using horizon::Endpoint;
 using horizon::IpAddr;
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -363,6 +337,94 @@ class Reader {
       for (auto& ip : ips) cfg_.hosts.push_back({n, ip, at, true});
   }
 
+  /// --domain=domain[[,range[,local]]|interface], range: ip/prefix, ip,ip or ip. With "local", names
+  /// below the domain and the reverse names of the range are answered here, never forwarded.
+  void domain(const std::string& v, const LineRef& at) {
+    auto parts = split(v, ',');
+    for (auto& p : parts) p = trim(p);
+    std::string d = lower(parts[0]);
+    if (!d.empty() && d.back() == '.') d.pop_back();
+    if (d != "#" && !valid_name(d)) {
+      error(at, "domain=" + v + ": \"" + d + "\" is not a domain name");
+      return;
+    }
+    Config::DomainScope scope;
+    bool local = parts.size() > 2 && lower(parts.back()) == "local";
+    if (local) parts.pop_back();
+    std::optional<horizon::IpPrefix> prefix;
+    if (parts.size() == 2 && parts[1].find('/') != std::string::npos) {
+      prefix = horizon::IpPrefix::parse(parts[1]);
+      if (!prefix) {
+        error(at, "domain=" + v + ": \"" + parts[1] + "\" is not an address range");
+        return;
+      }
+      scope.first = prefix->network().addr;
+      scope.last = last_address(*prefix);
+    } else if (parts.size() == 2 && IpAddr::parse(parts[1])) {
+      scope.first = scope.last = IpAddr::parse(parts[1]);
+    } else if (parts.size() == 3) {
+      scope.first = IpAddr::parse(parts[1]);
+      scope.last = IpAddr::parse(parts[2]);
+      if (!scope.first || !scope.last || scope.first->family != scope.last->family) {
+        error(at, "domain=" + v + ": \"" + parts[1] + "," + parts[2] + "\" is not an address range");
+        return;
+      }
+    } else if (parts.size() == 2) {
+      scope.interface = true;  // dnsmasq reads the interface's subnets when it starts
+      cfg_.other.push_back({"domain=" + v, at, "for the subnets of interface " + parts[1] +
+                            ": hosts-file names are not expanded with it here"});
+    } else if (parts.size() > 3) {
+      error(at, "domain=" + v + ": expected domain[,range[,local]] or domain,interface");
+      return;
+    }
+    if (local) {
+      if (!prefix || d == "#") {
+        error(at, "domain=" + v + ": \"local\" needs the range as address/prefix-length");
+        return;
+      }
+      ServerRule rule;
+      rule.kind = ServerRule::Kind::local;
+      rule.at = at;
+      rule.pattern = DomainPattern{DomainPattern::Kind::domain, d};
+      cfg_.servers.push_back(rule);
+      for (auto& r : reverse_domains(*prefix)) {
+        rule.pattern = DomainPattern{DomainPattern::Kind::domain, r};
+        cfg_.servers.push_back(rule);
+      }
+    }
+    cfg_.domains.emplace_back(d, at);
+    cfg_.domain_scopes.push_back(scope);
+  }
+
+  static IpAddr last_address(const horizon::IpPrefix& p) {
+    IpAddr a = p.network().addr;
+    size_t bits = a.is_v4() ? 32 : 128;
+    for (size_t b = p.length; b < bits; ++b) a.bytes[b / 8] |= static_cast<uint8_t>(0x80u >> (b % 8));
+    return a;
+  }
+
+  /// The reverse domains that cover exactly `p`'s addresses: its length rounded up to a label
+  /// (8 bits for in-addr.arpa, 4 for ip6.arpa), one domain per value of the bits in between.
+  static std::vector<std::string> reverse_domains(const horizon::IpPrefix& p) {
+    IpAddr net = p.network().addr;
+    unsigned unit = net.is_v4() ? 8 : 4, total = net.is_v4() ? 32 : 128;
+    unsigned bound = (p.length + unit - 1) / unit * unit;
+    std::vector<std::string> out;
+    for (unsigned i = 0; i < (1u << (bound - p.length)); ++i) {
+      IpAddr a = net;
+      if (bound > 0) {
+        unsigned label = bound / unit - 1;  // the last label kept, counted from the top
+        size_t byte = net.is_v4() ? label : label / 2;
+        a.bytes[byte] |= static_cast<uint8_t>(net.is_v4() || label % 2 ? i : i << 4);
+      }
+      // reverse_name's labels run from the lowest bits up: drop those below the boundary.
+      std::string name = reverse_name(a);
+      for (unsigned drop = (total - bound) / unit; drop > 0; --drop) name = name.substr(name.find('.') + 1);
+      out.push_back(name);
+    }
+    return out;
+  }
+
   void option(const std::string& line, const LineRef& at, unsigned depth) {
     std::string name = line;
     std::optional<std::string> value;
@@ -393,16 +455,7 @@ class Reader {
     if (name == "addn-hosts") return hosts(*value, at);
     if (name == "conf-file") return conf_file(*value, at, depth + 1);
     if (name == "conf-dir") return conf_dir(*value, at, depth, true);
-    if (name == "domain") {
-      std::string d = lower(trim(split(*value, ',')[0]));
-      if (!d.empty() && d.back() == '.') d.pop_back();
-      if (d != "#" && !valid_name(d)) {
-        error(at, "domain=" + *value + ": \"" + d + "\" is not a domain name");
-        return;
-      }
-      cfg_.domains.emplace_back(d, at);
-      return;
-    }
+    if (name == "domain") return domain(*value, at);
     auto known = known_other().find(name);
     cfg_.other.push_back({line, at, known == known_other().end() ? std::string() : known->second});
   }
@@ -518,12 +571,26 @@ std::optional<Config> read_config(const ReadRequest& req, const Files& files, st
   if (req.etc_hosts && !cfg.no_hosts.on) {
     if (files.read(*req.etc_hosts)) r.hosts(*req.etc_hosts, {});
   }
-  // --expand-hosts: a simple name in a hosts file is also name.<domain> (not for --host-record).
-  if (cfg.expand_hosts.on && !cfg.domains.empty() && cfg.domains.front().first != "#") {
-    const std::string& domain = cfg.domains.front().first;
+  // --expand-hosts: a simple name in a hosts file is also name.<domain> (not for --host-record),
+  // with the domain whose range holds the address, else the one given for every address.
+  if (cfg.expand_hosts.on) {
+    auto domain_for = [&](const IpAddr& ip) -> std::string {
+      auto in = [&](const Config::DomainScope& s) {
+        auto key = [](const IpAddr& a) { return std::pair(a.family, a.bytes); };
+        return s.first && s.first->family == ip.family && key(*s.first) <= key(ip) && key(ip) <= key(*s.last);
+      };
+      for (size_t i = 0; i < cfg.domains.size(); ++i)
+        if (in(cfg.domain_scopes[i])) return cfg.domains[i].first;
+      for (size_t i = 0; i < cfg.domains.size(); ++i)
+        if (!cfg.domain_scopes[i].first && !cfg.domain_scopes[i].interface) return cfg.domains[i].first;
+      return "";
+    };
     std::vector<HostEntry> more;
-    for (auto& h : cfg.hosts)
-      if (!h.record && h.name.find('.') == std::string::npos) more.push_back({h.name + "." + domain, h.ip, h.at});
+    for (auto& h : cfg.hosts) {
+      if (h.record || h.name.find('.') != std::string::npos) continue;
+      std::string domain = domain_for(h.ip);
+      if (!domain.empty() && domain != "#") more.push_back({h.name + "." + domain, h.ip, h.at});
+    }
     cfg.hosts.insert(cfg.hosts.end(), more.begin(), more.end());
   }
   if (errors.size() != before) return std::nullopt;

@@ -86,6 +86,13 @@ struct Config {
   std::vector<ServerRule> servers;
   std::vector<HostEntry> hosts;
   std::vector<std::pair<std::string, LineRef>> domains;  ///< --domain (DHCP domain; with expand-hosts also for hosts files)
+  /// Per entry of `domains`, the addresses it is for: first and last of its range, none for a
+  /// domain given for every address, `interface` for one given for an interface's subnets.
+  struct DomainScope {
+    std::optional<horizon::IpAddr> first, last;
+    bool interface = false;
+  };
+  std::vector<DomainScope> domain_scopes;
   Flag domain_needed, bogus_priv, stop_dns_rebind, no_resolv, no_hosts, expand_hosts, strict_order;
   std::vector<OtherOption> other;
   std::vector<std::string> files;  ///< every file read, in order

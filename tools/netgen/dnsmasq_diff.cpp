@@ -483,6 +483,10 @@ bool DiffReport::changes() const {
     if (n.verdict != Verdict::same) return true;
   for (auto& o : options)
     if (o.verdict == "not-kept" || o.verdict == "differs") return true;
+  // An option this report does not know (cname=, filter-AAAA, alias=, dhcp-host=...) may change
+  // what guests get: "nothing changes" cannot be said for it.
+  for (auto& o : not_compared)
+    if (o.why.empty()) return true;
   return upstream_verdict != "same";
 }
 

@@ -172,6 +172,40 @@ TEST(DnsmasqReader, IncludesHostsAndHostRecords) {
   EXPECT_EQ(c.other[0].at.to_string(), "/etc/h:3");
 }
 
+// As Debian's dnsmasq 2.90 answers: "local" adds local=/domain/ and the reverse names of exactly the
+// range; expand-hosts gives an address the domain of its range, else the one without a range.
+TEST(DnsmasqReader, DomainRangeAndLocal) {
+  dnsmasq::MemoryFiles f;
+  f.files["/etc/dnsmasq.conf"] =
+      "no-resolv\nserver=10.0.0.1\nexpand-hosts\naddn-hosts=/etc/h\n"
+      "domain=one.test\ndomain=two.test,192.168.1.0/24,local\ndomain=three.test,10.0.16.0/20,local\n"
+      "domain=six.test,fd00:1:2:3::/62,local\ndomain=four.test,10.9.0.1,10.9.0.9\n";
+  f.files["/etc/h"] = "10.0.0.5 alpha\n192.168.1.5 beta\n10.0.17.5 gamma\n10.9.0.3 delta\n";
+  auto r = read(f);
+  ASSERT_TRUE(r.cfg) << r.error_text();
+  const auto& c = *r.cfg;
+  EXPECT_EQ(ips(ask(c, "alpha.one.test")), (std::vector<std::string>{"10.0.0.5"}));
+  EXPECT_EQ(ips(ask(c, "beta.two.test")), (std::vector<std::string>{"192.168.1.5"}));
+  EXPECT_EQ(ips(ask(c, "gamma.three.test")), (std::vector<std::string>{"10.0.17.5"}));
+  EXPECT_EQ(ips(ask(c, "delta.four.test")), (std::vector<std::string>{"10.9.0.3"}));
+  EXPECT_EQ(ask(c, "beta.one.test").kind, Answer::Kind::forwarded);
+  EXPECT_EQ(ask(c, "x.two.test").kind, Answer::Kind::nxdomain);
+  EXPECT_EQ(ask(c, "x.three.test").kind, Answer::Kind::nxdomain);
+  EXPECT_EQ(ask(c, "x.four.test").kind, Answer::Kind::forwarded);
+  auto ptr = [&](const char* name) { return dnsmasq::resolve_ptr(c, name).kind; };
+  EXPECT_EQ(ptr("9.1.168.192.in-addr.arpa"), Answer::Kind::nxdomain);
+  EXPECT_EQ(ptr("9.2.168.192.in-addr.arpa"), Answer::Kind::forwarded);
+  EXPECT_EQ(ptr("9.16.0.10.in-addr.arpa"), Answer::Kind::nxdomain);
+  EXPECT_EQ(ptr("9.31.0.10.in-addr.arpa"), Answer::Kind::nxdomain);
+  EXPECT_EQ(ptr("9.32.0.10.in-addr.arpa"), Answer::Kind::forwarded);
+  EXPECT_EQ(ptr("9.16.1.10.in-addr.arpa"), Answer::Kind::forwarded);
+  EXPECT_EQ(ptr("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa"), Answer::Kind::nxdomain);
+  EXPECT_EQ(ptr("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa"), Answer::Kind::nxdomain);
+  EXPECT_EQ(ptr("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.7.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa"), Answer::Kind::forwarded);
+  f.files["/etc/dnsmasq.conf"] = "domain=lan,10.0.0.1,10.0.0.9,local\n";
+  EXPECT_NE(read(f).error_text().find("needs the range as address/prefix-length"), std::string::npos);
+}
+
 TEST(DnsmasqReader, ErrorsNameFileAndLine) {
   const std::pair<const char*, const char*> cases[] = {
       {"address=/x.example/10.0.0.300", "/etc/dnsmasq.conf:2: address=/x.example/10.0.0.300: \"10.0.0.300\" is not an IP address"},
@@ -433,6 +467,13 @@ TEST(DnsmasqDiff, NothingChangesWhenDnsmasqGaveWhatPhoenixGives) {
   for (auto& r : d.report.names) EXPECT_EQ(r.verdict, Verdict::same) << r.name << ": " << r.why;
   EXPECT_EQ(d.report.upstream_verdict, "same");
   EXPECT_FALSE(d.report.changes());
+  // An option of unknown meaning may change answers (here: a CNAME for a served name), known
+  // harmless ones do not.
+  auto same = same_as_phoenix(example_dir());
+  same.files["/etc/dnsmasq.conf"] += "log-queries\ncache-size=1000\n";
+  EXPECT_FALSE(diff(example_dir(), same).report.changes());
+  same.files["/etc/dnsmasq.conf"] += "cname=portainer.internal.thinkheads.ai,ca.internal.thinkheads.ai\n";
+  EXPECT_TRUE(diff(example_dir(), same).report.changes());
   // One guest moves in the inventory: that name, and only that name, changes.
   TempInventory inv([](TempInventory::Files& f) {
     f["phoenix_lxc_configs.json"]["lxc_configs"]["103"]["network_config"]["ip"] = "10.0.0.11/24";

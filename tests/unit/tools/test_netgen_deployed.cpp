@@ -117,6 +117,24 @@ TEST(NetgenDeployed, LxcConfigSnapshotDoesNotOverride) {
   EXPECT_EQ(g.nic_for("10.0.0.12")->index, 0u);
 }
 
+TEST(NetgenDeployed, LxcRawKeysMayRepeat) {
+  auto g = parse_guest_conf(
+      "hostname: gpu\n"
+      "net0: name=eth0,bridge=vmbr0,firewall=1,ip=10.0.0.155/24\n"
+      "lxc.cgroup2.devices.allow: c 195:* rwm\n"
+      "lxc.cgroup2.devices.allow: c 509:* rwm\n"
+      "lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file\n"
+      "lxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file\n"
+      "lxc.idmap: u 0 100000 1005\n"
+      "lxc.idmap: u 1005 1005 1\n"
+      "hostname: again\n",
+      "lxc/914.conf", GuestConf::Kind::lxc, 914);
+  EXPECT_EQ(problems(g.problems), (std::vector<std::string>{"lxc/914.conf:9: \"hostname\" set twice (line 1 and here)"}));
+  EXPECT_EQ(g.name, "gpu");
+  ASSERT_NE(g.nic(0), nullptr);
+  EXPECT_EQ(g.nic(0)->firewall, true);
+}
+
 TEST(NetgenDeployed, QemuConfigFoldsIpconfigIntoTheNic) {
   auto g = parse_guest_conf(
       "name: portainer\n"
@@ -135,6 +153,32 @@ TEST(NetgenDeployed, QemuConfigFoldsIpconfigIntoTheNic) {
                                       "qemu-server/1001.conf:6: net1: firewall=2 is not 0 or 1",
                                       "qemu-server/1001.conf:4: ipconfig3 without net3",
                                   }));
+}
+
+// Ports as pve-firewall's macro table has them; an entry's source port or ICMP type is kept.
+TEST(NetgenDeployed, MacrosMeanWhatProxmoxLoads) {
+  auto f = parse_fw_file(
+      "[RULES]\nIN DCC(ACCEPT)\nIN VNC(ACCEPT)\nIN Ping(ACCEPT)\nIN SMB(ACCEPT)\nIN DHCPfwd(ACCEPT)\n", "firewall/102.fw");
+  ASSERT_EQ(f.rules.size(), 5u);
+  EXPECT_EQ(canonical_rule(f.rules[0], &f, nullptr).key(), parse_fw_file("[RULES]\nIN ACCEPT -p tcp -dport 6277\n", "g").rules[0].key());
+  EXPECT_EQ(canonical_rule(f.rules[2], &f, nullptr).key(),
+            parse_fw_file("[RULES]\nIN ACCEPT -p icmp -icmp-type echo-request\n", "g").rules[0].key());
+  EXPECT_NE(canonical_rule(f.rules[2], &f, nullptr).key(), parse_fw_file("[RULES]\nIN ACCEPT -p icmp\n", "g").rules[0].key());
+  EXPECT_EQ(canonical_rule(f.rules[4], &f, nullptr).key(),
+            parse_fw_file("[RULES]\nIN ACCEPT -p udp -dport 67:68 -sport 67:68\n", "g").rules[0].key());
+  std::vector<FileProblem> ps;
+  auto dcc = to_model_rules(f.rules[0], {&f, nullptr, "net0", 1}, ps);
+  ASSERT_EQ(dcc.size(), 1u);
+  ASSERT_EQ(dcc[0].dports.size(), 1u);
+  EXPECT_EQ(dcc[0].dports[0].lo, 6277);
+  auto vnc = to_model_rules(f.rules[1], {&f, nullptr, "net0", 2}, ps);
+  ASSERT_EQ(vnc.size(), 1u);
+  EXPECT_EQ(vnc[0].dports[0].hi, 5999);
+  EXPECT_TRUE(ps.empty());
+  // SMB's "udp 1024:65535 from port 137" cannot be modelled: the rule is left out, with a reason.
+  EXPECT_TRUE(to_model_rules(f.rules[3], {&f, nullptr, "net0", 4}, ps).empty());
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_NE(ps[0].message.find("macro SMB has an entry with a source port"), std::string::npos) << ps[0].message;
 }
 
 TEST(NetgenDeployed, ConversionToModelRules) {
@@ -232,6 +276,50 @@ TEST(NetgenOwned, PlanOwnsOnlyWhatItWrote) {
   auto other = plan_changes({{t.dir, "traefik", {{"traefik-dynamic.yml", "y\n"}}}});
   ASSERT_EQ(other.changes.size(), 1u);
   EXPECT_EQ(other.changes[0].kind, Change::Kind::create);
+}
+
+TEST(NetgenOwned, ManifestCannotNameFilesOutsideItsDirectory) {
+  TempDir t;
+  fs::create_directories(t.dir / "firewall");
+  std::ofstream(t.dir / "victim.conf") << "not netgen's\n";
+  for (const std::string& bad : std::vector<std::string>{"../victim.conf", (t.dir / "victim.conf").string(), "sub/../../victim.conf"}) {
+    std::ofstream(t.dir / "firewall" / kManifestName)
+        << Manifest::file_text({{"firewall", "cluster.fw", ""}, {"firewall", bad, ""}});
+    auto plan = plan_changes({{t.dir / "firewall", "firewall", {{"cluster.fw", "c\n"}}}});
+    ASSERT_EQ(plan.errors.size(), 1u) << bad;
+    EXPECT_NE(plan.errors[0].find("not a relative path inside this directory"), std::string::npos) << plan.errors[0];
+    for (auto& c : plan.changes) EXPECT_NE(c.kind, Change::Kind::remove) << c.path;
+  }
+  EXPECT_EQ(netgen::testing::read_text(t.dir / "victim.conf"), "not netgen's\n");
+  // Subdirectories (zones: <view>/<zone>.zone) stay allowed.
+  std::ofstream(t.dir / "firewall" / kManifestName) << Manifest::file_text({{"zones", "internal/a.zone", ""}});
+  std::string err;
+  EXPECT_EQ(load_manifest(t.dir / "firewall", err).entries.size(), 1u);
+  EXPECT_TRUE(err.empty()) << err;
+}
+
+TEST(NetgenOwned, RollbackRestoresOnlyFromInsideItsSet) {
+  TempDir t;
+  fs::create_directories(t.dir / "set" / "files");
+  std::ofstream(t.dir / "secret") << "not a backup\n";
+  std::ofstream(t.dir / "set" / "files" / "1") << "old\n";
+  auto target = (t.dir / "102.fw").string();
+  std::ofstream(target) << "current\n";
+  std::vector<std::string> progress;
+  std::string err;
+  for (auto [path, saved] : std::vector<std::pair<std::string, std::string>>{
+           {target, "files/../../secret"}, {target, (t.dir / "secret").string()}, {"102.fw", "files/1"}}) {
+    nlohmann::json j = {{"files", {{{"path", path}, {"existed", true}, {"saved", saved}}}}};
+    std::ofstream(t.dir / "set" / "backup.json") << j.dump();
+    err.clear();
+    EXPECT_FALSE(restore_backup(t.dir / "set", progress, err)) << saved;
+    EXPECT_NE(err.find("nothing restored"), std::string::npos) << err;
+    EXPECT_EQ(netgen::testing::read_text(target), "current\n");
+  }
+  nlohmann::json ok = {{"files", {{{"path", target}, {"existed", true}, {"saved", "files/1"}}}}};
+  std::ofstream(t.dir / "set" / "backup.json") << ok.dump();
+  EXPECT_TRUE(restore_backup(t.dir / "set", progress, err)) << err;
+  EXPECT_EQ(netgen::testing::read_text(target), "old\n");
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ CommandResult run_audit(const Model& m, const Options& opt, std::vector<std::str
     auto& d = gen.dirs[i];
     AuditInput::Proxy p;
     p.kind = d.command;
-    p.deployed = d.command == "traefik" ? d.dir : d.dir / d.files.at(0).path;
+    // Not from the generated files: an inventory without Traefik generates no Nginx file at all.
+    p.deployed = d.command == "traefik" ? d.dir : *opt.nginx_conf;
     p.generated = d.files;
     p.manifest = load_manifest(d.dir, err);
     in.proxies.push_back(std::move(p));
@@ -129,6 +130,12 @@ std::string diff_text(const ChangePlan& plan) {
 
 CommandResult run_diff_or_apply(const Model& m, const Options& opt, std::vector<std::string> messages) {
   bool apply = opt.command == "apply";
+  // A mistyped --pve-root (or a machine that is no Proxmox host) must not become a new tree that
+  // apply fills and reports as done while the real firewall stays as it was. diff and --dry-run
+  // write nothing: against no tree they show every file as new.
+  std::error_code ec;
+  if (apply && !opt.dry_run && !fs::is_directory(opt.pve_root, ec))
+    return refuse(2, messages, opt.pve_root.string() + " is not a directory (--pve-root); nothing written");
   FirewallModel fw = build_firewall(m.inventory());
   Generated gen = generate(m, opt, fw, messages);
   // Inventory errors cannot be forced: netgen would write files that drop what it could not read.

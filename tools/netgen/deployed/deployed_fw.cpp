@@ -10,15 +10,16 @@ namespace {
 using horizon::IpPrefix;
 
 struct MacroEntry {
-  std::string proto, dport;
+  std::string proto, dport, sport, icmp_type;
 };
 struct Macro {
   std::string name;
   std::vector<MacroEntry> entries;
 };
 
-// Proxmox's macros (pve-firewall's PVE::Firewall macro table, from Shorewall's macro.* files), the
-// ones that carry only protocol and destination ports: "Name proto[:dports] ...".
+// Proxmox's macros (pve-firewall's PVE::Firewall macro table, from Shorewall's macro.* files):
+// "Name entry...", an entry "proto[:dports][;sport=ports][;type=icmp-type]" (Proxmox writes an ICMP
+// macro's type in its dport).
 constexpr const char* kMacros = R"(
 Amanda udp:10080 tcp:10080
 Auth tcp:113
@@ -29,8 +30,8 @@ CVS tcp:2401
 Ceph tcp:6789 tcp:3300 tcp:6800:7300
 Citrix tcp:1494 udp:1604 tcp:2598
 DAAP tcp:3689 udp:3689
-DCC tcp:6667
-DHCPfwd udp:67:68
+DCC tcp:6277
+DHCPfwd udp:67:68;sport=67:68
 DHCPv6 udp:546:547
 DNS udp:53 tcp:53
 Distcc tcp:3632
@@ -47,8 +48,8 @@ ICQ tcp:5190
 IMAP tcp:143
 IMAPS tcp:993
 IPIP 94
-IPsec udp:500 50
-IPsecah udp:500 51
+IPsec udp:500;sport=500 50
+IPsecah udp:500;sport=500 51
 IPsecnat udp:500 udp:4500 50
 IRC tcp:6667
 Jetdirect tcp:9100
@@ -72,7 +73,7 @@ PMG tcp:8006
 POP3 tcp:110
 POP3S tcp:995
 PPtP 47 tcp:1723
-Ping icmp
+Ping icmp;type=echo-request
 PostgreSQL tcp:5432
 Printer tcp:515
 RDP tcp:3389
@@ -82,7 +83,7 @@ Razor tcp:2703
 Rdate tcp:37
 Rsync tcp:873
 SANE tcp:6566
-SMB udp:135,445 udp:137:139 udp:1024:65535 tcp:135,139,445
+SMB udp:135,445 udp:137:139 udp:1024:65535;sport=137 tcp:135,139,445
 SMBswat tcp:901
 SMTP tcp:25
 SMTPS tcp:465
@@ -99,8 +100,8 @@ TFTP udp:69
 Telnet tcp:23
 Telnets tcp:992
 Time tcp:37
-Trcrt udp:33434:33524 icmp
-VNC tcp:5900:5909
+Trcrt udp:33434:33524 icmp;type=echo-request
+VNC tcp:5900:5999
 VNCL tcp:5500
 Web tcp:80 tcp:443
 Webcache tcp:8080
@@ -115,8 +116,14 @@ const std::vector<Macro>& macros() {
       if (words.size() < 2) continue;
       Macro m{words[0], {}};
       for (size_t i = 1; i < words.size(); ++i) {
-        auto colon = words[i].find(':');
-        m.entries.push_back({words[i].substr(0, colon), colon == std::string::npos ? "" : words[i].substr(colon + 1)});
+        auto fields = split(words[i], ';');
+        auto colon = fields[0].find(':');
+        MacroEntry e{fields[0].substr(0, colon), colon == std::string::npos ? "" : fields[0].substr(colon + 1), "", ""};
+        for (size_t k = 1; k < fields.size(); ++k) {
+          if (fields[k].rfind("sport=", 0) == 0) e.sport = fields[k].substr(6);
+          if (fields[k].rfind("type=", 0) == 0) e.icmp_type = fields[k].substr(5);
+        }
+        m.entries.push_back(std::move(e));
       }
       out.push_back(std::move(m));
     }
@@ -247,9 +254,11 @@ FwRule canonical_rule(const FwRule& r, const FwFile* file, const FwFile* cluster
   resolve(c.source);
   resolve(c.dest);
   if (!c.macro.empty() && c.proto.empty() && c.dport.empty())
-    if (const Macro* m = find_macro(c.macro); m && m->entries.size() == 1) {
+    if (const Macro* m = find_macro(c.macro); m && m->entries.size() == 1 && c.sport.empty() && c.icmp_type.empty()) {
       c.proto = m->entries[0].proto;
       c.dport = m->entries[0].dport;
+      c.sport = m->entries[0].sport;
+      c.icmp_type = m->entries[0].icmp_type;
       c.macro.clear();
     }
   return c;
@@ -304,7 +313,16 @@ std::vector<Rule> to_model_rules(const FwRule& r, const RuleContext& ctx, std::v
       res.fail("macro \"" + r.macro + "\" is not known to netgen");
       return {};
     }
-    for (auto& e : m->entries) entries.emplace_back(e.proto, e.dport);
+    for (auto& e : m->entries) {
+      // As for -sport on the rule itself: the model has no source ports, and an entry without its
+      // source port would match more than Proxmox does.
+      if (!e.sport.empty()) {
+        res.fail("macro " + m->name + " has an entry with a source port (" + e.proto + " " + e.dport + " from " + e.sport +
+                 "), which reach and check do not model");
+        return {};
+      }
+      entries.emplace_back(e.proto, e.dport);
+    }
   } else {
     entries.emplace_back(lower(r.proto), r.dport);
   }

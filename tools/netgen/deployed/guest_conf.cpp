@@ -58,6 +58,9 @@ GuestConf parse_guest_conf(std::string_view text, const std::string& path, Guest
       continue;
     }
     std::string key = trim(std::string_view(l).substr(0, colon)), value = trim(std::string_view(l).substr(colon + 1));
+    // Raw LXC keys pass through to lxc.container.conf(5), where lxc.idmap, lxc.mount.entry or
+    // lxc.cgroup2.devices.allow are meant to be repeated; none of them is one netgen reads.
+    if (kind == GuestConf::Kind::lxc && key.rfind("lxc.", 0) == 0) continue;
     if (seen.count(key)) {
       problem(n, "\"" + key + "\" set twice (line " + std::to_string(seen[key]) + " and here)");
       continue;

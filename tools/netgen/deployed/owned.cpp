@@ -70,12 +70,28 @@ std::string utc_stamp() {
   return buf;
 }
 
+bool inside_dir(const std::string& path) {
+  fs::path p(path);
+  if (path.empty() || p.has_root_path()) return false;
+  for (auto& part : p)
+    if (part.empty() || part == "." || part == "..") return false;
+  return true;
+}
+
 std::vector<OwnedEntry> parse_entries(const std::string& text, std::string& error) {
   std::vector<OwnedEntry> out;
   try {
     auto j = json::parse(text);
-    for (auto& e : j.at("files")) out.push_back({e.at("command").get<std::string>(), e.at("path").get<std::string>(),
-                                                 e.value("hash", std::string())});
+    for (auto& e : j.at("files")) {
+      std::string path = e.at("path").get<std::string>();
+      // Plans join these to the manifest's directory and remove what they name: a path that leaves the
+      // directory would let an edited manifest make apply delete or replace any file on the host.
+      if (!inside_dir(path)) {
+        error = "entry \"" + path + "\" is not a relative path inside this directory";
+        return {};
+      }
+      out.push_back({e.at("command").get<std::string>(), path, e.value("hash", std::string())});
+    }
   } catch (const json::exception& e) {
     error = std::string("not a netgen manifest: ") + e.what();
   }
@@ -350,6 +366,22 @@ bool restore_backup(const fs::path& backup, std::vector<std::string>& progress, 
   json j;
   try {
     j = json::parse(*text);
+    // Check every entry before touching anything: a set apply did not write (saved copies outside
+    // the set, relative targets that would land wherever rollback runs) restores nothing.
+    for (auto& e : j.at("files")) {
+      fs::path path = e.at("path").get<std::string>();
+      if (!path.is_absolute()) {
+        error = (backup / "backup.json").string() + ": \"" + path.string() + "\" is not an absolute path; nothing restored";
+        return false;
+      }
+      if (e.at("existed").get<bool>()) {
+        std::string saved = e.at("saved").get<std::string>();
+        if (saved.rfind("files/", 0) != 0 || !inside_dir(saved)) {
+          error = (backup / "backup.json").string() + ": saved copy \"" + saved + "\" is not inside the backup set; nothing restored";
+          return false;
+        }
+      }
+    }
     for (auto& e : j.at("files")) {
       fs::path path = e.at("path").get<std::string>();
       std::error_code ec;

@@ -172,6 +172,10 @@ class Server {
       udp_total += u->stats().queries;
     }
     spdlog::info("udp: {} queries, per thread: {}; tcp: {} queries", udp_total, per_worker, tcp_->stats().queries);
+    const TcpStats& ts = tcp_->tcp_stats();
+    spdlog::info("tcp: {} connections accepted; closed: {} longest-idle at the cap, {} over the per-client cap, "
+                 "{} idle, {} slow messages, {} unread replies",
+                 ts.accepted, ts.evicted, ts.refused_per_client, ts.closed_idle, ts.closed_slow, ts.closed_unsent);
     // A reload still reading files finishes on its own; nothing it produces is published any more.
     reload_guard_.reset();
     reload_thread_.join();

@@ -39,6 +39,7 @@ struct ViewPlan {
   std::vector<IpPrefix> match_clients;
   std::string horizon;  ///< "internal" or "external"
   bool recursion = false;
+  RateLimitSettings rate_limit;  ///< resolved: the view's own, else dns_server.rate_limit with the default on/off
   std::vector<ZonePlan> zones;
   std::vector<std::string> zone_names;  ///< every zone the view serves, zone files included
   Location where;                       ///< empty file for the built-in defaults

@@ -172,6 +172,18 @@ class Server {
       udp_total += u->stats().queries;
     }
     spdlog::info("udp: {} queries, per thread: {}; tcp: {} queries", udp_total, per_worker, tcp_->stats().queries);
+    // Response rate limiting, per view of the data served last (view ids are that snapshot's).
+    if (auto snap = holder_.current())
+      for (horizon::ViewId v = 0; v < snap->view_data.size(); ++v) {
+        query::RrlCounters sum;
+        for (auto& u : udp_) {
+          const auto& c = u->rate_limiter().counters(v);
+          sum.limited += c.limited, sum.dropped += c.dropped, sum.slipped += c.slipped;
+        }
+        if (snap->view_data[v].rate_limit.enabled)
+          spdlog::info("rrl: view {}: {} replies over the limit, {} dropped, {} slipped", snap->view_data[v].name,
+                       sum.limited, sum.dropped, sum.slipped);
+      }
     const TcpStats& ts = tcp_->tcp_stats();
     spdlog::info("tcp: {} connections accepted; closed: {} longest-idle at the cap, {} over the per-client cap, "
                  "{} idle, {} slow messages, {} unread replies",

@@ -131,6 +131,8 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
     ViewData vd;
     vd.name = v.name;
     vd.recursion = v.recursion;
+    vd.rate_limit = v.rate_limit;
+    snap->rate_limited = snap->rate_limited || v.rate_limit.enabled;
     for (auto& zp : v.zones) {
       std::string text = zone_plan_text(zp);
       std::vector<ZoneIssue> issues;

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <system_error>
 
 #include "endpoint.hpp"
@@ -26,7 +27,8 @@ namespace {
 
 }  // namespace
 
-UdpWorker::UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder) : holder_(holder) {
+UdpWorker::UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder)
+    : holder_(holder), rrl_(std::random_device{}()) {
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(ep, ss);
   int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -128,11 +130,22 @@ unsigned UdpWorker::receive(int flags) {
 
 void UdpWorker::answer_batch(unsigned n) {
   const zones::Snapshot* snap = holder_.acquire(slot_);
+  const uint64_t now_ms = snap->rate_limited ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   std::chrono::steady_clock::now().time_since_epoch())
+                                                   .count())
+                                             : 0;
   unsigned out = 0;
   for (unsigned i = 0; i < n; ++i) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
     size_t len = query::answer_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
     if (len == 0 && fwd_.wanted) len = forward(*snap, i, tx_[out].data());
+    if (len != 0 && snap->rate_limited) {
+      // RRL applies to UDP only (TCP proves the source address); the view is matched again here so
+      // that the processor's fast and full paths stay untouched.
+      const horizon::ViewId view = snap->views.match(ctx.client);
+      if (view != horizon::kNoView)
+        len = rrl_.limit(tx_[out].data(), len, ctx.client, view, snap->view_data[view].rate_limit, now_ms);
+    }
     if (len == 0) continue;  // dropped: compact the batch
     tx_iov_[out] = {tx_[out].data(), len};
     tx_msg_[out].msg_hdr.msg_name = &addr_[i];

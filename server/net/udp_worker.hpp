@@ -14,6 +14,7 @@
 
 #include "horizon/ip_prefix.hpp"
 #include "server/query/precompiled.hpp"
+#include "server/query/rrl.hpp"
 #include "server/snapshot_holder.hpp"
 
 namespace phoenix::forward {
@@ -62,6 +63,8 @@ class UdpWorker {
   uint16_t port() const { return port_; }
   /// Read only after join(): the counters are the worker's own, never shared while it runs.
   const query::QueryStats& stats() const { return stats_; }
+  /// Response rate limiting counters by view id; like stats(), read only after join().
+  const query::RateLimiter& rate_limiter() const { return rrl_; }
 
  private:
   /// The socket as other threads see it: a forwarded reply may be sent from the forwarder's thread
@@ -92,6 +95,7 @@ class UdpWorker {
   query::QueryStats stats_;
   forward::Forwarder* forwarder_ = nullptr;
   query::ForwardRequest fwd_;
+  query::RateLimiter rrl_;  ///< this worker's own buckets: no lock between workers
   std::atomic<bool> stop_{false};
   std::atomic<bool> done_{false};
   std::thread thread_;

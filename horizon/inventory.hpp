@@ -140,6 +140,9 @@ struct DnsSettings {
   /// dns_server.rate_limit's numbers; `rate_limit_enabled` unset: on in views that match any address.
   RateLimitSettings rate_limit;
   std::optional<bool> rate_limit_enabled;
+  /// dns_server.require_cookie: UDP clients that send a client cookie must come back with a valid
+  /// server cookie (RFC 7873 §5.2.3), else BADCOOKIE; the views' rate_limit.exempt prefixes are spared.
+  bool require_cookie = false;
   Location where;
 };
 

@@ -565,6 +565,7 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
   d.external_zone = zone_name(r, *dns, dp, "external_zone");
   d.gateway_ip = r.address(*dns, dp, "gateway_ip");
   if (auto ttl = r.uint(*dns, dp, "ttl", 2147483647)) d.ttl = *ttl;
+  d.require_cookie = r.boolean(*dns, dp, "require_cookie").value_or(false);
   if (const json* rl = r.object(*dns, dp, "rate_limit"))
     read_rate_limit(r, *rl, child(dp, "rate_limit"), d.rate_limit, d.rate_limit_enabled);
   read_views(r, *dns, dp, d);

@@ -156,6 +156,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   plan.forward = inv.dns.forward;
   plan.zone_files = inv.dns.zone_files;
   plan.chaos_version = inv.dns.chaos_version;
+  plan.require_cookie = inv.dns.require_cookie;
   plan.chaos_identity = inv.dns.chaos_identity;
   plan.listen = inv.dns.listen;
   if (plan.listen.empty()) plan.listen.push_back({inv.host.address.addr, 53});

@@ -74,6 +74,7 @@ struct HorizonPlan {
   std::vector<Endpoint> listen;  ///< inventory listen list, or the host address on port 53
   std::vector<ZoneFileSpec> zone_files;
   std::optional<std::string> chaos_version, chaos_identity;  ///< dns_server.chaos
+  bool require_cookie = false;                              ///< dns_server.require_cookie
 };
 
 /// The reverse zone name for an IPv4 prefix, on the enclosing octet boundary: 10.0.0.0/24 -> 0.0.10.in-addr.arpa.

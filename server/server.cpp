@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "server/cookie_secret.hpp"
 #include "server/forward/forwarder.hpp"
 #include "server/net/udp_worker.hpp"
 #include "server/notify.hpp"
@@ -134,10 +135,16 @@ class Server {
     // and not needed once they are built. Freed on the reload thread, while the workers already serve.
     dispose(std::make_shared<LoadOutcome>(std::move(first)));
 
+    cookie_keeper_ = std::make_unique<CookieSecretKeeper>(
+        state_writable_ ? std::optional(*opts_.state_dir / "cookie-secret") : std::nullopt);
+    if (auto w = cookie_keeper_->refresh(std::chrono::system_clock::now()); !w.empty()) spdlog::warn("cookies: {}", w);
+    schedule_cookie_rotation();
     forwarder_.start();
     tcp_->set_forwarder(&forwarder_);
+    tcp_->set_cookies(&cookie_keeper_->secrets());
     for (size_t i = 0; i < udp_.size(); ++i) {
       udp_[i]->set_forwarder(&forwarder_);
+      udp_[i]->set_cookies(&cookie_keeper_->secrets());
       udp_[i]->start(("udp-" + std::to_string(i)).c_str());
     }
     tcp_->start();
@@ -327,6 +334,16 @@ class Server {
     asio::post(reload_io_, [outcome = std::move(outcome)]() mutable { outcome.reset(); });
   }
 
+  /// The cookie secret rotates every CookieSecretKeeper::kLifetime; checked every ten minutes.
+  void schedule_cookie_rotation() {
+    cookie_timer_.expires_after(std::chrono::minutes(10));
+    cookie_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      if (auto w = cookie_keeper_->refresh(std::chrono::system_clock::now()); !w.empty()) spdlog::warn("cookies: {}", w);
+      schedule_cookie_rotation();
+    });
+  }
+
   void schedule_retire() {
     retire_timer_.expires_after(std::chrono::milliseconds(500));
     retire_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -347,6 +364,7 @@ class Server {
     stopping_ = true;
     notifier_.send("STOPPING=1");
     retire_timer_.cancel();
+    cookie_timer_.cancel();
     for (auto& u : udp_) u->request_stop();
     asio::post(tcp_io_, [t = tcp_.get()] { t->stop(); });
     stop_deadline_ = std::chrono::steady_clock::now() + opts_.stop_grace;
@@ -383,6 +401,8 @@ class Server {
   asio::executor_work_guard<asio::io_context::executor_type> reload_guard_{reload_io_.get_executor()};
   asio::steady_timer retire_timer_{control_};
   asio::steady_timer stop_timer_{control_};
+  asio::steady_timer cookie_timer_{control_};
+  std::unique_ptr<CookieSecretKeeper> cookie_keeper_;  ///< outlives the workers' last batch (joined in run())
   std::vector<std::unique_ptr<UdpWorker>> udp_;
   std::unique_ptr<TcpListener> tcp_;
   std::thread tcp_thread_;

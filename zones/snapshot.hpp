@@ -45,6 +45,7 @@ struct Snapshot {
   /// CH TXT answers (dns_server.chaos); an empty RRset means "not configured": REFUSED.
   RRsetBlob chaos_version, chaos_identity;
   uint64_t generation = 0;
+  bool require_cookie = false;  ///< dns_server.require_cookie
   bool rate_limited = false;  ///< some view limits its response rate: the transports ask the limiter
   /// Precompiled replies for the common queries (server/query/precompiled.hpp); null = full path only.
   std::unique_ptr<const AnswerTable> answers;

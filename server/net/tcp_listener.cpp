@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -306,6 +307,12 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
         }
         const zones::Snapshot* snap = holder_.acquire(slot_);
         query::QueryContext ctx{snap, s.client, true, &stats_, forwarder_ ? &fwd : nullptr};
+        query::CookieState cookie;
+        if (cookies_) {
+          cookie.secrets = cookies_->load(std::memory_order_acquire);
+          cookie.now = static_cast<uint32_t>(::time(nullptr));
+          ctx.cookie = &cookie;
+        }
         size_t reply = query::answer_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
         if (reply == 0 && fwd.wanted) {
           fwd.wanted = false;

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -78,6 +79,8 @@ class TcpListener {
   const TcpStats& tcp_stats() const { return tcp_stats_; }
   /// Names outside our zones in views with recursion go there; without one they are REFUSED.
   void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
+  /// DNS cookies are answered with these secrets; unset: not answered.
+  void set_cookies(const std::atomic<const query::CookieSecrets*>* s) { cookies_ = s; }
 
  private:
   struct Session;
@@ -124,6 +127,7 @@ class TcpListener {
   std::chrono::steady_clock::time_point last_full_warning_{};
   bool stopping_ = false;
   forward::Forwarder* forwarder_ = nullptr;
+  const std::atomic<const query::CookieSecrets*>* cookies_ = nullptr;
 };
 
 }  // namespace phoenix::server

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <system_error>
 
@@ -134,13 +135,21 @@ void UdpWorker::answer_batch(unsigned n) {
                                                    std::chrono::steady_clock::now().time_since_epoch())
                                                    .count())
                                              : 0;
+  query::CookieState cookie;
+  if (cookies_) {
+    cookie.secrets = cookies_->load(std::memory_order_acquire);
+    cookie.now = static_cast<uint32_t>(::time(nullptr));
+    cookie.require = snap->require_cookie;
+  }
   unsigned out = 0;
   for (unsigned i = 0; i < n; ++i) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
+    cookie.valid = false;
+    if (cookies_) ctx.cookie = &cookie;
     size_t len = query::answer_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
     if (len == 0 && fwd_.wanted) len = forward(*snap, i, tx_[out].data());
-    if (len != 0 && snap->rate_limited) {
-      // RRL applies to UDP only (TCP proves the source address); the view is matched again here so
+    if (len != 0 && snap->rate_limited && !cookie.valid) {  // a valid server cookie proves the source
+      // RRL applies to UDP only (TCP, like a cookie, proves the source address); the view is matched again here so
       // that the processor's fast and full paths stay untouched.
       const horizon::ViewId view = snap->views.match(ctx.client);
       if (view != horizon::kNoView)

@@ -48,6 +48,8 @@ class UdpWorker {
   /// before start(); the forwarder must outlive the thread. Its late replies hold the socket, not
   /// this object, and are dropped once the socket is closed.
   void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
+  /// DNS cookies are answered with these secrets (read once per batch); unset: not answered.
+  void set_cookies(const std::atomic<const query::CookieSecrets*>* s) { cookies_ = s; }
   /// Starts the serving thread, named `name` (at most 15 characters) for top and perf.
   void start(const char* name);
   /// Any thread: answer what is queued on the socket now, then close it and end the thread. Returns
@@ -95,7 +97,8 @@ class UdpWorker {
   query::QueryStats stats_;
   forward::Forwarder* forwarder_ = nullptr;
   query::ForwardRequest fwd_;
-  query::RateLimiter rrl_;  ///< this worker's own buckets: no lock between workers
+  query::RateLimiter rrl_;
+  const std::atomic<const query::CookieSecrets*>* cookies_ = nullptr;  ///< this worker's own buckets: no lock between workers
   std::atomic<bool> stop_{false};
   std::atomic<bool> done_{false};
   std::thread thread_;

@@ -12,7 +12,7 @@
 #include "server/query/cookie.hpp"
 #include "server/query/precompiled.hpp"
 #include "server/query/query_builder.hpp"
-#include "server/reload.hpp"
+#include "unit/server/example_snapshot.hpp"
 
 using namespace phoenix;
 
@@ -100,14 +100,7 @@ TEST(Cookie, VerificationAcceptsThePreviousSecretAndRejectsTheRest) {
 
 namespace {
 
-const zones::Snapshot& example() {
-  static std::shared_ptr<zones::Snapshot> snap = [] {
-    zones::SerialStore serials(std::nullopt);
-    return server::load_snapshot(std::filesystem::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory", serials)
-        .snapshot;
-  }();
-  return *snap;
-}
+const zones::Snapshot& example() { return test::example_snapshot(); }
 
 /// A query for `name` with a COOKIE option of `cookie` (raw content).
 std::vector<uint8_t> with_cookie(const std::vector<uint8_t>& cookie) {

@@ -7,20 +7,13 @@
 #include "server/query/processor.hpp"
 #include "server/query/query_builder.hpp"
 #include "server/query/rrl.hpp"
-#include "server/reload.hpp"
+#include "unit/server/example_snapshot.hpp"
 
 using namespace phoenix;
 
 namespace {
 
-const zones::Snapshot& example() {
-  static std::shared_ptr<zones::Snapshot> snap = [] {
-    zones::SerialStore serials(std::nullopt);
-    return server::load_snapshot(std::filesystem::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory", serials)
-        .snapshot;
-  }();
-  return *snap;
-}
+const zones::Snapshot& example() { return test::example_snapshot(); }
 
 /// The real reply of the external view to `name` from 192.0.2.x.
 std::vector<uint8_t> reply(const std::string& name, uint16_t type = 1) {

@@ -82,6 +82,20 @@ struct ExplicitRecord {
 };
 
 /// A view selector list, in order; first match wins (BIND match-clients).
+/// dns_server.rate_limit (and a view's override): response rate limiting with BIND's and Knot's
+/// meaning. Rates are per client prefix and response class, per second; 0 leaves that class unlimited.
+struct RateLimitSettings {
+  bool enabled = false;
+  uint32_t responses_per_second = 20;  ///< answers (NOERROR, also NODATA and referrals), per name and type
+  uint32_t nxdomains_per_second = 10;  ///< NXDOMAIN, per zone
+  uint32_t errors_per_second = 10;     ///< every other rcode
+  uint32_t window = 15;                ///< seconds a client's debt may reach: how long a flood stays limited
+  uint32_t slip = 2;                   ///< every slip-th dropped reply goes out truncated; 0: none
+  uint8_t ipv4_prefix = 24, ipv6_prefix = 56;
+  std::vector<IpPrefix> exempt;  ///< clients never limited
+  friend bool operator==(const RateLimitSettings&, const RateLimitSettings&) = default;
+};
+
 struct ViewSpec {
   std::string name;
   std::vector<IpPrefix> match_clients;  ///< "any" is stored as 0.0.0.0/0 and ::/0
@@ -89,6 +103,7 @@ struct ViewSpec {
   std::string horizon;   ///< "internal" or "external": which side of explicit records it sees
   std::optional<bool> recursion;
   Location where;
+  std::optional<RateLimitSettings> rate_limit;  ///< the view's own rate_limit, over dns_server.rate_limit
 };
 
 struct ZoneFileSpec {
@@ -132,6 +147,12 @@ struct DnsSettings {
   std::optional<Endpoint> metrics_listen;
   std::optional<DnstapSettings> dnstap;  ///< unset = no dnstap
   uint32_t ttl = 300;
+  /// dns_server.rate_limit's numbers; `rate_limit_enabled` unset: on in views that match any address.
+  RateLimitSettings rate_limit;
+  std::optional<bool> rate_limit_enabled;
+  /// dns_server.require_cookie: UDP clients that send a client cookie must come back with a valid
+  /// server cookie (RFC 7873 §5.2.3), else BADCOOKIE; the views' rate_limit.exempt prefixes are spared.
+  bool require_cookie = false;
   Location where;
 };
 

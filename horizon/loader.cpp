@@ -456,6 +456,36 @@ std::optional<std::string> zone_name(FileReader& r, const json& parent, const st
   return normalize_fqdn(*s);
 }
 
+/// The keys of dns_server.rate_limit and a view's rate_limit, over `s` (the defaults, or the global
+/// settings for a view). An unknown key is an error: a misspelt limit would silently not apply.
+void read_rate_limit(FileReader& r, const json& o, const std::string& p, RateLimitSettings& s,
+                     std::optional<bool>& enabled) {
+  static const std::set<std::string> known = {"enabled", "responses_per_second", "nxdomains_per_second",
+                                              "errors_per_second", "window", "slip", "ipv4_prefix",
+                                              "ipv6_prefix", "exempt"};
+  for (auto it = o.begin(); it != o.end(); ++it)
+    if (!known.count(it.key())) r.error(child(p, it.key()), "unknown rate_limit key \"" + it.key() + "\"");
+  if (auto v = r.boolean(o, p, "enabled")) enabled = v;
+  if (auto v = r.uint(o, p, "responses_per_second", 1000000)) s.responses_per_second = *v;
+  if (auto v = r.uint(o, p, "nxdomains_per_second", 1000000)) s.nxdomains_per_second = *v;
+  if (auto v = r.uint(o, p, "errors_per_second", 1000000)) s.errors_per_second = *v;
+  if (auto v = r.uint(o, p, "window", 3600)) {
+    if (*v == 0) r.error(child(p, "window"), "invalid value 0 (expected an integer 1..3600)");
+    else s.window = *v;
+  }
+  if (auto v = r.uint(o, p, "slip", 10)) s.slip = *v;
+  if (auto v = r.uint(o, p, "ipv4_prefix", 32)) s.ipv4_prefix = static_cast<uint8_t>(*v);
+  if (auto v = r.uint(o, p, "ipv6_prefix", 128)) s.ipv6_prefix = static_cast<uint8_t>(*v);
+  if (o.contains("exempt")) {
+    s.exempt.clear();
+    auto list = r.string_list(o, p, "exempt");
+    for (size_t k = 0; k < list.size(); ++k) {
+      if (auto pfx = IpPrefix::parse(list[k])) s.exempt.push_back(pfx->network());
+      else r.error(child(child(p, "exempt"), k), "\"" + list[k] + "\" is not an address prefix");
+    }
+  }
+}
+
 void read_views(FileReader& r, const json& dns, const std::string& dp, DnsSettings& out) {
   const json* views = r.array(dns, dp, "views");
   if (!views) return;
@@ -495,6 +525,16 @@ void read_views(FileReader& r, const json& dns, const std::string& dp, DnsSettin
     if (v.horizon != "internal" && v.horizon != "external")
       r.error(child(p, "horizon"), "invalid horizon \"" + v.horizon + "\" (expected internal or external)");
     v.recursion = r.boolean(vj, p, "recursion");
+    if (auto it = vj.find("rate_limit"); it != vj.end() && !it->is_null()) {
+      // true/false turn the global numbers on or off here; an object also overrides some of them.
+      RateLimitSettings rl = out.rate_limit;
+      std::optional<bool> on = true;
+      if (it->is_boolean()) on = it->get<bool>();
+      else if (it->is_object()) read_rate_limit(r, *it, child(p, "rate_limit"), rl, on);
+      else r.error(child(p, "rate_limit"), "invalid value " + quoted(*it) + " (expected true, false or an object)");
+      rl.enabled = on.value_or(true);
+      v.rate_limit = rl;
+    }
     out.views.push_back(std::move(v));
   }
 }
@@ -525,6 +565,9 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
   d.external_zone = zone_name(r, *dns, dp, "external_zone");
   d.gateway_ip = r.address(*dns, dp, "gateway_ip");
   if (auto ttl = r.uint(*dns, dp, "ttl", 2147483647)) d.ttl = *ttl;
+  d.require_cookie = r.boolean(*dns, dp, "require_cookie").value_or(false);
+  if (const json* rl = r.object(*dns, dp, "rate_limit"))
+    read_rate_limit(r, *rl, child(dp, "rate_limit"), d.rate_limit, d.rate_limit_enabled);
   read_views(r, *dns, dp, d);
   if (const json* ch = r.object(*dns, dp, "chaos")) {
     // One TXT character-string each (RFC 1035 §3.3: at most 255 octets).

@@ -156,6 +156,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   plan.forward = inv.dns.forward;
   plan.zone_files = inv.dns.zone_files;
   plan.chaos_version = inv.dns.chaos_version;
+  plan.require_cookie = inv.dns.require_cookie;
   plan.chaos_identity = inv.dns.chaos_identity;
   plan.listen = inv.dns.listen;
   plan.metrics_listen = inv.dns.metrics_listen;
@@ -274,9 +275,9 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   std::vector<ViewSpec> specs = inv.dns.views;
   if (specs.empty()) {
     ViewSpec in{"internal", {inv.host.default_subnet, *IpPrefix::parse("127.0.0.0/8"), *IpPrefix::parse("::1/128")},
-                std::nullopt, "internal", std::nullopt, {}};
+                std::nullopt, "internal", std::nullopt, {}, std::nullopt};
     ViewSpec ex{"external", {*IpPrefix::parse("0.0.0.0/0"), *IpPrefix::parse("::/0")}, std::nullopt, "external",
-                std::nullopt, {}};
+                std::nullopt, {}, std::nullopt};
     specs = {in, ex};
   }
   std::set<std::string> known = {plan.internal_zone, plan.external_zone, plan.reverse_zone};
@@ -289,6 +290,15 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
     v.match_clients = spec.match_clients;
     v.horizon = spec.horizon;
     v.recursion = spec.recursion.value_or(spec.horizon == "internal");
+    if (spec.rate_limit) {
+      v.rate_limit = *spec.rate_limit;
+    } else {
+      // Off where only known prefixes are served, on where anyone may ask (a view matching "any").
+      bool any = std::any_of(spec.match_clients.begin(), spec.match_clients.end(),
+                             [](const IpPrefix& p) { return p.length == 0; });
+      v.rate_limit = inv.dns.rate_limit;
+      v.rate_limit.enabled = inv.dns.rate_limit_enabled.value_or(any);
+    }
     v.where = spec.where;
     std::vector<std::string> names;
     if (spec.zones) {

@@ -39,6 +39,7 @@ struct ViewPlan {
   std::vector<IpPrefix> match_clients;
   std::string horizon;  ///< "internal" or "external"
   bool recursion = false;
+  RateLimitSettings rate_limit;  ///< resolved: the view's own, else dns_server.rate_limit with the default on/off
   std::vector<ZonePlan> zones;
   std::vector<std::string> zone_names;  ///< every zone the view serves, zone files included
   Location where;                       ///< empty file for the built-in defaults
@@ -75,6 +76,7 @@ struct HorizonPlan {
   std::optional<std::string> chaos_version, chaos_identity;  ///< dns_server.chaos
   std::optional<Endpoint> metrics_listen;                    ///< dns_server.metrics.listen
   std::optional<DnstapSettings> dnstap;                      ///< dns_server.dnstap
+  bool require_cookie = false;                              ///< dns_server.require_cookie
 };
 
 /// The reverse zone name for an IPv4 prefix, on the enclosing octet boundary: 10.0.0.0/24 -> 0.0.10.in-addr.arpa.

@@ -238,10 +238,16 @@ std::string render_metrics(const MetricsInput& in) {
     e.sample(n("tcp_connections_open"), {}, in.tcp->open.load());
     e.family(n("tcp_connections_accepted_total"), "counter", "TCP connections accepted.");
     e.sample(n("tcp_connections_accepted_total"), {}, in.tcp->accepted.load());
-    e.family(n("tcp_connections_closed_idle_total"), "counter", "TCP connections closed by the idle timeout (RFC 7766 section 6.2.3).");
-    e.sample(n("tcp_connections_closed_idle_total"), {}, in.tcp->closed_idle.load());
-    e.family(n("tcp_connections_refused_total"), "counter", "TCP connections closed at once because the connection limit was reached.");
-    e.sample(n("tcp_connections_refused_total"), {}, in.tcp->refused.load());
+    e.family(n("tcp_connections_closed_total"), "counter",
+             "TCP connections closed by the server, by reason: idle (RFC 7766 section 6.2.3), evicted (the longest "
+             "idle, to make room at the cap), slow (a message not whole in time), unsent (a client not reading).");
+    e.sample(n("tcp_connections_closed_total"), {{"reason", "idle"}}, in.tcp->closed_idle.load());
+    e.sample(n("tcp_connections_closed_total"), {{"reason", "evicted"}}, in.tcp->evicted.load());
+    e.sample(n("tcp_connections_closed_total"), {{"reason", "slow"}}, in.tcp->closed_slow.load());
+    e.sample(n("tcp_connections_closed_total"), {{"reason", "unsent"}}, in.tcp->closed_unsent.load());
+    e.family(n("tcp_connections_refused_total"), "counter",
+             "TCP connections closed at once because their client already held its share of the table.");
+    e.sample(n("tcp_connections_refused_total"), {}, in.tcp->refused_per_client.load());
   }
   if (in.extra) in.extra(e);
   return e.text();

@@ -72,6 +72,30 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_option("-u,--user", user,
                  "after binding, switch to this user and its group (required as root)");
   app.add_flag("--allow-root", cl.server.allow_root, "as root without --user, serve as root anyway (not advised)");
+  // TCP under pressure (RFC 7766 §6.2.3); start-up settings.
+  int64_t idle_ms = cl.server.tcp.idle_timeout.count(), message_ms = cl.server.tcp.message_timeout.count();
+  std::string client_prefix = "32/64";
+  app.add_option("--tcp-max-connections", cl.server.tcp.max_connections,
+                 "TCP connection table size; at the cap a new connection closes the longest-idle one "
+                 "(default 0: RLIMIT_NOFILE minus descriptors kept for UDP and files)")
+      ->capture_default_str();
+  app.add_option("--tcp-max-per-client", cl.server.tcp.max_per_client,
+                 "TCP connections one client (see --tcp-client-prefix) may hold; more are closed at once; 0: no cap")
+      ->capture_default_str();
+  app.add_option("--tcp-client-prefix", client_prefix, "V4LEN/V6LEN: what counts as one client for the per-client cap")
+      ->capture_default_str();
+  app.add_option("--tcp-idle-timeout", idle_ms,
+                 "ms without an answered query before a TCP connection is closed; shrinks to a tenth as "
+                 "the table fills past half")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{3600000}));
+  app.add_option("--tcp-message-timeout", message_ms, "ms a TCP message may take from its first octet to its last")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{600000}));
+  app.add_option("--tcp-max-unsent", cl.server.tcp.max_unsent,
+                 "bytes of unsent replies after which a client that does not read is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{65536}, size_t{64} << 20));
   app.add_option("--log-level", cl.log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -112,6 +136,19 @@ CommandLine parse_command_line(int argc, char** argv) {
     return cl;
   }
   cl.server.inventory = inventory;
+  cl.server.tcp.idle_timeout = std::chrono::milliseconds(idle_ms);
+  cl.server.tcp.message_timeout = std::chrono::milliseconds(message_ms);
+  {
+    unsigned v4 = 0, v6 = 0;
+    char tail = 0;
+    if (std::sscanf(client_prefix.c_str(), "%u/%u%c", &v4, &v6, &tail) != 2 || v4 > 32 || v6 > 128) {
+      std::fprintf(stderr, "phoenix-dns: --tcp-client-prefix %s: not V4LEN/V6LEN (e.g. 32/64)\n", client_prefix.c_str());
+      cl.exit_code = 2;
+      return cl;
+    }
+    cl.server.tcp.client_prefix_v4 = static_cast<uint8_t>(v4);
+    cl.server.tcp.client_prefix_v6 = static_cast<uint8_t>(v6);
+  }
   if (!user.empty()) cl.server.user = user;
   if (!state_dir.empty()) cl.server.state_dir = state_dir;
   for (auto& l : listen) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "server/dnstap/tap.hpp"
+#include "server/cookie_secret.hpp"
 #include "server/forward/forwarder.hpp"
 #include "server/metrics.hpp"
 #include "server/net/udp_worker.hpp"
@@ -149,10 +150,16 @@ class Server {
                    tap_settings_.responses ? (tap_settings_.queries ? " and responses" : "responses") : "",
                    tap_->where());
     }
+    cookie_keeper_ = std::make_unique<CookieSecretKeeper>(
+        state_writable_ ? std::optional(*opts_.state_dir / "cookie-secret") : std::nullopt);
+    if (auto w = cookie_keeper_->refresh(std::chrono::system_clock::now()); !w.empty()) spdlog::warn("cookies: {}", w);
+    schedule_cookie_rotation();
     forwarder_.start();
     tcp_->set_forwarder(&forwarder_);
+    tcp_->set_cookies(&cookie_keeper_->secrets());
     for (size_t i = 0; i < udp_.size(); ++i) {
       udp_[i]->set_forwarder(&forwarder_);
+      udp_[i]->set_cookies(&cookie_keeper_->secrets());
       udp_[i]->start(("udp-" + std::to_string(i)).c_str());
     }
     tcp_->start();
@@ -192,6 +199,23 @@ class Server {
       udp_total += u->stats().queries;
     }
     spdlog::info("udp: {} queries, per thread: {}; tcp: {} queries", udp_total, per_worker, tcp_->stats().queries);
+    // Response rate limiting, per view of the data served last (view ids are that snapshot's).
+    if (auto snap = holder_.current())
+      for (horizon::ViewId v = 0; v < snap->view_data.size(); ++v) {
+        query::RrlCounters sum;
+        for (auto& u : udp_) {
+          const auto& c = u->rate_limiter().counters(v);
+          sum.limited += c.limited, sum.dropped += c.dropped, sum.slipped += c.slipped;
+        }
+        if (snap->view_data[v].rate_limit.enabled)
+          spdlog::info("rrl: view {}: {} replies over the limit, {} dropped, {} slipped", snap->view_data[v].name,
+                       sum.limited, sum.dropped, sum.slipped);
+      }
+    const TcpStats& ts = tcp_->tcp_stats();
+    spdlog::info("tcp: {} connections accepted; closed: {} longest-idle at the cap, {} over the per-client cap, "
+                 "{} idle, {} slow messages, {} unread replies",
+                 ts.accepted.load(), ts.evicted.load(), ts.refused_per_client.load(), ts.closed_idle.load(),
+                 ts.closed_slow.load(), ts.closed_unsent.load());
     // A reload still reading files finishes on its own; nothing it produces is published any more.
     reload_guard_.reset();
     reload_thread_.join();
@@ -337,7 +361,7 @@ class Server {
     for (auto& u : udp_) in.workers.push_back({"udp", &u->stats()});
     in.workers.push_back({"tcp", &tcp_->stats()});
     in.view_names = view_slots_.names();
-    in.tcp = &tcp_->connection_stats();
+    in.tcp = &tcp_->tcp_stats();
     in.reloads = &reloads_;
     in.snapshot = holder_.current();
     in.generation = holder_.generation();
@@ -396,6 +420,16 @@ class Server {
     asio::post(reload_io_, [outcome = std::move(outcome)]() mutable { outcome.reset(); });
   }
 
+  /// The cookie secret rotates every CookieSecretKeeper::kLifetime; checked every ten minutes.
+  void schedule_cookie_rotation() {
+    cookie_timer_.expires_after(std::chrono::minutes(10));
+    cookie_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      if (auto w = cookie_keeper_->refresh(std::chrono::system_clock::now()); !w.empty()) spdlog::warn("cookies: {}", w);
+      schedule_cookie_rotation();
+    });
+  }
+
   void schedule_retire() {
     retire_timer_.expires_after(std::chrono::milliseconds(500));
     retire_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -416,6 +450,7 @@ class Server {
     stopping_ = true;
     notifier_.send("STOPPING=1");
     retire_timer_.cancel();
+    cookie_timer_.cancel();
     for (auto& u : udp_) u->request_stop();
     asio::post(tcp_io_, [t = tcp_.get()] { t->stop(); });
     stop_deadline_ = std::chrono::steady_clock::now() + opts_.stop_grace;
@@ -452,6 +487,8 @@ class Server {
   asio::executor_work_guard<asio::io_context::executor_type> reload_guard_{reload_io_.get_executor()};
   asio::steady_timer retire_timer_{control_};
   asio::steady_timer stop_timer_{control_};
+  asio::steady_timer cookie_timer_{control_};
+  std::unique_ptr<CookieSecretKeeper> cookie_keeper_;  ///< outlives the workers' last batch (joined in run())
   std::vector<std::unique_ptr<UdpWorker>> udp_;
   std::unique_ptr<TcpListener> tcp_;
   std::thread tcp_thread_;

@@ -111,6 +111,7 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
     out = RRsetBlob(RRset{rrtype::TXT, 0, {std::string(1, static_cast<char>(text->size())) + *text}});
   };
   chaos_txt(plan.chaos_version, snap->chaos_version);
+  snap->require_cookie = plan.require_cookie;
   chaos_txt(plan.chaos_identity, snap->chaos_identity);
   bool ok = true;
   // Each zone file is read once and the same immutable zone is shared by every view that serves it.
@@ -131,6 +132,8 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
     ViewData vd;
     vd.name = v.name;
     vd.recursion = v.recursion;
+    vd.rate_limit = v.rate_limit;
+    snap->rate_limited = snap->rate_limited || v.rate_limit.enabled;
     for (auto& zp : v.zones) {
       std::string text = zone_plan_text(zp);
       std::vector<ZoneIssue> issues;

@@ -36,6 +36,7 @@ struct ViewData {
   /// Where this view's queries are counted (query::QueryStats::by_view); the server assigns it by
   /// name before publishing, so that the counts of a view stay with it across reloads.
   uint8_t metrics_slot = 0;
+  horizon::RateLimitSettings rate_limit;  ///< response rate limiting for UDP replies (server/query/rrl.hpp)
   ZoneSet zones;
 };
 
@@ -47,6 +48,8 @@ struct Snapshot {
   /// CH TXT answers (dns_server.chaos); an empty RRset means "not configured": REFUSED.
   RRsetBlob chaos_version, chaos_identity;
   uint64_t generation = 0;
+  bool require_cookie = false;  ///< dns_server.require_cookie
+  bool rate_limited = false;  ///< some view limits its response rate: the transports ask the limiter
   /// Precompiled replies for the common queries (server/query/precompiled.hpp); null = full path only.
   std::unique_ptr<const AnswerTable> answers;
 

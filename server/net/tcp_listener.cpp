@@ -1,6 +1,12 @@
 #include "tcp_listener.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
 
@@ -24,8 +30,99 @@ namespace phoenix::server {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Raises the soft descriptor limit to the hard one (what the unit's LimitNOFILE sets) and returns it.
+size_t descriptor_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? size_t{1} << 20 : static_cast<size_t>(rl.rlim_cur);
+}
+
+}  // namespace
+
+size_t reserved_descriptors(size_t nofile) { return std::min<size_t>(1024, nofile / 2); }
+
+size_t connection_cap(const TcpLimits& limits, size_t nofile) {
+  size_t room = nofile - reserved_descriptors(nofile);
+  size_t cap = limits.max_connections ? std::min(limits.max_connections, room) : room;
+  return std::max<size_t>(cap, 1);
+}
+
+std::chrono::milliseconds idle_timeout_at(const TcpLimits& limits, size_t open, size_t cap) {
+  const auto full = limits.idle_timeout;
+  if (cap < 2 || open * 2 <= cap) return full;
+  const auto floor = full / 10;
+  const size_t half = cap / 2;
+  const size_t over = std::min(open, cap) - half;
+  const size_t span = cap - half;
+  return full - (full - floor) * static_cast<int64_t>(over) / static_cast<int64_t>(span);
+}
+
+horizon::IpAddr client_key(const TcpLimits& limits, const horizon::IpAddr& a) {
+  horizon::IpPrefix p{a, a.is_v4() ? limits.client_prefix_v4 : limits.client_prefix_v6};
+  return p.network().addr;
+}
+
+struct TcpListener::Session {
+  explicit Session(tcp::socket s) : socket(std::move(s)) {}
+  tcp::socket socket;
+  horizon::IpAddr client, key;
+  Clock::time_point active;     ///< accepted, or its last query answered
+  Clock::time_point msg_start;  ///< the first octet of the message under way arrived
+  Link lru, partial;
+  bool in_table = false;
+  bool waiting = false;  ///< between queries, nothing received: stop() may close it
+};
+
+void TcpListener::List::push_back(Session* s, Link Session::*hook) {
+  Link& l = s->*hook;
+  l.prev = tail;
+  l.next = nullptr;
+  l.linked = true;
+  if (tail) (tail->*hook).next = s;
+  else head = s;
+  tail = s;
+  ++size;
+}
+
+void TcpListener::List::unlink(Session* s, Link Session::*hook) {
+  Link& l = s->*hook;
+  if (!l.linked) return;
+  if (l.prev) (l.prev->*hook).next = l.next;
+  else head = l.next;
+  if (l.next) (l.next->*hook).prev = l.prev;
+  else tail = l.prev;
+  l = {};
+  --size;
+}
+
+size_t TcpListener::KeyHash::operator()(const horizon::IpAddr& a) const noexcept {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: keys are few and short, any spread will do
+  for (uint8_t b : a.bytes) h = (h ^ b) * 1099511628211ull;
+  return static_cast<size_t>(h ^ static_cast<uint8_t>(a.family));
+}
+
 TcpListener::TcpListener(asio::io_context& io, SnapshotHolder& holder, TcpLimits limits)
-    : io_(io), holder_(holder), limits_(limits) {}
+    : io_(io), holder_(holder), limits_(limits), sweep_timer_(io) {}
+
+TcpListener::~TcpListener() {
+  // Sessions still listed belong to coroutines the io_context never finished: unlink them, so that
+  // their destruction (with the io_context's) finds no table to update.
+  while (table_.head) {
+    Session* s = table_.head;
+    table_.unlink(s, &Session::lru);
+    partial_.unlink(s, &Session::partial);
+    s->in_table = false;
+  }
+}
 
 void TcpListener::listen(const horizon::Endpoint& ep) {
   auto endpoint = to_asio<tcp>(ep);
@@ -34,13 +131,23 @@ void TcpListener::listen(const horizon::Endpoint& ep) {
   acc->set_option(tcp::acceptor::reuse_address(true));
   if (!ep.addr.is_v4()) acc->set_option(asio::ip::v6_only(true));
   acc->bind(endpoint);
-  acc->listen(asio::socket_base::max_listen_connections);
+  // The kernel caps this at net.core.somaxconn (4096 since Linux 5.4).
+  acc->listen(kListenBacklog);
   acceptors_.push_back(std::move(acc));
 }
 
 void TcpListener::start() {
   holder_.acquire(slot_);
+  const size_t nofile = descriptor_limit();
+  cap_ = connection_cap(limits_, nofile);
+  if (limits_.max_connections > cap_)
+    spdlog::warn("tcp: {} connections asked for, but RLIMIT_NOFILE ({}) allows {}", limits_.max_connections, nofile,
+                 cap_);
+  spdlog::info("tcp: at most {} connections ({} per client), idle {} ms, message {} ms", cap_,
+               limits_.max_per_client ? std::to_string(limits_.max_per_client) : std::string("any number"),
+               limits_.idle_timeout.count(), limits_.message_timeout.count());
   for (auto& acc : acceptors_) asio::co_spawn(io_, accept_loop(*acc), asio::detached);
+  sweep();
 }
 
 void TcpListener::stop() {
@@ -50,16 +157,55 @@ void TcpListener::stop() {
   // A session waiting for its next query with nothing received is closed now. One that is reading,
   // answering or writing, or that already has a query queued, is in flight: it answers everything
   // already received and then closes (see serve()); the server's stop grace period bounds this.
-  for (auto* s : waiting_)
-    if (s->available(ec) == 0) s->cancel(ec);
+  for (Session* s = table_.head; s; s = s->lru.next)
+    if (s->waiting && s->socket.available(ec) == 0) s->socket.cancel(ec);
+}
+
+void TcpListener::close(Session& s, CloseReason why) {
+  if (!s.in_table) return;
+  s.in_table = false;
+  table_.unlink(&s, &Session::lru);
+  tcp_stats_.open.set(table_.size);
+  partial_.unlink(&s, &Session::partial);
+  if (auto it = per_client_.find(s.key); it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+  switch (why) {
+    case CloseReason::evicted: ++tcp_stats_.evicted; break;
+    case CloseReason::idle: ++tcp_stats_.closed_idle; break;
+    case CloseReason::slow: ++tcp_stats_.closed_slow; break;
+    case CloseReason::unsent: ++tcp_stats_.closed_unsent; break;
+    case CloseReason::done: break;
+  }
+  boost::system::error_code ignored;
+  if (why != CloseReason::done) s.socket.shutdown(tcp::socket::shutdown_both, ignored);
+  s.socket.close(ignored);
+}
+
+void TcpListener::touch(Session& s) {
+  s.active = Clock::now();
+  table_.unlink(&s, &Session::lru);
+  table_.push_back(&s, &Session::lru);
+}
+
+void TcpListener::sweep() {
+  // Both lists are in time order, so each walk stops at the first session still in time: the cost is
+  // the number of sessions closed, not the table's size.
+  const auto now = Clock::now();
+  const auto idle = idle_timeout_at(limits_, table_.size, cap_);
+  while (table_.head && now - table_.head->active >= idle) close(*table_.head, CloseReason::idle);
+  while (partial_.head && now - partial_.head->msg_start >= limits_.message_timeout)
+    close(*partial_.head, CloseReason::slow);
+  if (stopping_ && table_.size == 0) return;  // let the io_context run out of work
+  sweep_timer_.expires_after(std::chrono::milliseconds(100));
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) sweep();
+  });
 }
 
 asio::awaitable<void> TcpListener::accept_loop(tcp::acceptor& acceptor) {
   while (!stopping_) {
     boost::system::error_code ec;
     tcp::endpoint peer;  // filled by accept itself: no getpeername per connection
-    auto socket =
-        std::make_shared<tcp::socket>(co_await acceptor.async_accept(peer, asio::redirect_error(asio::use_awaitable, ec)));
+    tcp::socket socket = co_await acceptor.async_accept(peer, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) co_return;
       // EMFILE and friends: back off briefly instead of spinning, and keep accepting.
@@ -68,20 +214,46 @@ asio::awaitable<void> TcpListener::accept_loop(tcp::acceptor& acceptor) {
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    if (sessions_.size() >= limits_.max_connections) {
-      // Refuse cleanly: the client sees a close, and UDP is not starved by connection state.
-      socket->close(ec);
-      ++conn_.refused;
+    const horizon::IpAddr client = to_ip(peer.address());
+    const horizon::IpAddr key = client_key(limits_, client);
+    auto& count = per_client_[key];
+    if (limits_.max_per_client && count >= limits_.max_per_client) {
+      // One source cannot hold the table: its extra connections are closed at once (Unbound's
+      // tcp-connection-limit does the same), and its older ones keep being served.
+      ++tcp_stats_.refused_per_client;
+      socket.close(ec);
       continue;
     }
-    sessions_.insert(socket);
-    ++conn_.accepted;
-    conn_.open.set(sessions_.size());
-    asio::co_spawn(io_, serve(socket, to_ip(peer.address())), asio::detached);
+    if (table_.size >= cap_) {
+      // RFC 7766 §6.2.3: under pressure the server may close idle connections. The longest idle one
+      // goes, so a flood of idle connections cannot keep a fresh client out.
+      close(*table_.head, CloseReason::evicted);
+      auto now = Clock::now();
+      if (now - last_full_warning_ >= std::chrono::seconds(10)) {
+        last_full_warning_ = now;
+        spdlog::warn("tcp: {} connections, the cap; closing the longest idle ones ({} so far)", cap_,
+                     tcp_stats_.evicted);
+      }
+    }
+    // The unsent-replies bound is kept by the kernel: a write that cannot complete means the send
+    // buffer is full (see flush in serve()).
+    if (limits_.max_unsent) socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(limits_.max_unsent)), ec);
+    ++count;
+    ++tcp_stats_.accepted;
+    auto s = std::make_shared<Session>(std::move(socket));
+    s->client = client;
+    s->key = key;
+    s->active = Clock::now();
+    s->in_table = true;
+    table_.push_back(s.get(), &Session::lru);
+    tcp_stats_.open.set(table_.size);
+    asio::co_spawn(io_, serve(std::move(s)), asio::detached);
   }
 }
 
-asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, horizon::IpAddr client) {
+asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
+  Session& s = *session;
+  tcp::socket& socket = s.socket;
   // Buffers live in the coroutine frame: one allocation per connection, none per query. Each holds
   // one largest message plus a batch, so that every query a read brings in is answered before the
   // next read and their replies leave in one write: two system calls per batch of pipelined queries
@@ -89,39 +261,66 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
   constexpr size_t kBatch = 16384;
   constexpr size_t kInCap = 2 + 65535 + kBatch;
   constexpr size_t kOutCap = 2 + query::kMaxTcpReply + kBatch;
-  // Not zeroed: clearing 160 KiB was 6% of the CPU time of a one-query connection.
-  auto in = std::make_unique_for_overwrite<uint8_t[]>(kInCap);
-  auto out = std::make_unique_for_overwrite<uint8_t[]>(kOutCap);
+  std::unique_ptr<uint8_t[]> in, out;
   size_t have = 0;  // bytes received and not yet answered (at most one partial message once answered)
-  asio::steady_timer idle(io_);
-  query::ForwardRequest fwd;
   uint16_t client_port = 0;  // only dnstap needs it: one getpeername per connection when it is on
   if (tap_) {
     boost::system::error_code pe;
-    client_port = socket->remote_endpoint(pe).port();
+    client_port = socket.remote_endpoint(pe).port();
   }
+  query::ForwardRequest fwd;
   try {
     boost::system::error_code ec;
-    bool arm = true;
+    // A connection that never sends costs no buffers: a flood of idle ones holds only their sockets.
+    s.waiting = true;
+    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    s.waiting = false;
+    if (ec || !socket.is_open()) throw boost::system::system_error(ec);
+    // Not zeroed: clearing 160 KiB was 6% of the CPU time of a one-query connection.
+    in = std::make_unique_for_overwrite<uint8_t[]>(kInCap);
+    out = std::make_unique_for_overwrite<uint8_t[]>(kOutCap);
+    socket.non_blocking(true, ec);
     for (;;) {
       size_t off = 0, pending = 0;  // pending: reply bytes (with length prefixes) in `out`
+      bool completed = false;       // a message was taken from `in` in this pass
       auto flush = [&]() -> asio::awaitable<void> {
-        if (pending)
-          co_await asio::async_write(*socket, asio::buffer(out.get(), pending), asio::redirect_error(asio::use_awaitable, ec));
+        if (!pending) co_return;
+        // Most writes complete at once; one that cannot means the client's window and our send
+        // buffer (sized to max_unsent) are full. Past the bound the client is not reading: close.
+        size_t n = socket.write_some(asio::buffer(out.get(), pending), ec);
+        if (ec == asio::error::would_block) ec = {}, n = 0;
+        if (!ec && n < pending) {
+          int queued = 0;
+          if (limits_.max_unsent && ::ioctl(socket.native_handle(), SIOCOUTQ, &queued) == 0 &&
+              static_cast<size_t>(queued) + (pending - n) > limits_.max_unsent) {
+            close(s, CloseReason::unsent);
+            ec = asio::error::connection_aborted;
+          } else {
+            co_await asio::async_write(socket, asio::buffer(out.get() + n, pending - n),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+          }
+        }
         pending = 0;
       };
-      // Closed under us (idle watchdog, client reset): the rest of the batch is not worth answering.
-      while (!ec && socket->is_open() && have - off >= 2) {
+      // Closed under us (idle sweep, eviction, client reset): the rest of the batch is not worth answering.
+      while (!ec && socket.is_open() && have - off >= 2) {
         const size_t len = static_cast<size_t>((in[off] << 8) | in[off + 1]);
         if (have - off < 2 + len) break;  // split across segments (RFC 7766 §8): read on
         const uint8_t* q = in.get() + off + 2;
         off += 2 + len;
+        completed = true;
         if (kOutCap - pending < 2 + query::kMaxTcpReply) {
           co_await flush();
           if (ec) break;
         }
         const zones::Snapshot* snap = holder_.acquire(slot_);
-        query::QueryContext ctx{snap, client, true, &stats_, forwarder_ ? &fwd : nullptr};
+        query::QueryContext ctx{snap, s.client, true, &stats_, forwarder_ ? &fwd : nullptr};
+        query::CookieState cookie;
+        if (cookies_) {
+          cookie.secrets = cookies_->load(std::memory_order_acquire);
+          cookie.now = static_cast<uint32_t>(::time(nullptr));
+          ctx.cookie = &cookie;
+        }
         size_t reply = query::answer_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
         const bool forwarded = reply == 0 && fwd.wanted;
         if (forwarded) {
@@ -131,61 +330,50 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
           if (ec) break;
           reply = co_await forward(fwd.query, *snap, out.get() + 2);
         }
-        if (tap_) tap_->exchange(*snap, true, client, client_port, q, len, out.get() + pending + 2, reply, forwarded);
+        if (tap_) tap_->exchange(*snap, true, s.client, client_port, q, len, out.get() + pending + 2, reply, forwarded);
         if (reply == 0) continue;  // dropped (a response, say): does not count as activity
-        arm = true;
+        // The idle time (RFC 7766 §6.2.3) counts from the last answer: a client trickling bytes, or
+        // sending what gets no reply, cannot keep a connection by it.
+        if (s.in_table) touch(s);
         out[pending] = static_cast<uint8_t>(reply >> 8);
         out[pending + 1] = static_cast<uint8_t>(reply);
         pending += 2 + reply;
       }
       if (ec) break;
       co_await flush();
-      if (ec || !socket->is_open()) break;
+      if (ec || !socket.is_open()) break;
       std::memmove(in.get(), in.get() + off, have - off);
       have -= off;
-      if (stopping_ && have < 2 && socket->available(ec) == 0) break;
-      // The idle watchdog (RFC 7766 §6.2.3): if no complete query arrives in time, closing the socket
-      // ends the read. It is re-armed only once a query was answered, so a client trickling bytes (or
-      // sending what gets no reply) cannot keep a connection, and it stays armed through the replies,
-      // so one that stops reading cannot pin it either. Once per batch: a batch's replies must be
-      // taken within the idle time.
-      if (arm) {
-        arm = false;
-        idle.expires_after(limits_.idle_timeout);
-        idle.async_wait([this, socket](const boost::system::error_code& e) {
-          if (!e) {
-            boost::system::error_code ignored;
-            socket->close(ignored);
-            ++conn_.closed_idle;
-          }
-        });
+      // The message timer starts at a message's first octet and is not reset by later ones.
+      if (have == 0) partial_.unlink(&s, &Session::partial);
+      else if ((completed || !s.partial.linked) && s.in_table) {
+        partial_.unlink(&s, &Session::partial);
+        s.msg_start = Clock::now();
+        partial_.push_back(&s, &Session::partial);
       }
+      if (stopping_ && have < 2 && socket.available(ec) == 0) break;
       // Between queries (nothing, or part of a length prefix): stop() may close it.
-      if (have < 2) waiting_.insert(socket.get());
-      size_t n = co_await socket->async_read_some(asio::buffer(in.get() + have, kInCap - have),
-                                                  asio::redirect_error(asio::use_awaitable, ec));
-      waiting_.erase(socket.get());
+      s.waiting = have < 2;
+      size_t n = co_await socket.async_read_some(asio::buffer(in.get() + have, kInCap - have),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+      s.waiting = false;
       if (ec) break;
+      if (have == 0 && n > 0 && s.in_table) {
+        s.msg_start = Clock::now();
+        partial_.push_back(&s, &Session::partial);
+      }
       have += n;
     }
+  } catch (const boost::system::system_error&) {
+    // Closed before it sent anything (idle, evicted, stopped): nothing to report.
   } catch (const std::exception& e) {
     spdlog::error("tcp: connection failed ({})", e.what());
   }
-  idle.cancel();
-  boost::system::error_code ignored;
-  socket->shutdown(tcp::socket::shutdown_both, ignored);
-  socket->close(ignored);
-  waiting_.erase(socket.get());
-  sessions_.erase(socket);
-  conn_.open.set(sessions_.size());
+  close(s, CloseReason::done);
 }
 
 asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out) {
-  if (size_t n = forwarder_->answer_from_cache(snap, q, out, query::kMaxTcpReply)) {
-    ++stats_.cache_hits;
-    co_return n;
-  }
-  ++stats_.cache_misses;
+  if (size_t n = forwarder_->answer_from_cache(snap, q, out, query::kMaxTcpReply)) co_return n;
   // The forwarder thread posts the reply back here and wakes us by cancelling the timer; the timer's
   // own expiry is only a backstop, since the forwarder always answers within its total timeout.
   struct Wait {

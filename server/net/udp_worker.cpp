@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <random>
 #include <system_error>
 
 #include "endpoint.hpp"
@@ -27,7 +29,8 @@ namespace {
 
 }  // namespace
 
-UdpWorker::UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder) : holder_(holder) {
+UdpWorker::UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder)
+    : holder_(holder), rrl_(std::random_device{}()) {
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(ep, ss);
   int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -129,12 +132,31 @@ unsigned UdpWorker::receive(int flags) {
 
 void UdpWorker::answer_batch(unsigned n) {
   const zones::Snapshot* snap = holder_.acquire(slot_);
+  const uint64_t now_ms = snap->rate_limited ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   std::chrono::steady_clock::now().time_since_epoch())
+                                                   .count())
+                                             : 0;
+  query::CookieState cookie;
+  if (cookies_) {
+    cookie.secrets = cookies_->load(std::memory_order_acquire);
+    cookie.now = static_cast<uint32_t>(::time(nullptr));
+    cookie.require = snap->require_cookie;
+  }
   unsigned out = 0;
   for (unsigned i = 0; i < n; ++i) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
+    cookie.valid = false;
+    if (cookies_) ctx.cookie = &cookie;
     size_t len = query::answer_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
     const bool forwarded = len == 0 && fwd_.wanted;
     if (forwarded) len = forward(*snap, i, tx_[out].data());
+    if (len != 0 && snap->rate_limited && !cookie.valid) {  // a valid server cookie proves the source
+      // RRL applies to UDP only (TCP, like a cookie, proves the source address); the view is matched again here so
+      // that the processor's fast and full paths stay untouched.
+      const horizon::ViewId view = snap->views.match(ctx.client);
+      if (view != horizon::kNoView)
+        len = rrl_.limit(tx_[out].data(), len, ctx.client, view, snap->view_data[view].rate_limit, now_ms);
+    }
     if (tap_) {
       uint16_t port = 0;
       auto peer = dnstap::peer_address(addr_[i], port);

@@ -14,6 +14,7 @@
 
 #include "horizon/ip_prefix.hpp"
 #include "server/query/precompiled.hpp"
+#include "server/query/rrl.hpp"
 #include "server/snapshot_holder.hpp"
 
 namespace phoenix::forward {
@@ -56,6 +57,8 @@ class UdpWorker {
     tap_ = own;
     fwd_tap_ = forwarder_thread;
   }
+  /// DNS cookies are answered with these secrets (read once per batch); unset: not answered.
+  void set_cookies(const std::atomic<const query::CookieSecrets*>* s) { cookies_ = s; }
   /// Starts the serving thread, named `name` (at most 15 characters) for top and perf.
   void start(const char* name);
   /// Any thread: answer what is queued on the socket now, then close it and end the thread. Returns
@@ -71,6 +74,8 @@ class UdpWorker {
   uint16_t port() const { return port_; }
   /// Read only after join(): the counters are the worker's own, never shared while it runs.
   const query::QueryStats& stats() const { return stats_; }
+  /// Response rate limiting counters by view id; like stats(), read only after join().
+  const query::RateLimiter& rate_limiter() const { return rrl_; }
 
  private:
   /// The socket as other threads see it: a forwarded reply may be sent from the forwarder's thread
@@ -103,6 +108,8 @@ class UdpWorker {
   query::ForwardRequest fwd_;
   dnstap::Ring* tap_ = nullptr;
   dnstap::Ring* fwd_tap_ = nullptr;
+  query::RateLimiter rrl_;
+  const std::atomic<const query::CookieSecrets*>* cookies_ = nullptr;  ///< this worker's own buckets: no lock between workers
   std::atomic<bool> stop_{false};
   std::atomic<bool> done_{false};
   std::thread thread_;

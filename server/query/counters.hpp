@@ -72,9 +72,13 @@ struct ViewCounters {
   Counter forwarded;                               ///< handed to the forwarder (cache or upstream)
 };
 
-/// TCP connection counts, kept by the TCP thread.
+/// TCP connection counts, kept by the TCP thread (server/net/tcp_listener.cpp says when each moves).
 struct TcpConnCounters {
-  Counter accepted, refused, closed_idle, open;
+  Counter accepted;            ///< taken into the table
+  Counter evicted;             ///< the longest idle, closed to make room at the cap (RFC 7766 §6.2.3)
+  Counter refused_per_client;  ///< closed at once: their client already held its share
+  Counter closed_idle, closed_slow, closed_unsent;  ///< idle timeout, message timeout, not reading
+  Counter open;                ///< a gauge: the connections in the table now
 };
 
 }  // namespace phoenix::query

@@ -1,5 +1,6 @@
 #include "processor.hpp"
 
+#include <cstring>
 #include <string_view>
 
 #include "wire_reader.hpp"
@@ -23,7 +24,12 @@ struct Answering {
   size_t opt_reserve = 0;
   bool ra = false;  ///< recursion available: set once the view is known to forward (RFC 1035 §4.1.1)
   uint8_t view_slot = kNoViewSlot;  ///< where the reply is counted, once the view is known
+  uint8_t cookie[kClientCookieLen + kServerCookieLen] = {};  ///< the COOKIE option we send back
+  bool has_cookie = false;
 };
+
+/// Room our OPT takes: the bare record, plus our COOKIE option when we send one.
+size_t opt_room(const Answering& a) { return 11 + (a.has_cookie ? 4 + sizeof a.cookie : 0); }
 
 uint8_t reply_flags1(const ParsedQuery& q, bool aa) {
   return static_cast<uint8_t>(0x80 | (q.opcode << 3) | (aa ? 0x04 : 0) | (q.rd ? 0x01 : 0));
@@ -34,7 +40,9 @@ uint8_t reply_flags2(const ParsedQuery& q, uint8_t rcode, bool ra = false) {
 
 size_t finish_with_opt(Answering& a, uint16_t rcode, int ede) {
   count_reply(a.ctx.stats, a.view_slot, a.q.qtype, rcode);
-  if (a.q.has_edns) a.w.put_opt(kOurPayload, static_cast<uint8_t>(rcode >> 4), a.q.do_bit, ede);
+  if (a.q.has_edns)
+    a.w.put_opt(kOurPayload, static_cast<uint8_t>(rcode >> 4), a.q.do_bit, ede, a.has_cookie ? a.cookie : nullptr,
+                sizeof a.cookie);
   return a.w.size();
 }
 
@@ -148,6 +156,17 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     q.have_question = false;
   }
   if (st == ParseStatus::formerr) return finish_error(a, rcode::FORMERR, kNoEde);
+  // Stage: cookie (RFC 7873 §5.2). A client cookie always gets a fresh server cookie back; a server
+  // cookie that does not verify counts as none.
+  if (q.cookie_len && ctx.cookie && ctx.cookie->secrets && q.has_edns) {
+    CookieState& c = *ctx.cookie;
+    c.valid = q.cookie_len > kClientCookieLen &&
+              server_cookie_valid(*c.secrets, q.cookie, q.cookie + kClientCookieLen, q.cookie_len - kClientCookieLen,
+                                  ctx.client, c.now);
+    std::memcpy(a.cookie, q.cookie, kClientCookieLen);
+    make_server_cookie(c.secrets->current, q.cookie, ctx.client, c.now, a.cookie + kClientCookieLen);
+    a.has_cookie = true;
+  }
   if (st == ParseStatus::notimp) return finish_error(a, rcode::NOTIMP, kNoEde);
   // RFC 6891 §6.1.3: a version we do not implement gets BADVERS (and our version, 0).
   if (q.has_edns && q.edns_version > 0) return finish_error(a, rcode::BADVERS, kNoEde);
@@ -167,7 +186,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     // AA clear: no CH zone is served, these are the server's own notes (as BIND, Knot and NSD answer).
     a.w.set_flags(reply_flags1(q, false), reply_flags2(q, 0));
     if (q.has_edns) {
-      a.opt_reserve = 11;
+      a.opt_reserve = opt_room(a);
       a.w.set_limit(a.w.limit() - a.opt_reserve);
     }
     return write_sections(a, r);
@@ -183,6 +202,13 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   const zones::Snapshot& snap = *ctx.snapshot;
   horizon::ViewId view = ctx.view_override != horizon::kNoView ? ctx.view_override : snap.views.match(ctx.client);
   if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+  // RFC 7873 §5.2.3: with require_cookie, a UDP client that sent only a client cookie (or a bad server
+  // one) gets BADCOOKIE and a server cookie to retry with; exempt prefixes are served as before.
+  if (a.has_cookie && ctx.cookie->require && !ctx.cookie->valid && !ctx.tcp) {
+    bool exempt = false;
+    for (auto& p : ctx.snapshot->view_data[view].rate_limit.exempt) exempt = exempt || p.contains(ctx.client);
+    if (!exempt) return finish_error(a, rcode::BADCOOKIE, kNoEde);
+  }
 
   // RA tells the client whether this view resolves names beyond our zones (RFC 1035 §4.1.1).
   const zones::ViewData& vd = snap.view_data[view];
@@ -207,7 +233,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   a.w.set_flags(reply_flags1(q, result.authoritative), reply_flags2(q, 0, a.ra));
   if (q.has_edns) {
     // Keep room for our OPT so that adding it can never push the reply past the client's limit.
-    a.opt_reserve = 11;
+    a.opt_reserve = opt_room(a);
     a.w.set_limit(a.w.limit() - a.opt_reserve);
   }
   return write_sections(a, result);

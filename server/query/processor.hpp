@@ -9,6 +9,7 @@
 
 #include "horizon/ip_prefix.hpp"
 #include "server/query/counters.hpp"
+#include "server/query/cookie.hpp"
 #include "server/query/wire_reader.hpp"
 #include "zones/snapshot.hpp"
 
@@ -57,6 +58,9 @@ struct QueryContext {
   ForwardRequest* forward = nullptr;
   /// Answer as this view instead of matching `client` (used to precompile replies per view).
   horizon::ViewId view_override = horizon::kNoView;
+  /// DNS cookies (RFC 7873): the secrets and time, and where the verdict on the query's cookie goes;
+  /// null: COOKIE options are parsed (malformed ones are FORMERR) but not answered.
+  CookieState* cookie = nullptr;
 };
 
 /// The largest UDP reply this client accepts (RFC 6891 §6.2.3: never below 512; at most what we advertise).

@@ -100,12 +100,20 @@ ParseStatus parse_query(const uint8_t* p, size_t len, ParsedQuery& q) noexcept {
       q.udp_size = zones::read_u16(rr + 2);
       q.edns_version = rr[5];
       q.do_bit = rr[6] & 0x80;
-      // Options must tile the rdata exactly; their contents are ignored (unknown options too).
+      // Options must tile the rdata exactly; their contents are ignored (unknown options too),
+      // except COOKIE.
       size_t o = off, end = off + rdlen;
       while (o < end) {
         if (o + 4 > end) return ParseStatus::formerr;
         size_t olen = zones::read_u16(p + o + 2);
         if (o + 4 + olen > end) return ParseStatus::formerr;
+        // --- COOKIE (RFC 7873 §5.2.2): 8 octets of client cookie, or 8 + 8..32 with a server cookie;
+        // any other length is malformed. The first COOKIE option counts.
+        if (zones::read_u16(p + o) == 10 && q.cookie_len == 0) {
+          if (olen != 8 && (olen < 16 || olen > 40)) return ParseStatus::formerr;
+          std::memcpy(q.cookie, p + o + 4, olen);
+          q.cookie_len = static_cast<uint8_t>(olen);
+        }
         o += 4 + olen;
       }
     }

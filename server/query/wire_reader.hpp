@@ -8,7 +8,7 @@ namespace phoenix::query {
 
 namespace rcode {
 inline constexpr uint16_t NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4, REFUSED = 5,
-                          BADVERS = 16;
+                          BADVERS = 16, BADCOOKIE = 23;
 }
 
 /// What parsing decided. `drop` means no reply at all (RFC 1035 §4.1.1: never answer a response).
@@ -27,6 +27,9 @@ struct ParsedQuery {
   uint16_t udp_size = 512;     ///< the client's advertised payload size, as sent
   uint8_t edns_version = 0;
   bool do_bit = false;
+  // --- EDNS COOKIE option (RFC 7873 §4); kept apart until EDNS options have one shared reader.
+  uint8_t cookie[40];      ///< client cookie (8 octets), then the server cookie if any
+  uint8_t cookie_len = 0;  ///< 0: no COOKIE option; else 8 or 16..40 (other lengths are FORMERR)
 };
 
 /// Parses `len` bytes at `p`. Never reads outside them, never allocates, never loops unbounded.

@@ -155,8 +155,10 @@ bool WireWriter::put_rrset(Section s, const zones::RRsetRef& ref) {
   return true;
 }
 
-bool WireWriter::put_opt(uint16_t payload, uint8_t ext_rcode, bool do_bit, int ede) {
-  size_t need = 11 + (ede >= 0 ? 6 : 0);
+bool WireWriter::put_opt(uint16_t payload, uint8_t ext_rcode, bool do_bit, int ede, const uint8_t* cookie,
+                         size_t cookie_len) {
+  const size_t cookie_opt = cookie ? 4 + cookie_len : 0;
+  size_t need = 11 + (ede >= 0 ? 6 : 0) + cookie_opt;
   if (size_ + need > cap_) return false;  // OPT space is reserved by the caller, so the cap is what counts
   uint8_t* p = buf_ + size_;
   p[0] = 0;
@@ -166,11 +168,19 @@ bool WireWriter::put_opt(uint16_t payload, uint8_t ext_rcode, bool do_bit, int e
   p[6] = 0;  // version 0
   p[7] = do_bit ? 0x80 : 0;
   p[8] = 0;
-  zones::write_u16(p + 9, static_cast<uint16_t>(ede >= 0 ? 6 : 0));
+  zones::write_u16(p + 9, static_cast<uint16_t>(need - 11));
+  size_t o = 11;
   if (ede >= 0) {
     zones::write_u16(p + 11, 15);  // EDE option code (RFC 8914 §2)
     zones::write_u16(p + 13, 2);
     zones::write_u16(p + 15, static_cast<uint16_t>(ede));
+    o += 6;
+  }
+  // --- COOKIE (RFC 7873 §4), kept apart until EDNS options have one shared writer.
+  if (cookie) {
+    zones::write_u16(p + o, 10);
+    zones::write_u16(p + o + 2, static_cast<uint16_t>(cookie_len));
+    std::memcpy(p + o + 4, cookie, cookie_len);
   }
   size_ += need;
   bump(Section::additional);

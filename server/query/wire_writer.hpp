@@ -31,7 +31,9 @@ class WireWriter {
   /// All records of one RRset; false (and nothing written) if they do not fit.
   bool put_rrset(Section s, const zones::RRsetRef& ref);
   /// OPT pseudo-RR (RFC 6891 §6.1.2); `ede` adds an Extended DNS Error option (RFC 8914) when >= 0.
-  bool put_opt(uint16_t payload, uint8_t ext_rcode, bool do_bit, int ede);
+  /// `cookie`: the COOKIE option's content to send (client + server cookie), or null.
+  bool put_opt(uint16_t payload, uint8_t ext_rcode, bool do_bit, int ede, const uint8_t* cookie = nullptr,
+               size_t cookie_len = 0);
 
   /// Drops every section after the question (for TC and error replies).
   void truncate_to_question();

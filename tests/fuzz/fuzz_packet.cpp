@@ -1,8 +1,9 @@
 // fuzz_packet -- any bytes through parse and the whole answer path, against the example inventory
 // plus the differential-test zone file (CNAME chains, wildcards, delegations, truncation).
 //
-// Byte 0 picks the transport and the client (so both views and TCP limits are reached); the rest is
-// the packet. Checked invariants: no crash or sanitizer report, the reply fits the buffer, and a reply
+// Byte 0 picks the transport and the client (so both views and TCP limits are reached), whether
+// cookies are answered (and required), and whether the reply then goes through the response rate
+// limiter, which parses replies (server/query/rrl.hpp); the rest is the packet. Checked invariants: no crash or sanitizer report, the reply fits the buffer, and a reply
 // is a response (QR=1) carrying the query's ID.
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include "horizon/loader.hpp"
 #include "horizon/plan.hpp"
 #include "server/query/processor.hpp"
+#include "server/query/rrl.hpp"
 #include "zones/snapshot.hpp"
 
 using namespace phoenix;
@@ -50,7 +52,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> out(cap);
   query::QueryStats stats;
   query::QueryContext ctx{g_snapshot.get(), (mode & 4) ? external : internal, tcp, &stats};
+  static const query::CookieSecrets secrets = [] {
+    query::CookieSecrets s;
+    for (size_t i = 0; i < 16; ++i) s.current[i] = static_cast<uint8_t>(i), s.previous[i] = static_cast<uint8_t>(i * 7);
+    s.has_previous = true;
+    return s;
+  }();
+  query::CookieState cookie{&secrets, 1700000000u, (mode & 0x10) != 0};
+  if (mode & 8) ctx.cookie = &cookie;
   size_t n = query::process_query(in.data(), in.size(), ctx, out.data(), out.size());
+  if (mode & 0x20 && n > 0) {
+    static query::RateLimiter limiter(1);
+    static uint64_t now = 0;
+    horizon::RateLimitSettings rl;
+    rl.enabled = true;
+    rl.responses_per_second = rl.nxdomains_per_second = rl.errors_per_second = 1;
+    size_t before = n;
+    n = limiter.limit(out.data(), n, ctx.client, 1, rl, now += 10);
+    if (n > before) std::abort();
+    if (n == 0) return 0;
+  }
   if (n > cap) std::abort();
   if (n > 0) {
     if (n < 12 || in.size() < 2 || !(out[2] & 0x80)) std::abort();

@@ -1,0 +1,171 @@
+#include "rrl.hpp"
+
+#include <algorithm>
+
+#include "zones/rrset.hpp"
+
+namespace phoenix::query {
+namespace {
+
+enum class Kind : uint8_t { answer = 1, nxdomain = 2, error = 3 };
+
+/// A 64-bit mix (the finaliser of SplitMix64): enough to spread keys over the table.
+uint64_t mix(uint64_t h) {
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+uint64_t add(uint64_t h, uint64_t v) { return mix(h ^ v) + 0x9e3779b97f4a7c15ull; }
+
+/// Hashes the name at `off` in `msg`, lower-cased and with compression followed (each pointer must go
+/// back, RFC 1035 §4.1.4, so the walk ends). Sets `end` past the name in place. False if malformed.
+bool hash_name(const uint8_t* msg, size_t len, size_t off, uint64_t& h, size_t& end) {
+  bool jumped = false;
+  size_t total = 0;
+  for (;;) {
+    if (off >= len) return false;
+    uint8_t l = msg[off];
+    if ((l & 0xc0) == 0xc0) {
+      if (off + 2 > len) return false;
+      size_t target = static_cast<size_t>(((l & 0x3f) << 8) | msg[off + 1]);
+      if (target >= off) return false;
+      if (!jumped) end = off + 2;
+      jumped = true;
+      off = target;
+      continue;
+    }
+    if (l & 0xc0) return false;
+    if (off + 1 + l > len || (total += l + 1u) > 255) return false;
+    // Eight octets per mixing step: the hash is on the path of every limited reply.
+    uint64_t word = l;
+    for (size_t k = 1; k <= l; ++k) {
+      uint8_t c = msg[off + k];
+      word = (word << 8) | ((c >= 'A' && c <= 'Z') ? c + 32u : c);
+      if (k % 8 == 7) {
+        h = add(h, word);
+        word = 0;
+      }
+    }
+    h = add(h, word);
+    off += 1 + l;
+    if (l == 0) {
+      if (!jumped) end = off;
+      return true;
+    }
+  }
+}
+
+/// Skips one resource record at `off`; false if it runs past the message.
+bool skip_rr(const uint8_t* msg, size_t len, size_t& off, uint16_t* type) {
+  uint64_t ignored = 0;
+  if (!hash_name(msg, len, off, ignored, off) || off + 10 > len) return false;
+  *type = zones::read_u16(msg + off);
+  off += 10 + zones::read_u16(msg + off + 8);
+  return off <= len;
+}
+
+/// The zone of an NXDOMAIN reply: the SOA owner in its authority section (RFC 2308 §3).
+uint64_t nxdomain_zone(const uint8_t* msg, size_t len, size_t after_question) {
+  size_t off = after_question;
+  uint16_t type = 0;
+  for (unsigned i = 0, an = zones::read_u16(msg + 6); i < an; ++i)
+    if (!skip_rr(msg, len, off, &type)) return 0;
+  for (unsigned i = 0, ns = zones::read_u16(msg + 8); i < ns; ++i) {
+    size_t start = off, end = 0;
+    uint64_t h = 0x5a;
+    if (!hash_name(msg, len, start, h, end)) return 0;
+    if (!skip_rr(msg, len, off, &type)) return 0;
+    if (type == zones::rrtype::SOA) return h;
+  }
+  return 0;
+}
+
+}  // namespace
+
+RateLimiter::RateLimiter(uint64_t seed) : seed_(mix(seed) | 1), table_(std::make_unique<Bucket[]>(kBuckets)) {}
+
+size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, horizon::ViewId view,
+                          const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
+  if (!s.enabled || len < 12 || view == horizon::kNoView) return len;
+  for (auto& p : s.exempt)
+    if (p.contains(client)) return len;
+
+  // The response class, and its rate.
+  const uint8_t rc = reply[3] & 0x0f;
+  const Kind kind = rc == 0 ? Kind::answer : rc == 3 ? Kind::nxdomain : Kind::error;
+  const uint32_t rate = kind == Kind::answer     ? s.responses_per_second
+                        : kind == Kind::nxdomain ? s.nxdomains_per_second
+                                                 : s.errors_per_second;
+  if (rate == 0) return len;
+  uint64_t h = add(seed_, (uint64_t{view} << 8) | static_cast<uint8_t>(kind));
+  horizon::IpPrefix cut{client, client.is_v4() ? s.ipv4_prefix : s.ipv6_prefix};
+  const auto net = cut.network().addr;
+  for (size_t i = 0; i < (client.is_v4() ? 4u : 16u); i += 8) {
+    uint64_t word = 0;
+    for (size_t k = 0; k < 8 && i + k < 16; ++k) word = (word << 8) | net.bytes[i + k];
+    h = add(h, word);
+  }
+  if (kind != Kind::error && zones::read_u16(reply + 4) == 1) {
+    uint64_t name = 0x17;
+    size_t end = 12;
+    if (!hash_name(reply, len, 12, name, end) || end + 4 > len) return len;  // not ours to judge
+    if (kind == Kind::answer) h = add(add(h, name), zones::read_u16(reply + end));
+    else h = add(h, nxdomain_zone(reply, len, end + 4));
+  }
+  if (h == 0) h = 1;
+
+  // The bucket: this key's, else the stalest of four neighbours (an idle client's is reused first).
+  constexpr size_t kWays = 4;
+  Bucket* b = nullptr;
+  Bucket* stalest = nullptr;
+  for (size_t w = 0; w < kWays; ++w) {
+    Bucket& c = table_[(h + w) & (kBuckets - 1)];
+    if (c.key == h) {
+      b = &c;
+      break;
+    }
+    if (!stalest || c.key == 0 || (stalest->key != 0 && c.last_ms < stalest->last_ms)) stalest = &c;
+  }
+  const int64_t credit = int64_t{rate} * 1000;  // one second's worth
+  if (!b) {
+    b = stalest;
+    *b = Bucket{h, now_ms, credit, 0};
+  }
+  // Credit accrues at `rate` per second, up to one second's worth; debt is bounded by `window` seconds.
+  const uint64_t elapsed = now_ms > b->last_ms ? std::min<uint64_t>(now_ms - b->last_ms, 3600000) : 0;
+  b->last_ms = now_ms;
+  b->balance = std::min<int64_t>(credit, b->balance + static_cast<int64_t>(elapsed) * rate);
+  if (b->balance >= 1000) {
+    b->balance -= 1000;
+    return len;
+  }
+  b->balance = std::max<int64_t>(b->balance - 1000, -credit * s.window);
+  RrlCounters& c = counters_[view < kMaxViews ? view : kMaxViews - 1];
+  ++c.limited;
+  if (s.slip && ++b->drops % s.slip == 0) {
+    ++c.slipped;
+    return truncate_reply(reply, len);
+  }
+  ++c.dropped;
+  return 0;
+}
+
+size_t truncate_reply(uint8_t* reply, size_t len) noexcept {
+  if (len < 12) return len;
+  size_t end = 12;
+  bool question = false;
+  if (zones::read_u16(reply + 4) == 1) {
+    uint64_t ignored = 0;
+    question = hash_name(reply, len, 12, ignored, end) && end + 4 <= len;
+  }
+  reply[2] |= 0x02;  // TC
+  reply[4] = 0;
+  reply[5] = question ? 1 : 0;
+  std::fill(reply + 6, reply + 12, uint8_t{0});
+  return question ? end + 4 : 12;
+}
+
+}  // namespace phoenix::query

@@ -1,0 +1,60 @@
+// rrl -- response rate limiting (BIND's and Knot's RRL) for UDP replies: a fixed table of token
+// buckets per client prefix and response class, owned by one worker, so no lock and no allocation.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "horizon/inventory.hpp"
+#include "horizon/ip_prefix.hpp"
+#include "horizon/view_table.hpp"
+
+namespace phoenix::query {
+
+/// Per view: how many replies went over the limit, and what became of them.
+struct RrlCounters {
+  uint64_t limited = 0, dropped = 0, slipped = 0;
+};
+
+/// One per UDP worker. limit() looks at a reply about to be sent and decides: send it, drop it, or
+/// send it truncated (TC=1, question only) so that a real client retries over TCP while a spoofed
+/// victim gets nothing larger than the query (RFC 5358's concern, BIND's "slip").
+///
+/// Buckets are keyed by the view, the client's address cut to ipv4_prefix/ipv6_prefix, and the
+/// response class: answers by name and type, NXDOMAIN by zone (the SOA owner in the reply), errors
+/// as one class. Each bucket holds up to one second's worth of credit and up to `window` seconds'
+/// worth of debt, so a client that floods stays limited until its average falls below the rate.
+class RateLimiter {
+ public:
+  static constexpr size_t kBuckets = size_t{1} << 16;  ///< a power of two; 32 bytes each
+  static constexpr size_t kMaxViews = 32;              ///< views past this share the last counters
+
+  /// `seed` keys the bucket hash, so that nobody can aim collisions at a bucket.
+  explicit RateLimiter(uint64_t seed);
+
+  /// Returns the length to send: `len` (within the rate, exempt, or not a reply we limit), 0 (drop),
+  /// or the length of the truncated reply it wrote over `reply` (slip). `now_ms`: a monotonic clock.
+  size_t limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, horizon::ViewId view,
+               const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept;
+
+  const RrlCounters& counters(horizon::ViewId view) const { return counters_[view < kMaxViews ? view : kMaxViews - 1]; }
+
+ private:
+  struct Bucket {
+    uint64_t key = 0;      ///< 0: empty
+    uint64_t last_ms = 0;  ///< when credit was last added
+    int64_t balance = 0;   ///< thousandths of a reply; negative: debt
+    uint32_t drops = 0;    ///< replies over the limit, for the slip count
+  };
+  uint64_t seed_;
+  std::unique_ptr<Bucket[]> table_;
+  std::array<RrlCounters, kMaxViews> counters_{};
+};
+
+/// Rewrites the reply in `reply` into its truncated form in place: the header with TC set and no
+/// records, and the question. Returns the new length (the header alone if the question is unreadable).
+size_t truncate_reply(uint8_t* reply, size_t len) noexcept;
+
+}  // namespace phoenix::query

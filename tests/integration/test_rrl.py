@@ -1,0 +1,185 @@
+"""Response rate limiting: a spoofed-style flood from one /24 is cut down (dropped, every slip-th reply
+truncated) while another /24 keeps getting every answer; TCP and views off by default are not limited.
+
+The flood is bounded in count and time; the figures are printed for the report.
+"""
+import re
+import socket
+import struct
+import time
+import unittest
+
+import dnsprobe as w
+from harness import Server, copy_inventory, dig
+
+NAME = "ollama.phoenix.thinkheads.ai"  # served in the external view (127.0.0.2 and beyond)
+RATE = 10
+
+
+def with_rate_limit(files):
+    files["phoenix_hypervisor_config.json"]["dns_server"]["rate_limit"] = {
+        "responses_per_second": RATE, "nxdomains_per_second": 5, "window": 5, "slip": 2,
+        "exempt": ["127.0.3.0/24"]}
+
+
+def burst(port, source, n, name=NAME):
+    """Sends n queries at once from `source`; returns (full replies, truncated replies) within 0.5 s."""
+    full = truncated = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        for i in range(n):
+            s.sendto(w.query(name, qid=i), ("127.0.0.1", port))
+        s.settimeout(0.5)
+        try:
+            for _ in range(n):
+                r = w.parse(s.recv(4096))
+                if "tc" in r.flags:
+                    truncated += 1
+                else:
+                    full += 1
+        except socket.timeout:
+            pass
+    return full, truncated
+
+
+class RrlTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.inventory = copy_inventory(edit=with_rate_limit)
+        cls.server = Server(cls.inventory).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_flood_from_one_prefix_leaves_another_served(self):
+        port = self.server.port
+        query = w.query(NAME, qid=0x1111)
+        flooders = []
+        for i in range(50):  # 127.0.1.1-50: one /24, as a spoofed flood aimed at a victim network looks
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((f"127.0.1.{i + 1}", 0))
+            s.setblocking(False)
+            flooders.append(s)
+        honest = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        honest.bind(("127.0.2.1", 0))
+        honest.settimeout(1.0)
+        sent = full = truncated = 0
+        honest_sent = honest_ok = 0
+        start = time.monotonic()
+        next_honest = start
+        try:
+            while time.monotonic() - start < 3.0 and sent < 8000:
+                for s in flooders[:10]:
+                    s.sendto(query, ("127.0.0.1", port))
+                    sent += 1
+                flooders.append(flooders.pop(0))
+                for s in flooders:
+                    while True:
+                        try:
+                            data = s.recv(4096)
+                        except BlockingIOError:
+                            break
+                        r = w.parse(data)
+                        if "tc" in r.flags:
+                            truncated += 1
+                            self.assertFalse(r.answer)
+                        else:
+                            full += 1
+                if time.monotonic() >= next_honest:  # 5 queries a second: under the rate
+                    next_honest += 0.2
+                    honest_sent += 1
+                    honest.sendto(w.query(NAME, qid=honest_sent), ("127.0.0.1", port))
+                    r = w.parse(honest.recv(4096))
+                    if r.rcode == "NOERROR" and "tc" not in r.flags and r.answer:
+                        honest_ok += 1
+                time.sleep(0.005)
+            # TCP is exempt (it proves the source address): a flooding prefix still gets its answer.
+            with socket.create_connection(("127.0.0.1", port), timeout=2, source_address=("127.0.1.7", 0)) as t:
+                t.sendall(struct.pack(">H", len(query)) + query)
+                self.assertEqual(w.read_tcp_reply(t).rcode, "NOERROR")
+            # So is an exempt prefix.
+            exempt_ok = sum(w.ask_udp(port, query, timeout=1.0, source="127.0.3.1") is not None for _ in range(40))
+        finally:
+            for s in flooders:
+                s.close()
+            honest.close()
+        elapsed = time.monotonic() - start
+        print(f"\nrrl figures: flood {sent} queries in {elapsed:.1f} s from 127.0.1.0/24: {full} full replies, "
+              f"{truncated} truncated (slip), {sent - full - truncated} dropped; honest 127.0.2.1: {honest_ok} of "
+              f"{honest_sent} answered", flush=True)
+        self.assertGreater(sent, 500)
+        self.assertEqual(honest_ok, honest_sent)
+        self.assertGreater(honest_sent, 5)
+        # At most the burst plus the rate over the run (with a second of slack) get full answers.
+        self.assertLessEqual(full, RATE * (elapsed + 2))
+        self.assertGreater(full, 0)
+        # slip 2: every other limited reply is truncated, so about as many are truncated as dropped.
+        limited = sent - full
+        self.assertGreater(truncated, limited * 0.3)
+        self.assertLess(truncated, limited * 0.7)
+        self.assertEqual(exempt_ok, 40)
+
+    def test_views_matching_known_prefixes_are_not_limited(self):
+        # 127.0.0.1 is the example's internal view: rate limiting is off there by default.
+        self.assertEqual(burst(self.server.port, "127.0.0.1", 100, "ollama.internal.thinkheads.ai"), (100, 0))
+
+    def test_dig_retries_a_slipped_reply_over_tcp(self):
+        # Use up the bucket of 127.0.4.0/24, then dig (which follows TC=1 to TCP) still gets the answer.
+        query = w.query(NAME)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.4.1", 0))
+            for _ in range(60):
+                s.sendto(query, ("127.0.0.1", self.server.port))
+        r = dig(self.server.port, NAME, source="127.0.4.2", extra=("+tries=3",), timeout=8)
+        self.assertEqual(r.rcode, "NOERROR")
+        self.assertTrue(r.answer)
+
+    def test_the_stop_line_counts_per_view(self):
+        srv = Server(self.inventory).start()
+        try:
+            query = w.query(NAME)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.5.1", 0))
+                for _ in range(100):
+                    s.sendto(query, ("127.0.0.1", srv.port))
+            time.sleep(0.3)
+        finally:
+            srv.stop()
+        m = re.search(r"rrl: view external: (\d+) replies over the limit, (\d+) dropped, (\d+) slipped", srv.output())
+        self.assertIsNotNone(m, srv.output())
+        limited, dropped, slipped = map(int, m.groups())
+        self.assertGreaterEqual(limited, 100 - RATE - 5)
+        self.assertEqual(limited, dropped + slipped)
+        self.assertNotIn("rrl: view internal", srv.output())
+
+
+class RrlConfigTest(unittest.TestCase):
+    def test_unknown_key_is_an_error(self):
+        def edit(files):
+            files["phoenix_hypervisor_config.json"]["dns_server"]["rate_limit"] = {"responses_per_secnd": 5}
+        inv = copy_inventory(edit=edit)
+        srv = Server(inv)
+        srv.start(wait=False)
+        rc = srv.proc.wait(timeout=20)
+        srv.stop()
+        self.assertEqual(rc, 1)
+        self.assertIn('/dns_server/rate_limit/responses_per_secnd: unknown rate_limit key', srv.output())
+
+    def test_view_override_turns_it_off(self):
+        def edit(files):
+            dns = files["phoenix_hypervisor_config.json"]["dns_server"]
+            dns["rate_limit"] = {"responses_per_second": 2}
+            dns["views"][1]["rate_limit"] = False
+        with Server(copy_inventory(edit=edit)) as srv:
+            self.assertEqual(burst(srv.port, "127.0.6.1", 30), (30, 0))
+
+    def test_view_override_numbers(self):
+        def edit(files):
+            files["phoenix_hypervisor_config.json"]["dns_server"]["views"][1]["rate_limit"] = {
+                "responses_per_second": 3, "slip": 0}
+        with Server(copy_inventory(edit=edit)) as srv:
+            self.assertEqual(burst(srv.port, "127.0.7.1", 20), (3, 0))  # 3 of credit; slip 0: no truncated
+
+if __name__ == "__main__":
+    unittest.main()

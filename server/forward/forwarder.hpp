@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "cache.hpp"
-#include "server/query/wire_reader.hpp"
+#include "server/query/processor.hpp"
 #include "zones/snapshot.hpp"
 
 namespace phoenix::forward {

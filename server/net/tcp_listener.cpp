@@ -16,7 +16,7 @@
 
 #include "endpoint.hpp"
 #include "server/forward/forwarder.hpp"
-#include "server/query/precompiled.hpp"
+#include "server/query/processor.hpp"
 
 namespace phoenix::server {
 
@@ -113,7 +113,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
         }
         const zones::Snapshot* snap = holder_.acquire(slot_);
         query::QueryContext ctx{snap, client, true, &stats_, forwarder_ ? &fwd : nullptr};
-        size_t reply = query::answer_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
+        size_t reply = query::process_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
         if (reply == 0 && fwd.wanted) {
           fwd.wanted = false;
           // The replies before this one go out first: they must not wait for an upstream.

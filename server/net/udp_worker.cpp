@@ -131,7 +131,7 @@ void UdpWorker::answer_batch(unsigned n) {
   unsigned out = 0;
   for (unsigned i = 0; i < n; ++i) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
-    size_t len = query::answer_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
+    size_t len = query::process_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
     if (len == 0 && fwd_.wanted) len = forward(*snap, i, tx_[out].data());
     if (len == 0) continue;  // dropped: compact the batch
     tx_iov_[out] = {tx_[out].data(), len};

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "horizon/ip_prefix.hpp"
-#include "server/query/precompiled.hpp"
+#include "server/query/processor.hpp"
 #include "server/snapshot_holder.hpp"
 
 namespace phoenix::forward {
@@ -23,7 +23,7 @@ class Forwarder;
 namespace phoenix::server {
 
 /// Owns one UDP socket and the thread that serves it. The thread blocks in recvmmsg until at least
-/// one datagram is there, takes up to kBatch at once, answers each with answer_query() and sends all
+/// one datagram is there, takes up to kBatch at once, answers each with process_query() and sends all
 /// replies with one sendmmsg: two system calls per batch, like a bare echo server. All buffers are
 /// preallocated: nothing on this path allocates or locks (except a snapshot refresh after a reload).
 ///

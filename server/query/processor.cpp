@@ -2,41 +2,37 @@
 
 #include <string_view>
 
-#include "wire_reader.hpp"
-#include "wire_writer.hpp"
+#include "precompiled.hpp"
+#include "wire/writer.hpp"
 
 namespace phoenix::query {
 namespace {
 
+using wire::ede::kNoEde;
+using wire::reply_flags1;
+using wire::reply_flags2;
+using wire::Section;
+using wire::WireWriter;
 using zones::LookupResult;
 using zones::LookupStatus;
-
-constexpr int kNoEde = -1;
-constexpr int kEdeNotAuthoritative = 20;  // RFC 8914 §4.21
-constexpr int kEdeNotSupported = 21;      // RFC 8914 §4.22
 
 /// Everything one query needs while it is being answered; lives on the stack.
 struct Answering {
   const QueryContext& ctx;
+  uint8_t* out;
+  size_t cap;
   ParsedQuery q;
   WireWriter w;
   size_t opt_reserve = 0;
   bool ra = false;  ///< recursion available: set once the view is known to forward (RFC 1035 §4.1.1)
 };
 
-uint8_t reply_flags1(const ParsedQuery& q, bool aa) {
-  return static_cast<uint8_t>(0x80 | (q.opcode << 3) | (aa ? 0x04 : 0) | (q.rd ? 0x01 : 0));
-}
-uint8_t reply_flags2(const ParsedQuery& q, uint8_t rcode, bool ra = false) {
-  return static_cast<uint8_t>((ra ? 0x80 : 0) | (q.cd ? 0x10 : 0) | (rcode & 0x0f));
-}
-
 size_t finish_with_opt(Answering& a, uint16_t rcode, int ede) {
-  if (a.q.has_edns) a.w.put_opt(kOurPayload, static_cast<uint8_t>(rcode >> 4), a.q.do_bit, ede);
+  if (a.q.has_edns) a.w.put_opt(wire::reply_opt(a.q, rcode, ede));
   return a.w.size();
 }
 
-/// The one place that turns a failure into an rcode (style point 13).
+/// The one place that turns a failure into an rcode.
 size_t finish_error(Answering& a, uint16_t rcode, int ede) {
   QueryStats* st = a.ctx.stats;
   if (st) {
@@ -44,13 +40,19 @@ size_t finish_error(Answering& a, uint16_t rcode, int ede) {
     else if (rcode == rcode::REFUSED) ++st->refused;
     else if (rcode == rcode::NOTIMP) ++st->notimp;
   }
-  if (a.q.have_question) {
-    a.w.truncate_to_question();
-    a.w.set_flags(reply_flags1(a.q, false), reply_flags2(a.q, static_cast<uint8_t>(rcode), a.ra));
-  } else {
-    a.w.put_header_only(a.q.id, reply_flags1(a.q, false), reply_flags2(a.q, static_cast<uint8_t>(rcode)));
+  return wire::write_error_reply(a.q, rcode, ede, a.ra, a.out, a.cap);
+}
+
+/// Starts a reply with records: header and the client's question, flags as given.
+bool begin_reply(Answering& a, uint8_t flags1, uint8_t flags2) {
+  const ParsedQuery& q = a.q;
+  if (!a.w.put_header_and_question(q.id, flags1, flags2, q.qname_orig, q.qname_len, q.qtype, q.qclass)) return false;
+  if (q.has_edns) {
+    // Keep room for our OPT so that adding it can never push the reply past the client's limit.
+    a.opt_reserve = wire::kOptFixed;
+    a.w.set_limit(a.w.limit() - a.opt_reserve);
   }
-  return finish_with_opt(a, rcode, ede);
+  return true;
 }
 
 /// The wire name an RRsetRef stands for: its own, or the query name's.
@@ -123,13 +125,13 @@ zones::RRsetView chaos_rrset(const zones::Snapshot& snap, std::string_view qname
 
 /// Stage: EDNS. RFC 6891 §6.2.3: never below 512; we cap at what we advertise.
 size_t udp_reply_limit(const ParsedQuery& q) noexcept {
-  if (!q.has_edns) return 512;
-  size_t s = q.udp_size < 512 ? 512 : q.udp_size;
+  if (!q.has_edns) return wire::kMinUdpPayload;
+  size_t s = q.udp_size < wire::kMinUdpPayload ? wire::kMinUdpPayload : q.udp_size;
   return s > kOurPayload ? kOurPayload : s;
 }
 
 size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {
-  Answering a{ctx, {}, WireWriter(out, cap)};
+  Answering a{ctx, out, cap, {}, WireWriter(out, cap)};
   if (ctx.stats) ++ctx.stats->queries;
 
   // Stage: parse.
@@ -139,12 +141,9 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     return 0;
   }
   ParsedQuery& q = a.q;
+  // The size limit, decided here for every stage: TCP takes what fits the message, UDP what the
+  // client advertised.
   a.w.set_limit(ctx.tcp ? cap : udp_reply_limit(q));
-  if (q.have_question &&
-      !a.w.put_header_and_question(q.id, reply_flags1(q, false), reply_flags2(q, 0), q.qname_orig, q.qname_len,
-                                   q.qtype, q.qclass)) {
-    q.have_question = false;
-  }
   if (st == ParseStatus::formerr) return finish_error(a, rcode::FORMERR, kNoEde);
   if (st == ParseStatus::notimp) return finish_error(a, rcode::NOTIMP, kNoEde);
   // RFC 6891 §6.1.3: a version we do not implement gets BADVERS (and our version, 0).
@@ -155,7 +154,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   if (q.qclass == zones::rrclass::CH) {
     // The server's identity (BIND's convention, RFC 4892 §2 for id.server), only when configured.
     zones::RRsetView id = chaos_rrset(*ctx.snapshot, qname);
-    if (!id) return finish_error(a, rcode::REFUSED, kEdeNotSupported);
+    if (!id) return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);
     LookupResult r;
     r.status = LookupStatus::answer;
     if (q.qtype == zones::rrtype::TXT || q.qtype == zones::rrtype::ANY)
@@ -163,35 +162,45 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     else
       r.status = LookupStatus::nodata;  // the name exists, the type does not: NOERROR, empty
     // AA clear: no CH zone is served, these are the server's own notes (as BIND, Knot and NSD answer).
-    a.w.set_flags(reply_flags1(q, false), reply_flags2(q, 0));
-    if (q.has_edns) {
-      a.opt_reserve = 11;
-      a.w.set_limit(a.w.limit() - a.opt_reserve);
-    }
+    if (!begin_reply(a, reply_flags1(q, false), reply_flags2(q, 0, false)))
+      return finish_error(a, rcode::SERVFAIL, kNoEde);
     return write_sections(a, r);
   }
   // RFC 1035 §3.2.4: zones here are class IN only; other classes (and QCLASS ANY) are not ours to answer.
-  if (q.qclass != zones::rrclass::IN) return finish_error(a, rcode::REFUSED, kEdeNotSupported);
+  if (q.qclass != zones::rrclass::IN) return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);
   // RFC 5936 §4.2: AXFR is a TCP exchange; over UDP it is not implemented (Knot and NSD agree).
   if (q.qtype == zones::rrtype::AXFR && !ctx.tcp) return finish_error(a, rcode::NOTIMP, kNoEde);
   if (q.qtype == zones::rrtype::AXFR || q.qtype == zones::rrtype::IXFR)
-    return finish_error(a, rcode::REFUSED, kEdeNotSupported);  // zone transfers are not offered yet
+    return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);  // zone transfers are not offered yet
 
   // Stage: view. The client's address alone decides, first match wins.
   const zones::Snapshot& snap = *ctx.snapshot;
   horizon::ViewId view = ctx.view_override != horizon::kNoView ? ctx.view_override : snap.views.match(ctx.client);
-  if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+  if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
 
   // RA tells the client whether this view resolves names beyond our zones (RFC 1035 §4.1.1).
   const zones::ViewData& vd = snap.view_data[view];
   a.ra = vd.recursion && !snap.upstreams.empty() && ctx.forward != nullptr;
+
+  // Stage: precompiled. The common query's reply, built by these stages at load time, copied.
+  if (ctx.precompiled && snap.answers && q.plain()) {
+    PrecompiledInput pin{q, view, reply_flags1(q, false), reply_flags2(q, 0, a.ra), a.w.limit()};
+    if (size_t n = precompiled_reply(*snap.answers, pin, out)) {
+      if (QueryStats* s = ctx.stats) {
+        ++s->answered;
+        ++s->precompiled;
+        if (wire::rcode_of(out) == rcode::NXDOMAIN) ++s->nxdomain;
+      }
+      return n;
+    }
+  }
 
   // Stage: zone. A name in a zone this view lacks is REFUSED, never the other view's data, unless
   // the view forwards: then it goes to the forwarder (cache, then upstreams). Our own zones are
   // always looked up first, so forwarding never shadows or slows an authoritative answer.
   const zones::Zone* zone = vd.zones.find_zone(qname);
   if (!zone) {
-    if (!a.ra) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+    if (!a.ra) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
     ctx.forward->wanted = true;
     ctx.forward->query = q;
     return 0;
@@ -200,12 +209,8 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   // Stage: lookup.
   LookupResult result;
   zone->lookup(qname, q.qtype, result);
-  a.w.set_flags(reply_flags1(q, result.authoritative), reply_flags2(q, 0, a.ra));
-  if (q.has_edns) {
-    // Keep room for our OPT so that adding it can never push the reply past the client's limit.
-    a.opt_reserve = 11;
-    a.w.set_limit(a.w.limit() - a.opt_reserve);
-  }
+  if (!begin_reply(a, reply_flags1(q, result.authoritative), reply_flags2(q, 0, a.ra)))
+    return finish_error(a, rcode::SERVFAIL, kNoEde);
   return write_sections(a, result);
 }
 

@@ -1,25 +1,33 @@
-// processor -- bytes in, bytes out: the transport-agnostic answer path shared by UDP, TCP, fuzzers and benches.
+// processor -- bytes in, bytes out: the one answer path shared by UDP, TCP, netgen, fuzzers and benches.
 //
-// Stages, in order (each is a function below): parse -> view -> zone -> lookup -> answer ->
-// authority -> additional -> EDNS -> truncate. Only finish_error() turns a failure into an rcode.
+// Stages, in order (each is a function in processor.cpp): parse -> view -> precompiled -> zone ->
+// lookup -> answer -> authority -> additional -> EDNS -> truncate. The query is parsed once and the
+// view chosen once; the precompiled stage (precompiled.hpp) only copies a reply built earlier by
+// these same stages. Only finish_error() turns a failure into an rcode.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "horizon/ip_prefix.hpp"
-#include "server/query/wire_reader.hpp"
+#include "wire/reader.hpp"
 #include "zones/snapshot.hpp"
 
 namespace phoenix::query {
 
-inline constexpr uint16_t kOurPayload = 1232;  ///< advertised EDNS payload (DNS flag day 2020)
-inline constexpr size_t kMaxTcpReply = 65535;
+// The query path speaks the wire module's types; these names keep its callers short.
+using wire::ParsedQuery;
+using wire::ParseStatus;
+using wire::parse_query;
+namespace rcode = wire::rcode;
+inline constexpr uint16_t kOurPayload = wire::kOurPayload;
+inline constexpr size_t kMaxTcpReply = wire::kMaxMessage;
 
 /// Per-worker counters, summed when read; never shared between threads.
 struct QueryStats {
   uint64_t queries = 0, answered = 0, dropped = 0, formerr = 0, refused = 0, nxdomain = 0, notimp = 0,
            truncated = 0;
+  uint64_t precompiled = 0;  ///< of `answered`, the replies copied by the precompiled stage
 };
 
 /// Filled by the processor when a query is for the forwarder: a name outside every zone of a view
@@ -40,6 +48,9 @@ struct QueryContext {
   ForwardRequest* forward = nullptr;
   /// Answer as this view instead of matching `client` (used to precompile replies per view).
   horizon::ViewId view_override = horizon::kNoView;
+  /// Whether the precompiled stage may answer; off, every query runs every stage (that is how the
+  /// replies are precompiled, and how tests compare the two).
+  bool precompiled = true;
 };
 
 /// The largest UDP reply this client accepts (RFC 6891 §6.2.3: never below 512; at most what we advertise).

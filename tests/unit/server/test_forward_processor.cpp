@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "server/query/processor.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;
@@ -22,7 +22,7 @@ const zones::Snapshot& example() {
 }
 
 
-std::vector<uint8_t> query_for(const std::string& name) { return query::build_query(name, 1, 0x1234, true, std::nullopt); }
+std::vector<uint8_t> query_for(const std::string& name) { return wire::build_query(name, 1, 0x1234, true, std::nullopt); }
 
 struct Outcome {
   size_t len;

@@ -4,8 +4,8 @@
 
 #include "horizon/loader.hpp"
 #include "server/query/processor.hpp"
-#include "server/query/query_builder.hpp"
-#include "server/query/wire_reader.hpp"
+#include "wire/query_builder.hpp"
+#include "wire/reader.hpp"
 #include "server/reload.hpp"
 #include "zones/zonefile.hpp"
 
@@ -14,7 +14,7 @@ using namespace phoenix;
 namespace {
 
 std::vector<uint8_t> make_query(const std::string& name, uint16_t type, uint16_t id = 0x1234, bool edns = false) {
-  return query::build_query(name, type, id, true, edns ? std::optional<uint16_t>(4096) : std::nullopt);
+  return wire::build_query(name, type, id, true, edns ? std::optional<uint16_t>(4096) : std::nullopt);
 }
 
 /// The example inventory as a snapshot, built by the real pipeline.

@@ -90,17 +90,34 @@ std::vector<NodeView> Zone::sorted_nodes() const {
   return out;
 }
 
-std::string zone_to_text(const Zone& zone) {
+std::string record_to_text(const Name& owner, uint16_t type, uint32_t ttl, std::string_view rdata) {
+  return owner.to_text() + "\t" + std::to_string(ttl) + "\tIN\t" + type_to_text(type) + "\t" + rdata_to_text(type, rdata);
+}
+
+std::string zone_to_text(const Zone& zone, ZoneTextStyle style) {
+  const bool master = style == ZoneTextStyle::master_file;
+  // A master file starts with SOA, then NS (the conventional head); otherwise RRsets go by type code.
+  auto rank = [master](uint16_t t) {
+    return std::pair(master ? (t == rrtype::SOA ? 0 : t == rrtype::NS ? 1 : 2) : 0, t);
+  };
   std::string out;
+  std::vector<RRsetView> sets;
+  std::vector<std::string> lines;
   for (NodeView node : zone.sorted_nodes()) {
-    std::vector<RRsetView> sets;
+    sets.clear();
     for (RRsetView rr : node.rrsets()) sets.push_back(rr);
-    std::sort(sets.begin(), sets.end(), [](RRsetView a, RRsetView b) { return a.type() < b.type(); });
-    const std::string owner = node.owner().to_text();
-    for (RRsetView rr : sets)
+    std::sort(sets.begin(), sets.end(), [&](RRsetView a, RRsetView b) { return rank(a.type()) < rank(b.type()); });
+    const Name owner = node.owner();
+    const std::string owner_text = owner.to_text();
+    for (RRsetView rr : sets) {
+      lines.clear();
       for (std::string_view rd : rr)
-        out += owner + " " + std::to_string(rr.ttl()) + " " + type_to_text(rr.type()) + " " +
-               rdata_to_text(rr.type(), rd) + "\n";
+        lines.push_back(master ? record_to_text(owner, rr.type(), rr.ttl(), rd)
+                               : owner_text + " " + std::to_string(rr.ttl()) + " " + type_to_text(rr.type()) + " " +
+                                     rdata_to_text(rr.type(), rd));
+      if (master) std::sort(lines.begin(), lines.end());  // one order, whatever order the records came in
+      for (auto& l : lines) out += l + "\n";
+    }
   }
   return out;
 }

@@ -148,9 +148,17 @@ class Zone {
   bool has_delegations_ = false;
 };
 
-/// Every record of `zone`, one "owner TTL type rdata" line each in canonical order, RRsets by type:
-/// equal text means equal zones (tests and the zone-file fuzz target compare loaders with it).
-std::string zone_to_text(const Zone& zone);
+/// One record as a master-file line (RFC 1035 §5.1): "owner<TAB>TTL<TAB>IN<TAB>TYPE<TAB>rdata", absolute names.
+std::string record_to_text(const Name& owner, uint16_t type, uint32_t ttl, std::string_view rdata);
+
+enum class ZoneTextStyle {
+  compare,      ///< "owner TTL type rdata", RRsets by type: equal text means equal zones (tests and the
+                ///< zone-file fuzz target compare loaders with it)
+  master_file,  ///< record_to_text lines, SOA then NS then by type, each RRset's lines sorted (netgen's zone files)
+};
+
+/// Every record of `zone`, one line each, owners in canonical order.
+std::string zone_to_text(const Zone& zone, ZoneTextStyle style = ZoneTextStyle::compare);
 
 /// Semantic problems a zone can have, with one message each (the table is in zone.cpp).
 enum class ZoneProblem {

@@ -60,7 +60,6 @@ class Forwarder {
   /// unless the forwarder is stopped first.
   void resolve(const zones::Snapshot& snap, const query::ParsedQuery& q, size_t limit, Deliver deliver);
 
-  Cache& cache() { return cache_; }
   const ForwardStats& stats() const { return stats_; }
 
   /// Distinct questions in flight; beyond, SERVFAIL at once. Each holds a socket, so this also keeps
@@ -99,7 +98,7 @@ class Forwarder {
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
   std::vector<horizon::Endpoint> upstreams_;  ///< the list preferred_ refers to
   size_t preferred_ = 0;  ///< index of the upstream that answered last
-  Clock::time_point last_warning_{};  ///< failures are summarised at most once a minute (style point 17)
+  Clock::time_point last_warning_{};  ///< failures are summarised at most once a minute, so a dead upstream cannot flood the log
   uint64_t failures_since_warning_ = 0;
 };
 

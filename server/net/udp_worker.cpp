@@ -86,7 +86,7 @@ void UdpWorker::join() {
 }
 
 void UdpWorker::run() noexcept {
-  // The task root (style point 14): a stray exception is logged and the loop goes on serving.
+  // The task root: a stray exception is logged and the loop goes on serving.
   for (;;) {
     try {
       serve();

@@ -4,6 +4,7 @@
 
 #include "horizon/loader.hpp"
 #include "server/query/processor.hpp"
+#include "wire/format.hpp"
 #include "wire/query_builder.hpp"
 #include "wire/reader.hpp"
 #include "server/reload.hpp"
@@ -100,6 +101,15 @@ TEST(Processor, OtherOpcodeIsNotimp) {
   EXPECT_EQ(ask(q).rcode(), 4);
 }
 
+namespace {
+/// A second, bare OPT record after the query's own.
+void append_opt(std::vector<uint8_t>& q, uint16_t payload) {
+  uint8_t opt[wire::kOptFixed];
+  wire::write_opt(opt, sizeof opt, wire::OptRecord{payload});
+  q.insert(q.end(), opt, opt + sizeof opt);
+}
+}  // namespace
+
 TEST(Processor, LyingCountsAreFormerr) {
   auto q = make_query("ollama.internal.thinkheads.ai", 1);
   q[7] = 5;  // ANCOUNT 5 with no records
@@ -109,7 +119,7 @@ TEST(Processor, LyingCountsAreFormerr) {
 TEST(Processor, TwoOptRecordsAreFormerr) {
   auto q = make_query("ollama.internal.thinkheads.ai", 1, 7, true);
   q[11] = 2;
-  q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  append_opt(q, 4096);
   EXPECT_EQ(ask(q).rcode(), 1);
 }
 
@@ -156,7 +166,7 @@ TEST(Processor, TwoOptRecordsGetFormerrWithoutOpt) {
   // RFC 6891 §6.1.1; like Knot and NSD, no OPT in the reply (which of the two would speak for the client?).
   auto q = make_query("ollama.internal.thinkheads.ai", 1, 7, true);
   q[11] = 2;
-  q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  append_opt(q, 4096);
   auto r = ask(q);
   EXPECT_EQ(r.rcode(), 1);
   EXPECT_EQ(r.count(3), 0);

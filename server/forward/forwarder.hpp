@@ -33,12 +33,13 @@ struct ForwardStats {
 /// Owns the cache and a thread with its own io_context for every upstream exchange, so a slow or dead
 /// upstream can only ever delay forwarded queries: the workers answering our zones never wait on it.
 ///
-/// Workers call answer_from_cache() inline (a locked map lookup and a copy), and on a miss resolve(),
+/// The processor asks answer_from_cache() inline (a locked map lookup and a copy), and on a miss the
+/// transport calls resolve(),
 /// which posts the question to the forwarder thread and returns at once. There identical questions
 /// are coalesced into one upstream resolution; upstreams are tried in turn (starting with the one
 /// that last answered), each for at most forward_timeout_ms, all within forward_total_timeout_ms,
 /// after which every waiter gets SERVFAIL.
-class Forwarder {
+class Forwarder final : public query::ForwardedReplies {
  public:
   Forwarder();
   ~Forwarder();
@@ -54,6 +55,10 @@ class Forwarder {
   /// the cache, so no answer from a former upstream is served once the new list is published.
   size_t answer_from_cache(const zones::Snapshot& snap, const query::ParsedQuery& q, uint8_t* out,
                            size_t limit) noexcept;
+  /// The processor's forwarded stage (query::ForwardedReplies): answer_from_cache.
+  size_t reply(const zones::Snapshot& snap, const query::ParsedQuery& q, uint8_t* out, size_t limit) noexcept override {
+    return answer_from_cache(snap, q, out, limit);
+  }
 
   /// Any thread: resolves `q` with the upstreams and settings of `snap` (copied, so `snap` may go away),
   /// then calls `deliver` exactly once with a reply of at most `limit` bytes (answer or SERVFAIL) --

@@ -113,6 +113,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
         }
         const zones::Snapshot* snap = holder_.acquire(slot_);
         query::QueryContext ctx{snap, client, true, &stats_, forwarder_ ? &fwd : nullptr};
+        ctx.forwarded = forwarder_;
         size_t reply = query::process_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
         if (reply == 0 && fwd.wanted) {
           fwd.wanted = false;
@@ -168,7 +169,6 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<tcp::socket> socket, ho
 }
 
 asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out) {
-  if (size_t n = forwarder_->answer_from_cache(snap, q, out, query::kMaxTcpReply)) co_return n;
   // The forwarder thread posts the reply back here and wakes us by cancelling the timer; the timer's
   // own expiry is only a backstop, since the forwarder always answers within its total timeout.
   struct Wait {

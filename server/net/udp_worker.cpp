@@ -131,8 +131,9 @@ void UdpWorker::answer_batch(unsigned n) {
   unsigned out = 0;
   for (unsigned i = 0; i < n; ++i) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
+    ctx.forwarded = forwarder_;
     size_t len = query::process_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
-    if (len == 0 && fwd_.wanted) len = forward(*snap, i, tx_[out].data());
+    if (len == 0 && fwd_.wanted) forward(*snap, i);  // a miss: answered later, from the forwarder thread
     if (len == 0) continue;  // dropped: compact the batch
     tx_iov_[out] = {tx_[out].data(), len};
     tx_msg_[out].msg_hdr.msg_name = &addr_[i];
@@ -147,11 +148,10 @@ void UdpWorker::answer_batch(unsigned n) {
   }
 }
 
-size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out) {
+void UdpWorker::forward(const zones::Snapshot& snap, unsigned i) {
   fwd_.wanted = false;
   const query::ParsedQuery& q = fwd_.query;
   const size_t limit = query::udp_reply_limit(q);
-  if (size_t n = forwarder_->answer_from_cache(snap, q, out, limit)) return n;
   // A miss must not hold up the rest of the batch: the forwarder thread asks upstream and sends the
   // reply itself. sendto on a UDP socket is safe from any thread; SharedSocket makes it safe against
   // the close at stop.
@@ -164,7 +164,6 @@ size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out)
   } catch (const std::exception&) {
     // Out of memory: no reply, as with any overload; the client retries.
   }
-  return 0;
 }
 
 void UdpWorker::SharedSocket::send(const std::vector<uint8_t>& reply, const sockaddr_storage& to, socklen_t to_len) {

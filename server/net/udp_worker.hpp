@@ -80,9 +80,9 @@ class UdpWorker {
   /// One recvmmsg into the rx arrays; returns how many datagrams arrived (0 on timeout or error).
   unsigned receive(int flags);
   void answer_batch(unsigned n);
-  /// A query the processor handed to the forwarder: a cache hit is written to `out` (its length is
-  /// returned); a miss returns 0 and the forwarder's thread sends the reply later, through socket_.
-  size_t forward(const zones::Snapshot& snap, unsigned i, uint8_t* out);
+  /// A query the processor handed on (a cache miss: the processor answers hits itself): the
+  /// forwarder's thread sends the reply later, through socket_.
+  void forward(const zones::Snapshot& snap, unsigned i);
 
   int fd_ = -1;  ///< the worker's own copy: only the worker thread closes the socket, after its last use
   uint16_t port_ = 0;

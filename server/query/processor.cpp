@@ -201,6 +201,15 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   const zones::Zone* zone = vd.zones.find_zone(qname);
   if (!zone) {
     if (!a.ra) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
+    // Stage: forwarded. A cached answer goes out from here, with the limit decided above.
+    if (ctx.forwarded)
+      if (size_t n = ctx.forwarded->reply(snap, q, out, a.w.limit())) {
+        if (QueryStats* s = ctx.stats) {
+          ++s->answered;
+          ++s->forward_cached;
+        }
+        return n;
+      }
     ctx.forward->wanted = true;
     ctx.forward->query = q;
     return 0;

@@ -28,14 +28,28 @@ struct QueryStats {
   uint64_t queries = 0, answered = 0, dropped = 0, formerr = 0, refused = 0, nxdomain = 0, notimp = 0,
            truncated = 0;
   uint64_t precompiled = 0;  ///< of `answered`, the replies copied by the precompiled stage
+  uint64_t forward_cached = 0;  ///< of `answered`, forwarded names answered from the forwarder's cache
 };
 
 /// Filled by the processor when a query is for the forwarder: a name outside every zone of a view
-/// with recursion and upstreams. process_query() then returns 0, and the transport hands `query`
-/// to the forwarder (cache first, then upstreams) and sends that reply itself.
+/// with recursion and upstreams, that the forwarder's cache (ForwardedReplies) did not answer.
+/// process_query() then returns 0, and the transport hands `query` to the forwarder (upstreams)
+/// and sends that reply itself.
 struct ForwardRequest {
   bool wanted = false;
   ParsedQuery query;
+};
+
+/// Finished replies for names the processor would forward (the forwarder's cache). The processor asks
+/// it after choosing a view that forwards, before handing the query to the transport, so a cache hit
+/// is answered inside process_query like any other reply. Must not block for long or allocate.
+class ForwardedReplies {
+ public:
+  /// The reply to `q` in at most `limit` bytes written to `out`, or 0 when there is none.
+  virtual size_t reply(const zones::Snapshot& snap, const ParsedQuery& q, uint8_t* out, size_t limit) noexcept = 0;
+
+ protected:
+  ~ForwardedReplies() = default;
 };
 
 struct QueryContext {
@@ -51,6 +65,8 @@ struct QueryContext {
   /// Whether the precompiled stage may answer; off, every query runs every stage (that is how the
   /// replies are precompiled, and how tests compare the two).
   bool precompiled = true;
+  /// Where cached replies to forwarded names come from; null: every such name goes to `forward`.
+  ForwardedReplies* forwarded = nullptr;
 };
 
 /// The largest UDP reply this client accepts (RFC 6891 §6.2.3: never below 512; at most what we advertise).

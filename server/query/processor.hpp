@@ -1,9 +1,10 @@
 // processor -- bytes in, bytes out: the one answer path shared by UDP, TCP, netgen, fuzzers and benches.
 //
-// Stages, in order (each is a function in processor.cpp): parse -> view -> precompiled -> zone ->
-// lookup -> answer -> authority -> additional -> EDNS -> truncate. The query is parsed once and the
-// view chosen once; the precompiled stage (precompiled.hpp) only copies a reply built earlier by
-// these same stages. Only finish_error() turns a failure into an rcode.
+// Stages, in order (in processor.cpp): parse -> view -> precompiled -> zone (-> forwarded, for a
+// name outside the view's zones) -> lookup -> answer -> authority -> additional -> EDNS -> truncate.
+// The query is parsed once, the view chosen once, and the size limit, RA and our OPT decided once;
+// the precompiled stage (precompiled.hpp) only copies a reply built earlier by these same stages,
+// the forwarded stage one the forwarder's cache holds. Only finish_error() turns a failure into an rcode.
 #pragma once
 
 #include <cstddef>

@@ -66,7 +66,7 @@ GatewayChoice choose_gateway(const Inventory& inv) {
   return {std::nullopt, "no gateway found"};
 }
 
-/// A Portainer agent speaks raw TCP; an HTTP proxy cannot carry it (seed 000).
+/// A Portainer agent speaks raw TCP; an HTTP proxy cannot carry it.
 bool is_tcp_service(const Guest& g, const Service& s, const Inventory& inv) {
   if (!s.protocol.empty()) return s.protocol == "tcp";
   if (g.portainer_role != "agent") return false;

@@ -3,7 +3,7 @@
 #include <malloc.h>
 
 #include "horizon/loader.hpp"
-#include "server/query/precompiled.hpp"
+#include "server/query/serving_snapshot.hpp"
 
 namespace phoenix::server {
 
@@ -14,10 +14,8 @@ LoadOutcome load_snapshot(const std::filesystem::path& inventory, zones::SerialS
   if (!loaded.inventory) return out;
   out.plan = horizon::derive_plan(*loaded.inventory, out.diagnostics);
   if (out.diagnostics.has_errors()) return out;
-  auto snap = zones::build_snapshot(out.plan, serials, out.diagnostics);
-  if (!snap || out.diagnostics.has_errors()) return out;
-  query::precompile_answers(*snap);  // built aside, like the rest of the snapshot
-  out.snapshot = std::move(snap);
+  out.snapshot = query::build_serving_snapshot(out.plan, serials, out.diagnostics);
+  if (!out.snapshot) return out;
   // Building a big zone frees as much as it keeps (file text, builder pools); glibc keeps freed heap
   // pages mapped unless asked, and the resident size is what an operator watches.
   ::malloc_trim(0);

@@ -94,19 +94,6 @@ bool wire_has_suffix(std::string_view name, std::string_view suffix) {
 
 bool Name::is_subdomain_of(const Name& zone) const { return wire_has_suffix(wire_, zone.wire_); }
 
-Name Name::parent() const {
-  if (is_root()) return *this;
-  return Name(wire_.substr(static_cast<uint8_t>(wire_[0]) + 1));
-}
-
-std::optional<Name> Name::prepend(std::string_view label) const {
-  if (label.empty() || label.size() > kMaxLabel || wire_.size() + label.size() + 1 > kMaxNameWire) return std::nullopt;
-  std::string w;
-  w.push_back(static_cast<char>(label.size()));
-  for (char c : label) w.push_back(static_cast<char>(lower_octet(static_cast<uint8_t>(c))));
-  return Name(w + wire_);
-}
-
 bool canonical_less_wire(std::string_view a, std::string_view b) {
   auto labels = [](std::string_view w) {
     std::vector<std::string_view> out;

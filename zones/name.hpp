@@ -28,9 +28,6 @@ class Name {
   bool is_root() const { return wire_.size() == 1; }
   /// True if this name equals `zone` or lies below it.
   bool is_subdomain_of(const Name& zone) const;
-  Name parent() const;
-  /// Prepends one label (raw octets); nullopt if the result would be too long.
-  std::optional<Name> prepend(std::string_view label) const;
 
   friend bool operator==(const Name&, const Name&) = default;
   friend bool operator<(const Name& a, const Name& b) { return a.wire_ < b.wire_; }

@@ -178,8 +178,6 @@ std::string rdata_to_text(uint16_t type, std::string_view rdata) {
   return out;
 }
 
-std::string rdata_a(const uint8_t (&v4)[4]) { return std::string(reinterpret_cast<const char*>(v4), 4); }
-
 std::string rdata_name(const Name& target) { return target.wire(); }
 
 std::string rdata_soa(const Name& mname, const Name& rname, uint32_t serial, uint32_t refresh, uint32_t retry,

@@ -119,7 +119,6 @@ bool rdata_valid(uint16_t type, std::string_view rdata);
 std::string rdata_to_text(uint16_t type, std::string_view rdata);
 
 /// Rdata builders used by the derived zones.
-std::string rdata_a(const uint8_t (&v4)[4]);
 std::string rdata_name(const Name& target);
 std::string rdata_soa(const Name& mname, const Name& rname, uint32_t serial, uint32_t refresh, uint32_t retry,
                       uint32_t expire, uint32_t minimum);

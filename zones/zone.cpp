@@ -90,17 +90,34 @@ std::vector<NodeView> Zone::sorted_nodes() const {
   return out;
 }
 
-std::string zone_to_text(const Zone& zone) {
+std::string record_to_text(const Name& owner, uint16_t type, uint32_t ttl, std::string_view rdata) {
+  return owner.to_text() + "\t" + std::to_string(ttl) + "\tIN\t" + type_to_text(type) + "\t" + rdata_to_text(type, rdata);
+}
+
+std::string zone_to_text(const Zone& zone, ZoneTextStyle style) {
+  const bool master = style == ZoneTextStyle::master_file;
+  // A master file starts with SOA, then NS (the conventional head); otherwise RRsets go by type code.
+  auto rank = [master](uint16_t t) {
+    return std::pair(master ? (t == rrtype::SOA ? 0 : t == rrtype::NS ? 1 : 2) : 0, t);
+  };
   std::string out;
+  std::vector<RRsetView> sets;
+  std::vector<std::string> lines;
   for (NodeView node : zone.sorted_nodes()) {
-    std::vector<RRsetView> sets;
+    sets.clear();
     for (RRsetView rr : node.rrsets()) sets.push_back(rr);
-    std::sort(sets.begin(), sets.end(), [](RRsetView a, RRsetView b) { return a.type() < b.type(); });
-    const std::string owner = node.owner().to_text();
-    for (RRsetView rr : sets)
+    std::sort(sets.begin(), sets.end(), [&](RRsetView a, RRsetView b) { return rank(a.type()) < rank(b.type()); });
+    const Name owner = node.owner();
+    const std::string owner_text = owner.to_text();
+    for (RRsetView rr : sets) {
+      lines.clear();
       for (std::string_view rd : rr)
-        out += owner + " " + std::to_string(rr.ttl()) + " " + type_to_text(rr.type()) + " " +
-               rdata_to_text(rr.type(), rd) + "\n";
+        lines.push_back(master ? record_to_text(owner, rr.type(), rr.ttl(), rd)
+                               : owner_text + " " + std::to_string(rr.ttl()) + " " + type_to_text(rr.type()) + " " +
+                                     rdata_to_text(rr.type(), rd));
+      if (master) std::sort(lines.begin(), lines.end());  // one order, whatever order the records came in
+      for (auto& l : lines) out += l + "\n";
+    }
   }
   return out;
 }
@@ -367,123 +384,118 @@ bool ZoneBuilder::dup_find(uint32_t node, uint16_t type, std::string_view rdata)
   return false;
 }
 
-std::shared_ptr<const Zone> ZoneBuilder::build(std::vector<ZoneIssue>& issues) {
-  auto zone = std::make_unique<Zone>();
-  Zone& z = *zone;
-  z.origin_ = origin_;
-  bool fatal = false;
-  auto report = [&](ZoneProblem p, const PendingNode& node, bool is_fatal) {
-    issues.push_back({p, Name::from_wire(name_of(node)).to_text(), where_of(node), is_fatal});
-    fatal |= is_fatal;
-  };
-  for (auto& e : early_) {
-    issues.push_back(e);
-    fatal |= e.fatal;
-  }
-
-  // One pass per node: the distinct types in the order first added, the checks, and the arena size.
-  std::vector<uint16_t> types;
-  std::vector<uint32_t> counts;
-  auto collect = [&](const PendingNode& node) {
-    types.clear();
-    counts.clear();
-    for (uint32_t r = node.first; r != kNone; r = records_[r].next) {
-      auto it = std::find(types.begin(), types.end(), records_[r].type);
-      if (it == types.end()) {
-        types.push_back(records_[r].type);
-        counts.push_back(1);
-      } else {
-        ++counts[static_cast<size_t>(it - types.begin())];
-      }
+void ZoneBuilder::node_types(const PendingNode& node, NodeTypes& out) const {
+  out.types.clear();
+  out.counts.clear();
+  for (uint32_t r = node.first; r != kNone; r = records_[r].next) {
+    auto it = std::find(out.types.begin(), out.types.end(), records_[r].type);
+    if (it == out.types.end()) {
+      out.types.push_back(records_[r].type);
+      out.counts.push_back(1);
+    } else {
+      ++out.counts[static_cast<size_t>(it - out.types.begin())];
     }
-  };
-  auto count_of = [&](uint16_t t) -> uint32_t {
-    auto it = std::find(types.begin(), types.end(), t);
-    return it == types.end() ? 0 : counts[static_cast<size_t>(it - types.begin())];
-  };
+  }
+}
+
+uint32_t ZoneBuilder::NodeTypes::count_of(uint16_t t) const {
+  auto it = std::find(types.begin(), types.end(), t);
+  return it == types.end() ? 0 : counts[static_cast<size_t>(it - types.begin())];
+}
+
+void ZoneBuilder::report(Checks& c, ZoneProblem p, const PendingNode& node, bool fatal) const {
+  c.issues.push_back({p, Name::from_wire(name_of(node)).to_text(), where_of(node), fatal});
+  c.fatal |= fatal;
+}
+
+size_t ZoneBuilder::check_nodes(Checks& c, Zone& z) {
+  NodeTypes nt;
   size_t arena = 0;
-  bool has_cuts = false;
   for (uint32_t i = 0; i < nodes_.size(); ++i) {
     PendingNode& node = nodes_[i];
-    collect(node);
-    const bool apex = i == 0;
-    if (apex) {
-      uint32_t soa = count_of(rrtype::SOA);
-      if (soa == 0) report(ZoneProblem::no_soa, node, true);
-      else if (soa > 1) report(ZoneProblem::multiple_soa, node, true);
-      if (count_of(rrtype::NS) == 0) report(ZoneProblem::no_apex_ns, node, true);
+    node_types(node, nt);
+    if (i == 0) {  // the apex
+      uint32_t soa = nt.count_of(rrtype::SOA);
+      if (soa == 0) report(c, ZoneProblem::no_soa, node, true);
+      else if (soa > 1) report(c, ZoneProblem::multiple_soa, node, true);
+      if (nt.count_of(rrtype::NS) == 0) report(c, ZoneProblem::no_apex_ns, node, true);
     } else {
-      if (count_of(rrtype::SOA)) report(ZoneProblem::soa_not_at_apex, node, true);
-      if (count_of(rrtype::NS)) node.cut = has_cuts = true;
+      if (nt.count_of(rrtype::SOA)) report(c, ZoneProblem::soa_not_at_apex, node, true);
+      if (nt.count_of(rrtype::NS)) node.cut = z.has_delegations_ = true;
     }
-    if (uint32_t c = count_of(rrtype::CNAME)) {
-      if (c > 1) report(ZoneProblem::multiple_cnames, node, true);
-      if (types.size() > 1) report(ZoneProblem::cname_and_other_data, node, true);
+    if (uint32_t cn = nt.count_of(rrtype::CNAME)) {
+      if (cn > 1) report(c, ZoneProblem::multiple_cnames, node, true);
+      if (nt.types.size() > 1) report(c, ZoneProblem::cname_and_other_data, node, true);
     }
     if (node.name_len >= 2 && names_[node.name_off] == 1 && names_[node.name_off + 1] == '*') z.has_wildcards_ = true;
-    arena += 3u + node.name_len + RRsetView::kHeader * types.size();
-    bool fits = types.size() <= 0xffff;  // the counts are u16 in the arena
-    for (size_t k = 0; k < types.size(); ++k) fits = fits && counts[k] <= 0xffff;
-    if (!fits) report(ZoneProblem::too_large, node, true);
+    arena += 3u + node.name_len + RRsetView::kHeader * nt.types.size();
+    bool fits = nt.types.size() <= 0xffff;  // the counts are u16 in the arena
+    for (uint32_t k : nt.counts) fits = fits && k <= 0xffff;
+    if (!fits) report(c, ZoneProblem::too_large, node, true);
     for (uint32_t r = node.first; r != kNone; r = records_[r].next) {
       arena += 2u + records_[r].rdata_len;
       ++z.record_count_;
     }
   }
-  z.has_delegations_ = has_cuts;
-  if (has_cuts) {
-    // Only glue (addresses) may sit below a zone cut; anything else is occluded (RFC 1034 §4.2.1).
-    for (const PendingNode& node : nodes_) {
-      std::string_view w = name_of(node);
-      bool below_cut = false;
-      for (size_t at = 1u + static_cast<uint8_t>(w[0]); w.size() - at > origin_.wire().size() && !below_cut;
-           at += 1u + static_cast<uint8_t>(w[at])) {
-        std::string_view parent = w.substr(at);
-        uint32_t p = find(parent, hash_bytes(parent));
-        below_cut = p != kNone && nodes_[p].cut;
-      }
-      if (!below_cut) continue;
-      for (uint32_t r = node.first; r != kNone; r = records_[r].next)
-        if (records_[r].type != rrtype::A && records_[r].type != rrtype::AAAA) {
-          report(ZoneProblem::data_below_delegation, node, false);
-          break;
-        }
-    }
-  }
-  if (arena > 0xfffffff0u) report(ZoneProblem::too_large, nodes_[0], true);
-  if (fatal) return nullptr;
+  if (arena > 0xfffffff0u) report(c, ZoneProblem::too_large, nodes_[0], true);
+  return arena;
+}
 
-  // Freeze: every node back to back, RRsets grouped by type in the order their types first appeared.
+void ZoneBuilder::check_below_cuts(Checks& c) const {
+  // Only glue (addresses) may sit below a zone cut; anything else is occluded (RFC 1034 §4.2.1).
+  for (const PendingNode& node : nodes_) {
+    std::string_view w = name_of(node);
+    bool below_cut = false;
+    for (size_t at = 1u + static_cast<uint8_t>(w[0]); w.size() - at > origin_.wire().size() && !below_cut;
+         at += 1u + static_cast<uint8_t>(w[at])) {
+      std::string_view parent = w.substr(at);
+      uint32_t p = find(parent, hash_bytes(parent));
+      below_cut = p != kNone && nodes_[p].cut;
+    }
+    if (!below_cut) continue;
+    for (uint32_t r = node.first; r != kNone; r = records_[r].next)
+      if (records_[r].type != rrtype::A && records_[r].type != rrtype::AAAA) {
+        report(c, ZoneProblem::data_below_delegation, node, false);
+        break;
+      }
+  }
+}
+
+void ZoneBuilder::write_arena(Zone& z, size_t arena) const {
+  // Every node back to back, RRsets grouped by type in the order their types first appeared.
+  NodeTypes nt;
   z.arena_.resize(arena);
   uint8_t* out = z.arena_.data();
   for (const PendingNode& node : nodes_) {
-    collect(node);
+    node_types(node, nt);
     *out++ = node.name_len;
     std::memcpy(out, names_.data() + node.name_off, node.name_len);
     out += node.name_len;
-    write_u16(out, static_cast<uint16_t>(types.size()));
+    write_u16(out, static_cast<uint16_t>(nt.types.size()));
     out += 2;
-    for (size_t k = 0; k < types.size(); ++k) {
+    for (size_t k = 0; k < nt.types.size(); ++k) {
       uint8_t* head = out;
       out += RRsetView::kHeader;
       uint32_t ttl = 0;
       bool first = true;
       for (uint32_t r = node.first; r != kNone; r = records_[r].next) {
         const PendingRecord& rec = records_[r];
-        if (rec.type != types[k]) continue;
+        if (rec.type != nt.types[k]) continue;
         if (first) ttl = rec.ttl;  // an RRset has one TTL: the first record's (RFC 2181 §5.2)
         first = false;
         write_u16(out, rec.rdata_len);
         std::memcpy(out + 2, rdata_.data() + rec.rdata_off, rec.rdata_len);
         out += 2u + rec.rdata_len;
       }
-      write_u16(head, types[k]);
+      write_u16(head, nt.types[k]);
       write_u32(head + 2, ttl);
-      write_u16(head + 6, static_cast<uint16_t>(counts[k]));
+      write_u16(head + 6, static_cast<uint16_t>(nt.counts[k]));
       write_u32(head + 8, static_cast<uint32_t>(out - head - RRsetView::kHeader));
     }
   }
+}
 
+void ZoneBuilder::index_nodes(Zone& z) const {
   size_t cap = 16;
   while (cap < nodes_.size() * 2) cap <<= 1;
   z.index_.assign(cap, Zone::Slot{});
@@ -493,19 +505,38 @@ std::shared_ptr<const Zone> ZoneBuilder::build(std::vector<ZoneIssue>& issues) {
     uint64_t h = hash_bytes(n.owner_wire());
     size_t i = h & z.mask_;
     while (z.index_[i].offset != 0) i = (i + 1) & z.mask_;
-    z.index_[i] = {static_cast<uint32_t>(h >> 32), static_cast<uint32_t>(n.owner_wire().data() - 1 -
-                                                                       reinterpret_cast<const char*>(z.arena_.data())) + 1};
+    auto offset = static_cast<uint32_t>(n.owner_wire().data() - 1 - reinterpret_cast<const char*>(z.arena_.data()));
+    z.index_[i] = {static_cast<uint32_t>(h >> 32), offset + 1};
   });
   z.apex_ = NodeView(z.arena_.data());
   z.soa_ = z.apex_.find(rrtype::SOA);
   std::string_view soa = *z.soa_.begin();
   z.negative_ttl_ = std::min(z.soa_.ttl(), read_u32(reinterpret_cast<const uint8_t*>(soa.data()) + soa.size() - 4));
+}
+
+void ZoneBuilder::release_pools() {
   // The pools are as large as the zone itself; a builder is used once.
   BigVector<char>().swap(names_);
   BigVector<char>().swap(rdata_);
   BigVector<PendingRecord>().swap(records_);
   std::vector<uint64_t>().swap(dup_);
   first_of_type_.clear();
+}
+
+std::shared_ptr<const Zone> ZoneBuilder::build(std::vector<ZoneIssue>& issues) {
+  auto zone = std::make_unique<Zone>();
+  zone->origin_ = origin_;
+  Checks c{issues};
+  for (auto& e : early_) {
+    issues.push_back(e);
+    c.fatal |= e.fatal;
+  }
+  const size_t arena = check_nodes(c, *zone);
+  if (zone->has_delegations_) check_below_cuts(c);
+  if (c.fatal) return nullptr;
+  write_arena(*zone, arena);
+  index_nodes(*zone);
+  release_pools();
   return std::shared_ptr<const Zone>(std::move(zone));
 }
 

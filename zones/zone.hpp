@@ -148,9 +148,17 @@ class Zone {
   bool has_delegations_ = false;
 };
 
-/// Every record of `zone`, one "owner TTL type rdata" line each in canonical order, RRsets by type:
-/// equal text means equal zones (tests and the zone-file fuzz target compare loaders with it).
-std::string zone_to_text(const Zone& zone);
+/// One record as a master-file line (RFC 1035 §5.1): "owner<TAB>TTL<TAB>IN<TAB>TYPE<TAB>rdata", absolute names.
+std::string record_to_text(const Name& owner, uint16_t type, uint32_t ttl, std::string_view rdata);
+
+enum class ZoneTextStyle {
+  compare,      ///< "owner TTL type rdata", RRsets by type: equal text means equal zones (tests and the
+                ///< zone-file fuzz target compare loaders with it)
+  master_file,  ///< record_to_text lines, SOA then NS then by type, each RRset's lines sorted (netgen's zone files)
+};
+
+/// Every record of `zone`, one line each, owners in canonical order.
+std::string zone_to_text(const Zone& zone, ZoneTextStyle style = ZoneTextStyle::compare);
 
 /// Semantic problems a zone can have, with one message each (the table is in zone.cpp).
 enum class ZoneProblem {
@@ -188,7 +196,9 @@ class ZoneBuilder {
   /// The same for an owner already in lower-cased, validated wire form (zone-file loading).
   void add_wire(std::string_view owner, uint16_t type, uint32_t ttl, std::string_view rdata, std::string_view where);
   /// Checks (RFC 1034 §3.6.2 CNAME, RFC 1035 SOA/NS at apex, glue-only below cuts) and builds.
-  /// Returns nullptr if a fatal problem was found; `issues` lists every problem.
+  /// Returns nullptr if a fatal problem was found; `issues` lists every problem. The stages, in
+  /// order: check_nodes, check_below_cuts (checks; nothing is built if one is fatal), write_arena,
+  /// index_nodes (the zone), release_pools. Each has its own tests (tests/unit/zones/test_zone_builder.cpp).
   std::shared_ptr<const Zone> build(std::vector<ZoneIssue>& issues);
 
  private:
@@ -227,6 +237,33 @@ class ZoneBuilder {
   void dup_insert(uint32_t node, uint32_t record);
   bool dup_find(uint32_t node, uint16_t type, std::string_view rdata) const;
   std::string where_of(const PendingNode& n) const { return {wheres_.data() + n.where_off, n.where_len}; }
+
+  friend struct ZoneBuilderStages;  // the per-stage tests
+  /// Problems found so far, and whether one is fatal.
+  struct Checks {
+    std::vector<ZoneIssue>& issues;
+    bool fatal = false;
+  };
+  /// A node's distinct types in the order first added, and how many records each has.
+  struct NodeTypes {
+    std::vector<uint16_t> types;
+    std::vector<uint32_t> counts;
+    uint32_t count_of(uint16_t type) const;
+  };
+  void node_types(const PendingNode& node, NodeTypes& out) const;
+  void report(Checks& c, ZoneProblem p, const PendingNode& node, bool fatal) const;
+  /// Stage: the checks of each node on its own (SOA and NS at the apex, SOA elsewhere, CNAME with
+  /// other data, sizes); marks zone cuts, notes wildcards and counts records in `z`. Returns the
+  /// arena size the zone needs.
+  size_t check_nodes(Checks& c, Zone& z);
+  /// Stage: data other than glue below a zone cut (a warning: it is occluded, not served).
+  void check_below_cuts(Checks& c) const;
+  /// Stage: the nodes back to back into `z`'s arena of `arena` bytes, RRsets grouped by type.
+  void write_arena(Zone& z, size_t arena) const;
+  /// Stage: the lookup index over the arena, and the apex, its SOA and the negative TTL.
+  void index_nodes(Zone& z) const;
+  /// Stage: frees the builder's pools (as large as the zone itself).
+  void release_pools();
 
   Name origin_;
   BigVector<char> names_, rdata_, wheres_;

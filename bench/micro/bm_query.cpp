@@ -15,10 +15,10 @@
 #include "horizon/plan.hpp"
 #include "server/query/precompiled.hpp"
 #include "server/query/processor.hpp"
-#include "server/query/query_builder.hpp"
 #include "server/query/rrl.hpp"
-#include "server/query/wire_reader.hpp"
-#include "server/query/wire_writer.hpp"
+#include "wire/query_builder.hpp"
+#include "wire/reader.hpp"
+#include "wire/writer.hpp"
 #include "zones/snapshot.hpp"
 
 // ---- Counting allocator: every allocation in this binary goes through here.
@@ -45,7 +45,7 @@ namespace {
 constexpr int kNames = 10000;
 
 std::vector<uint8_t> make_query(const std::string& name, uint16_t type, bool edns) {
-  return query::build_query(name, type, 0x1234, false, edns ? std::optional<uint16_t>(1232) : std::nullopt);
+  return wire::build_query(name, type, 0x1234, false, edns ? std::optional<uint16_t>(1232) : std::nullopt);
 }
 
 /// The bench data set of bench/gen_data.py, built in memory: zone bench.test with kNames A records,
@@ -85,7 +85,7 @@ struct Fixture {
     horizon::Diagnostics diag;
     snap = zones::build_snapshot(plan, serials, diag);
     if (!snap) std::abort();
-    query::precompile_answers(*snap);  // process_query ignores it; answer_query uses it
+    query::precompile_answers(*snap);  // the precompiled stage answers from it unless a benchmark turns it off
 
     std::mt19937 rng(4);
     auto mixed = [&](std::string s) {
@@ -158,26 +158,27 @@ void BM_ReplyBuild(benchmark::State& state) {
   const uint8_t qname[] = "\5HoSt1\5bench\4test";
   uint8_t out[1232];
   for (auto _ : state) {
-    query::WireWriter w(out, sizeof out);
+    wire::WireWriter w(out, sizeof out);
     w.put_header_and_question(0x1234, 0x84, 0, qname, sizeof qname, 1, 1);
-    w.put_rrset(query::Section::answer, ref);
+    w.put_rrset(wire::Section::answer, ref);
     w.put_opt(1232, 0, false, -1);
     benchmark::DoNotOptimize(w.size());
   }
 }
 BENCHMARK(BM_ReplyBuild);
 
-template <size_t (*Answer)(const uint8_t*, size_t, const query::QueryContext&, uint8_t*, size_t) noexcept>
+template <bool Precompiled>
 void run_process(benchmark::State& state, const std::vector<std::vector<uint8_t>>& qs, const horizon::IpAddr& client) {
   auto& f = fx();
   uint8_t out[1232];
   query::QueryStats stats;
   query::QueryContext ctx{f.snap.get(), client, false, &stats};
+  ctx.precompiled = Precompiled;
   size_t i = 0;
   uint64_t before = g_allocs.load(std::memory_order_relaxed);
   for (auto _ : state) {
     auto& m = qs[i++ & 4095];
-    benchmark::DoNotOptimize(Answer(m.data(), m.size(), ctx, out, sizeof out));
+    benchmark::DoNotOptimize(query::process_query(m.data(), m.size(), ctx, out, sizeof out));
   }
   uint64_t allocs = g_allocs.load(std::memory_order_relaxed) - before;
   if (allocs) g_hot_path_allocated = true;
@@ -186,8 +187,8 @@ void run_process(benchmark::State& state, const std::vector<std::vector<uint8_t>
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 
-// Full path: process_query() alone, every stage on every query.
-constexpr auto kFull = &query::process_query;
+// Full path: every stage on every query (the precompiled stage off).
+constexpr bool kFull = false;
 void BM_ProcessQuery_Mix(benchmark::State& s) { run_process<kFull>(s, fx().mix, fx().internal); }
 void BM_ProcessQuery_Answer(benchmark::State& s) { run_process<kFull>(s, fx().answers, fx().internal); }
 void BM_ProcessQuery_Nxdomain(benchmark::State& s) { run_process<kFull>(s, fx().nxdomains, fx().internal); }
@@ -199,8 +200,8 @@ BENCHMARK(BM_ProcessQuery_Nxdomain);
 BENCHMARK(BM_ProcessQuery_Nodata);
 BENCHMARK(BM_ProcessQuery_ExternalView);
 
-// What the transports call: precompiled replies first, the full path for the rest.
-constexpr auto kServed = &query::answer_query;
+// What the transports get: the precompiled stage answers what it can, the other stages the rest.
+constexpr bool kServed = true;
 void BM_AnswerQuery_Mix(benchmark::State& s) { run_process<kServed>(s, fx().mix, fx().internal); }
 void BM_AnswerQuery_Answer(benchmark::State& s) { run_process<kServed>(s, fx().answers, fx().internal); }
 void BM_AnswerQuery_ExternalView(benchmark::State& s) { run_process<kServed>(s, fx().mix, fx().external); }

@@ -20,7 +20,7 @@ void Forwarder::start() {
   if (thread_.joinable()) return;
   work_.emplace(io_.get_executor());
   thread_ = std::thread([this] {
-    // The task root: a stray exception is logged and the loop keeps forwarding (style point 14).
+    // The task root: a stray exception is logged and the loop keeps forwarding.
     for (;;) {
       try {
         io_.run();

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "cache.hpp"
-#include "server/query/wire_reader.hpp"
+#include "server/query/processor.hpp"
 #include "zones/snapshot.hpp"
 
 namespace phoenix::dnstap {
@@ -37,12 +37,13 @@ struct ForwardStats {
 /// Owns the cache and a thread with its own io_context for every upstream exchange, so a slow or dead
 /// upstream can only ever delay forwarded queries: the workers answering our zones never wait on it.
 ///
-/// Workers call answer_from_cache() inline (a locked map lookup and a copy), and on a miss resolve(),
+/// The processor asks answer_from_cache() inline (a locked map lookup and a copy), and on a miss the
+/// transport calls resolve(),
 /// which posts the question to the forwarder thread and returns at once. There identical questions
 /// are coalesced into one upstream resolution; upstreams are tried in turn (starting with the one
 /// that last answered), each for at most forward_timeout_ms, all within forward_total_timeout_ms,
 /// after which every waiter gets SERVFAIL.
-class Forwarder {
+class Forwarder final : public query::ForwardedReplies {
  public:
   Forwarder();
   ~Forwarder();
@@ -58,6 +59,10 @@ class Forwarder {
   /// the cache, so no answer from a former upstream is served once the new list is published.
   size_t answer_from_cache(const zones::Snapshot& snap, const query::ParsedQuery& q, uint8_t* out,
                            size_t limit) noexcept;
+  /// The processor's forwarded stage (query::ForwardedReplies): answer_from_cache.
+  size_t reply(const zones::Snapshot& snap, const query::ParsedQuery& q, uint8_t* out, size_t limit) noexcept override {
+    return answer_from_cache(snap, q, out, limit);
+  }
 
   /// Any thread: resolves `q` with the upstreams and settings of `snap` (copied, so `snap` may go away),
   /// then calls `deliver` exactly once with a reply of at most `limit` bytes (answer or SERVFAIL) --
@@ -118,7 +123,7 @@ class Forwarder {
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
   std::vector<horizon::Endpoint> upstreams_;  ///< the list preferred_ refers to
   size_t preferred_ = 0;  ///< index of the upstream that answered last
-  Clock::time_point last_warning_{};  ///< failures are summarised at most once a minute (style point 17)
+  Clock::time_point last_warning_{};  ///< failures are summarised at most once a minute, so a dead upstream cannot flood the log
   uint64_t failures_since_warning_ = 0;
 };
 

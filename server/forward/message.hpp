@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "horizon/inventory.hpp"
-#include "server/query/wire_reader.hpp"
+#include "wire/reader.hpp"
 
 namespace phoenix::forward {
 
@@ -24,7 +24,7 @@ struct Question {
   friend bool operator==(const Question&, const Question&) = default;
 };
 
-Question question_of(const query::ParsedQuery& q);
+Question question_of(const wire::ParsedQuery& q);
 
 /// The cache and coalescing key of a question: name, type, class and the DO and CD bits.
 /// Writes at most kMaxKey bytes into `buf` and returns the length.
@@ -70,9 +70,9 @@ ReplyCheck check_reply(const uint8_t* p, size_t len, const Question& q, uint16_t
 /// Writes the reply to one client from `a`, `elapsed` seconds after it was stored: the client's ID,
 /// RD, CD and question case, RA set, TTLs lowered by `elapsed`, our OPT if the client sent one.
 /// If it does not fit in `limit`, writes an empty reply with TC set (RFC 2181 §9). Returns the length.
-size_t write_client_reply(const Answer& a, const query::ParsedQuery& q, uint32_t elapsed, uint8_t* out, size_t limit) noexcept;
+size_t write_client_reply(const Answer& a, const wire::ParsedQuery& q, uint32_t elapsed, uint8_t* out, size_t limit) noexcept;
 
 /// SERVFAIL for a forwarded query nobody answered, with EDE 22 "No Reachable Authority" (RFC 8914 §4.23).
-size_t write_servfail(const query::ParsedQuery& q, uint8_t* out, size_t limit) noexcept;
+size_t write_servfail(const wire::ParsedQuery& q, uint8_t* out, size_t limit) noexcept;
 
 }  // namespace phoenix::forward

@@ -23,7 +23,7 @@
 #include "endpoint.hpp"
 #include "server/dnstap/tap.hpp"
 #include "server/forward/forwarder.hpp"
-#include "server/query/precompiled.hpp"
+#include "server/query/processor.hpp"
 
 namespace phoenix::server {
 
@@ -315,15 +315,17 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
         }
         const zones::Snapshot* snap = holder_.acquire(slot_);
         query::QueryContext ctx{snap, s.client, true, &stats_, forwarder_ ? &fwd : nullptr};
+        ctx.forwarded = forwarder_;
         query::CookieState cookie;
         if (cookies_) {
           cookie.secrets = cookies_->load(std::memory_order_acquire);
           cookie.now = static_cast<uint32_t>(::time(nullptr));
           ctx.cookie = &cookie;
         }
-        size_t reply = query::answer_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
-        const bool forwarded = reply == 0 && fwd.wanted;
-        if (forwarded) {
+        size_t reply = query::process_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
+        const bool forwarded = fwd.from_cache || (reply == 0 && fwd.wanted);
+        fwd.from_cache = false;
+        if (reply == 0 && fwd.wanted) {
           fwd.wanted = false;
           // The replies before this one go out first: they must not wait for an upstream.
           co_await flush();
@@ -373,7 +375,6 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
 }
 
 asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out) {
-  if (size_t n = forwarder_->answer_from_cache(snap, q, out, query::kMaxTcpReply)) co_return n;
   // The forwarder thread posts the reply back here and wakes us by cancelling the timer; the timer's
   // own expiry is only a backstop, since the forwarder always answers within its total timeout.
   struct Wait {

@@ -90,7 +90,7 @@ void UdpWorker::join() {
 }
 
 void UdpWorker::run() noexcept {
-  // The task root (style point 14): a stray exception is logged and the loop goes on serving.
+  // The task root: a stray exception is logged and the loop goes on serving.
   for (;;) {
     try {
       serve();
@@ -147,12 +147,15 @@ void UdpWorker::answer_batch(unsigned n) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
     cookie.valid = false;
     if (cookies_) ctx.cookie = &cookie;
-    size_t len = query::answer_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
-    const bool forwarded = len == 0 && fwd_.wanted;
-    if (forwarded) len = forward(*snap, i, tx_[out].data());
+    ctx.forwarded = forwarder_;
+    size_t len = query::process_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
+    // Forwarded: a cache hit answered by the processor, or a miss answered later by the forwarder thread.
+    const bool forwarded = fwd_.from_cache || (len == 0 && fwd_.wanted);
+    fwd_.from_cache = false;
+    if (len == 0 && fwd_.wanted) forward(*snap, i);
     if (len != 0 && snap->rate_limited && !cookie.valid) {  // a valid server cookie proves the source
       // RRL applies to UDP only (TCP, like a cookie, proves the source address); the view is matched again here so
-      // that the processor's fast and full paths stay untouched.
+      // that the processor's stages stay untouched.
       const horizon::ViewId view = snap->views.match(ctx.client);
       if (view != horizon::kNoView)
         len = rrl_.limit(tx_[out].data(), len, ctx.client, view, snap->view_data[view].rate_limit, now_ms);
@@ -176,15 +179,10 @@ void UdpWorker::answer_batch(unsigned n) {
   }
 }
 
-size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out) {
+void UdpWorker::forward(const zones::Snapshot& snap, unsigned i) {
   fwd_.wanted = false;
   const query::ParsedQuery& q = fwd_.query;
   const size_t limit = query::udp_reply_limit(q);
-  if (size_t n = forwarder_->answer_from_cache(snap, q, out, limit)) {
-    ++stats_.cache_hits;
-    return n;
-  }
-  ++stats_.cache_misses;
   // A miss must not hold up the rest of the batch: the forwarder thread asks upstream and sends the
   // reply itself. sendto on a UDP socket is safe from any thread; SharedSocket makes it safe against
   // the close at stop.
@@ -206,7 +204,6 @@ size_t UdpWorker::forward(const zones::Snapshot& snap, unsigned i, uint8_t* out)
   } catch (const std::exception&) {
     // Out of memory: no reply, as with any overload; the client retries.
   }
-  return 0;
 }
 
 void UdpWorker::SharedSocket::send(const std::vector<uint8_t>& reply, const sockaddr_storage& to, socklen_t to_len) {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "horizon/ip_prefix.hpp"
-#include "server/query/precompiled.hpp"
+#include "server/query/processor.hpp"
 #include "server/query/rrl.hpp"
 #include "server/snapshot_holder.hpp"
 
@@ -27,7 +27,7 @@ class Ring;
 namespace phoenix::server {
 
 /// Owns one UDP socket and the thread that serves it. The thread blocks in recvmmsg until at least
-/// one datagram is there, takes up to kBatch at once, answers each with answer_query() and sends all
+/// one datagram is there, takes up to kBatch at once, answers each with process_query() and sends all
 /// replies with one sendmmsg: two system calls per batch, like a bare echo server. All buffers are
 /// preallocated: nothing on this path allocates or locks (except a snapshot refresh after a reload).
 ///
@@ -94,9 +94,9 @@ class UdpWorker {
   /// One recvmmsg into the rx arrays; returns how many datagrams arrived (0 on timeout or error).
   unsigned receive(int flags);
   void answer_batch(unsigned n);
-  /// A query the processor handed to the forwarder: a cache hit is written to `out` (its length is
-  /// returned); a miss returns 0 and the forwarder's thread sends the reply later, through socket_.
-  size_t forward(const zones::Snapshot& snap, unsigned i, uint8_t* out);
+  /// A query the processor handed on (a cache miss: the processor answers hits itself): the
+  /// forwarder's thread sends the reply later, through socket_.
+  void forward(const zones::Snapshot& snap, unsigned i);
 
   int fd_ = -1;  ///< the worker's own copy: only the worker thread closes the socket, after its last use
   uint16_t port_ = 0;

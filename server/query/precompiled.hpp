@@ -1,11 +1,12 @@
-// precompiled -- the fast path: replies built once per snapshot, copied and patched per query.
+// precompiled -- the processor's precompiled stage: replies built once per snapshot, copied per query.
 //
-// At snapshot time every (view, owner name, type the name has) is answered by the real processor and
-// the bytes after the question are kept (zones::AnswerTable). Per query, a plain query (one question,
-// class IN, at most a bare EDNS(0) OPT) whose key is in the table is answered by copying the header
-// (ID, RD, CD patched in), the client's own question bytes (so its case is echoed and compression
-// pointers to offset 12 stay valid: only the case can differ), the precompiled sections, and our OPT.
-// Anything else, and any reply that would not fit the client's limit (TC logic), takes the full path,
+// At snapshot time every (view, owner name, type the name has) is answered by the processor itself
+// (every stage, no EDNS, RD/CD clear) and the bytes after the question are kept (zones::AnswerTable).
+// Per query, once the processor has parsed a plain query (one question, class IN, at most a bare
+// EDNS(0) OPT) and chosen its view, the stage looks the key up and writes the stored header with
+// the processor's flags (ID, RD, CD, RA), the client's own question bytes (so its case is echoed and
+// compression pointers to offset 12 stay valid), the stored sections, and the processor's OPT. A
+// reply that would not fit the processor's size limit is left to the full path, which truncates it,
 // so the bytes on the wire are identical either way (tests/unit/server/test_precompiled.cpp).
 #pragma once
 
@@ -26,14 +27,15 @@ inline constexpr size_t kPrecompileMax = 500000;
 /// snapshot has more than `max_entries` answers. Call before the snapshot is published.
 bool precompile_answers(zones::Snapshot& snap, size_t max_entries = kPrecompileMax);
 
-/// The reply from snap.answers when the query qualifies, else 0 (the caller then uses process_query).
-size_t precompiled_reply(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept;
+/// What the processor decided before the precompiled stage runs.
+struct PrecompiledInput {
+  const ParsedQuery& q;  ///< a plain query (ParsedQuery::plain), class IN, opcode QUERY
+  horizon::ViewId view;
+  uint8_t flags1, flags2;  ///< the reply's header flags so far (QR, opcode, RD; RA, CD): OR-ed in
+  size_t limit;            ///< the largest reply the client takes
+};
 
-/// What the transports call: the precompiled reply when there is one, else the full path.
-inline size_t answer_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out,
-                           size_t cap) noexcept {
-  if (size_t n = precompiled_reply(in, in_len, ctx, out, cap)) return n;
-  return process_query(in, in_len, ctx, out, cap);
-}
+/// Stage: precompiled. The reply from `table` for `in`, or 0 (no entry, or too big for the limit).
+size_t precompiled_reply(const zones::AnswerTable& table, const PrecompiledInput& in, uint8_t* out) noexcept;
 
 }  // namespace phoenix::query

@@ -1,52 +1,52 @@
 #include "processor.hpp"
 
 #include <cstring>
+#include <span>
 #include <string_view>
 
-#include "wire_reader.hpp"
-#include "wire_writer.hpp"
+#include "precompiled.hpp"
+#include "wire/writer.hpp"
 
 namespace phoenix::query {
 namespace {
 
+using wire::ede::kNoEde;
+using wire::reply_flags1;
+using wire::reply_flags2;
+using wire::Section;
+using wire::WireWriter;
 using zones::LookupResult;
 using zones::LookupStatus;
 
-constexpr int kNoEde = -1;
-constexpr int kEdeNotAuthoritative = 20;  // RFC 8914 §4.21
-constexpr int kEdeNotSupported = 21;      // RFC 8914 §4.22
-
-/// Everything one query needs while it is being answered; lives on the stack.
+/// Everything one query needs while it is being answered; lives on the stack. The constructor leaves
+/// the name buffers alone: brace-initialising the aggregate zero-filled its 744 bytes on every query.
 struct Answering {
+  Answering(const QueryContext& c, uint8_t* o, size_t n) : ctx(c), out(o), cap(n), w(o, n) {}
   const QueryContext& ctx;
+  uint8_t* out;
+  size_t cap;
   ParsedQuery q;
   WireWriter w;
   size_t opt_reserve = 0;
   bool ra = false;  ///< recursion available: set once the view is known to forward (RFC 1035 §4.1.1)
   uint8_t view_slot = kNoViewSlot;  ///< where the reply is counted, once the view is known
-  uint8_t cookie[kClientCookieLen + kServerCookieLen] = {};  ///< the COOKIE option we send back
+  uint8_t cookie[kClientCookieLen + kServerCookieLen];  ///< the COOKIE option we send back (RFC 7873 §4)
+  wire::EdnsOption cookie_opt;
   bool has_cookie = false;
 };
 
-/// Room our OPT takes: the bare record, plus our COOKIE option when we send one.
-size_t opt_room(const Answering& a) { return 11 + (a.has_cookie ? 4 + sizeof a.cookie : 0); }
-
-uint8_t reply_flags1(const ParsedQuery& q, bool aa) {
-  return static_cast<uint8_t>(0x80 | (q.opcode << 3) | (aa ? 0x04 : 0) | (q.rd ? 0x01 : 0));
-}
-uint8_t reply_flags2(const ParsedQuery& q, uint8_t rcode, bool ra = false) {
-  return static_cast<uint8_t>((ra ? 0x80 : 0) | (q.cd ? 0x10 : 0) | (rcode & 0x0f));
+/// The options of our OPT: the COOKIE when the client sent one, else none.
+std::span<const wire::EdnsOption> our_options(const Answering& a) {
+  return a.has_cookie ? std::span<const wire::EdnsOption>(&a.cookie_opt, 1) : std::span<const wire::EdnsOption>();
 }
 
 size_t finish_with_opt(Answering& a, uint16_t rcode, int ede) {
   count_reply(a.ctx.stats, a.view_slot, a.q.qtype, rcode);
-  if (a.q.has_edns)
-    a.w.put_opt(kOurPayload, static_cast<uint8_t>(rcode >> 4), a.q.do_bit, ede, a.has_cookie ? a.cookie : nullptr,
-                sizeof a.cookie);
+  if (a.q.has_edns) a.w.put_opt(wire::reply_opt(a.q, rcode, ede, our_options(a)));
   return a.w.size();
 }
 
-/// The one place that turns a failure into an rcode (style point 13).
+/// The one place that turns a failure into an rcode.
 size_t finish_error(Answering& a, uint16_t rcode, int ede) {
   QueryStats* st = a.ctx.stats;
   if (st) {
@@ -54,13 +54,20 @@ size_t finish_error(Answering& a, uint16_t rcode, int ede) {
     else if (rcode == rcode::REFUSED) ++st->refused;
     else if (rcode == rcode::NOTIMP) ++st->notimp;
   }
-  if (a.q.have_question) {
-    a.w.truncate_to_question();
-    a.w.set_flags(reply_flags1(a.q, false), reply_flags2(a.q, static_cast<uint8_t>(rcode), a.ra));
-  } else {
-    a.w.put_header_only(a.q.id, reply_flags1(a.q, false), reply_flags2(a.q, static_cast<uint8_t>(rcode)));
+  count_reply(st, a.view_slot, a.q.qtype, rcode);
+  return wire::write_error_reply(a.q, rcode, ede, a.ra, a.out, a.cap, our_options(a));
+}
+
+/// Starts a reply with records: header and the client's question, flags as given.
+bool begin_reply(Answering& a, uint8_t flags1, uint8_t flags2) {
+  const ParsedQuery& q = a.q;
+  if (!a.w.put_header_and_question(q.id, flags1, flags2, q.qname_orig, q.qname_len, q.qtype, q.qclass)) return false;
+  if (q.has_edns) {
+    // Keep room for our OPT so that adding it can never push the reply past the client's limit.
+    a.opt_reserve = wire::opt_size(wire::reply_opt(q, 0, wire::ede::kNoEde, our_options(a)));
+    a.w.set_limit(a.w.limit() - a.opt_reserve);
   }
-  return finish_with_opt(a, rcode, ede);
+  return true;
 }
 
 /// The wire name an RRsetRef stands for: its own, or the query name's.
@@ -133,13 +140,13 @@ zones::RRsetView chaos_rrset(const zones::Snapshot& snap, std::string_view qname
 
 /// Stage: EDNS. RFC 6891 §6.2.3: never below 512; we cap at what we advertise.
 size_t udp_reply_limit(const ParsedQuery& q) noexcept {
-  if (!q.has_edns) return 512;
-  size_t s = q.udp_size < 512 ? 512 : q.udp_size;
+  if (!q.has_edns) return wire::kMinUdpPayload;
+  size_t s = q.udp_size < wire::kMinUdpPayload ? wire::kMinUdpPayload : q.udp_size;
   return s > kOurPayload ? kOurPayload : s;
 }
 
 size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {
-  Answering a{ctx, {}, WireWriter(out, cap)};
+  Answering a(ctx, out, cap);
   if (ctx.stats) ++ctx.stats->queries;
 
   // Stage: parse.
@@ -149,12 +156,9 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     return 0;
   }
   ParsedQuery& q = a.q;
+  // The size limit, decided here for every stage: TCP takes what fits the message, UDP what the
+  // client advertised.
   a.w.set_limit(ctx.tcp ? cap : udp_reply_limit(q));
-  if (q.have_question &&
-      !a.w.put_header_and_question(q.id, reply_flags1(q, false), reply_flags2(q, 0), q.qname_orig, q.qname_len,
-                                   q.qtype, q.qclass)) {
-    q.have_question = false;
-  }
   if (st == ParseStatus::formerr) return finish_error(a, rcode::FORMERR, kNoEde);
   // Stage: cookie (RFC 7873 §5.2). A client cookie always gets a fresh server cookie back; a server
   // cookie that does not verify counts as none.
@@ -165,6 +169,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
                                   ctx.client, c.now);
     std::memcpy(a.cookie, q.cookie, kClientCookieLen);
     make_server_cookie(c.secrets->current, q.cookie, ctx.client, c.now, a.cookie + kClientCookieLen);
+    a.cookie_opt = {wire::edns_option::COOKIE, a.cookie, static_cast<uint16_t>(sizeof a.cookie)};
     a.has_cookie = true;
   }
   if (st == ParseStatus::notimp) return finish_error(a, rcode::NOTIMP, kNoEde);
@@ -176,7 +181,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   if (q.qclass == zones::rrclass::CH) {
     // The server's identity (BIND's convention, RFC 4892 §2 for id.server), only when configured.
     zones::RRsetView id = chaos_rrset(*ctx.snapshot, qname);
-    if (!id) return finish_error(a, rcode::REFUSED, kEdeNotSupported);
+    if (!id) return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);
     LookupResult r;
     r.status = LookupStatus::answer;
     if (q.qtype == zones::rrtype::TXT || q.qtype == zones::rrtype::ANY)
@@ -184,24 +189,21 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     else
       r.status = LookupStatus::nodata;  // the name exists, the type does not: NOERROR, empty
     // AA clear: no CH zone is served, these are the server's own notes (as BIND, Knot and NSD answer).
-    a.w.set_flags(reply_flags1(q, false), reply_flags2(q, 0));
-    if (q.has_edns) {
-      a.opt_reserve = opt_room(a);
-      a.w.set_limit(a.w.limit() - a.opt_reserve);
-    }
+    if (!begin_reply(a, reply_flags1(q, false), reply_flags2(q, 0, false)))
+      return finish_error(a, rcode::SERVFAIL, kNoEde);
     return write_sections(a, r);
   }
   // RFC 1035 §3.2.4: zones here are class IN only; other classes (and QCLASS ANY) are not ours to answer.
-  if (q.qclass != zones::rrclass::IN) return finish_error(a, rcode::REFUSED, kEdeNotSupported);
+  if (q.qclass != zones::rrclass::IN) return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);
   // RFC 5936 §4.2: AXFR is a TCP exchange; over UDP it is not implemented (Knot and NSD agree).
   if (q.qtype == zones::rrtype::AXFR && !ctx.tcp) return finish_error(a, rcode::NOTIMP, kNoEde);
   if (q.qtype == zones::rrtype::AXFR || q.qtype == zones::rrtype::IXFR)
-    return finish_error(a, rcode::REFUSED, kEdeNotSupported);  // zone transfers are not offered yet
+    return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);  // zone transfers are not offered yet
 
   // Stage: view. The client's address alone decides, first match wins.
   const zones::Snapshot& snap = *ctx.snapshot;
   horizon::ViewId view = ctx.view_override != horizon::kNoView ? ctx.view_override : snap.views.match(ctx.client);
-  if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+  if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
   // RFC 7873 §5.2.3: with require_cookie, a UDP client that sent only a client cookie (or a bad server
   // one) gets BADCOOKIE and a server cookie to retry with; exempt prefixes are served as before.
   if (a.has_cookie && ctx.cookie->require && !ctx.cookie->valid && !ctx.tcp) {
@@ -215,13 +217,39 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   a.view_slot = vd.metrics_slot;
   a.ra = vd.recursion && !snap.upstreams.empty() && ctx.forward != nullptr;
 
+  // Stage: precompiled. The common query's reply, built by these stages at load time, copied.
+  if (ctx.precompiled && snap.answers && q.plain()) {
+    PrecompiledInput pin{q, view, reply_flags1(q, false), reply_flags2(q, 0, a.ra), a.w.limit()};
+    if (size_t n = precompiled_reply(*snap.answers, pin, out)) {
+      if (QueryStats* s = ctx.stats) {
+        ++s->answered;
+        ++s->precompiled;
+        if (wire::rcode_of(out) == rcode::NXDOMAIN) ++s->nxdomain;
+        count_reply(s, a.view_slot, q.qtype, wire::rcode_of(out));
+      }
+      return n;
+    }
+  }
+
   // Stage: zone. A name in a zone this view lacks is REFUSED, never the other view's data, unless
   // the view forwards: then it goes to the forwarder (cache, then upstreams). Our own zones are
   // always looked up first, so forwarding never shadows or slows an authoritative answer.
   const zones::Zone* zone = vd.zones.find_zone(qname);
   if (!zone) {
-    if (!a.ra) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+    if (!a.ra) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
     count_forwarded(ctx.stats, a.view_slot, q.qtype);
+    // Stage: forwarded. A cached answer goes out from here, with the limit decided above.
+    if (ctx.forwarded)
+      if (size_t n = ctx.forwarded->reply(snap, q, out, a.w.limit())) {
+        if (QueryStats* s = ctx.stats) {
+          ++s->answered;
+          ++s->forward_cached;
+          ++s->cache_hits;
+        }
+        if (ctx.forward) ctx.forward->from_cache = true;
+        return n;
+      }
+    if (ctx.stats) ++ctx.stats->cache_misses;
     ctx.forward->wanted = true;
     ctx.forward->query = q;
     return 0;
@@ -230,12 +258,8 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   // Stage: lookup.
   LookupResult result;
   zone->lookup(qname, q.qtype, result);
-  a.w.set_flags(reply_flags1(q, result.authoritative), reply_flags2(q, 0, a.ra));
-  if (q.has_edns) {
-    // Keep room for our OPT so that adding it can never push the reply past the client's limit.
-    a.opt_reserve = opt_room(a);
-    a.w.set_limit(a.w.limit() - a.opt_reserve);
-  }
+  if (!begin_reply(a, reply_flags1(q, result.authoritative), reply_flags2(q, 0, a.ra)))
+    return finish_error(a, rcode::SERVFAIL, kNoEde);
   return write_sections(a, result);
 }
 

@@ -1,22 +1,30 @@
-// processor -- bytes in, bytes out: the transport-agnostic answer path shared by UDP, TCP, fuzzers and benches.
+// processor -- bytes in, bytes out: the one answer path shared by UDP, TCP, netgen, fuzzers and benches.
 //
-// Stages, in order (each is a function below): parse -> view -> zone -> lookup -> answer ->
-// authority -> additional -> EDNS -> truncate. Only finish_error() turns a failure into an rcode.
+// Stages, in order (in processor.cpp): parse -> view -> precompiled -> zone (-> forwarded, for a
+// name outside the view's zones) -> lookup -> answer -> authority -> additional -> EDNS -> truncate.
+// The query is parsed once, the view chosen once, and the size limit, RA and our OPT decided once;
+// the precompiled stage (precompiled.hpp) only copies a reply built earlier by these same stages,
+// the forwarded stage one the forwarder's cache holds. Only finish_error() turns a failure into an rcode.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "horizon/ip_prefix.hpp"
-#include "server/query/counters.hpp"
 #include "server/query/cookie.hpp"
-#include "server/query/wire_reader.hpp"
+#include "server/query/counters.hpp"
+#include "wire/reader.hpp"
 #include "zones/snapshot.hpp"
 
 namespace phoenix::query {
 
-inline constexpr uint16_t kOurPayload = 1232;  ///< advertised EDNS payload (DNS flag day 2020)
-inline constexpr size_t kMaxTcpReply = 65535;
+// The query path speaks the wire module's types; these names keep its callers short.
+using wire::ParsedQuery;
+using wire::ParseStatus;
+using wire::parse_query;
+namespace rcode = wire::rcode;
+inline constexpr uint16_t kOurPayload = wire::kOurPayload;
+inline constexpr size_t kMaxTcpReply = wire::kMaxMessage;
 
 /// Per-worker counters, summed when read: one writer each (the worker), read by the metrics
 /// scraper without locks (see Counter).
@@ -24,6 +32,8 @@ struct QueryStats {
   Counter queries, answered, dropped, formerr, refused, nxdomain, notimp, truncated;
   Counter cache_hits, cache_misses;  ///< forwarded queries answered from the cache, or sent on
   std::array<ViewCounters, kViewSlots> by_view;  ///< indexed by zones::ViewData::metrics_slot
+  Counter precompiled;     ///< of `answered`, the replies copied by the precompiled stage
+  Counter forward_cached;  ///< of `answered`, forwarded names answered from the forwarder's cache
 };
 
 /// Counts a reply (or, with `forwarded`, a hand-off to the forwarder) in its view's cells.
@@ -41,11 +51,25 @@ inline void count_forwarded(QueryStats* st, uint8_t view_slot, uint16_t qtype) n
 }
 
 /// Filled by the processor when a query is for the forwarder: a name outside every zone of a view
-/// with recursion and upstreams. process_query() then returns 0, and the transport hands `query`
-/// to the forwarder (cache first, then upstreams) and sends that reply itself.
+/// with recursion and upstreams, that the forwarder's cache (ForwardedReplies) did not answer.
+/// process_query() then returns 0, and the transport hands `query` to the forwarder (upstreams)
+/// and sends that reply itself.
 struct ForwardRequest {
   bool wanted = false;
+  bool from_cache = false;  ///< set when the forwarded stage answered from the cache (for dnstap's CLIENT_*)
   ParsedQuery query;
+};
+
+/// Finished replies for names the processor would forward (the forwarder's cache). The processor asks
+/// it after choosing a view that forwards, before handing the query to the transport, so a cache hit
+/// is answered inside process_query like any other reply. Must not block for long or allocate.
+class ForwardedReplies {
+ public:
+  /// The reply to `q` in at most `limit` bytes written to `out`, or 0 when there is none.
+  virtual size_t reply(const zones::Snapshot& snap, const ParsedQuery& q, uint8_t* out, size_t limit) noexcept = 0;
+
+ protected:
+  ~ForwardedReplies() = default;
 };
 
 struct QueryContext {
@@ -61,6 +85,11 @@ struct QueryContext {
   /// DNS cookies (RFC 7873): the secrets and time, and where the verdict on the query's cookie goes;
   /// null: COOKIE options are parsed (malformed ones are FORMERR) but not answered.
   CookieState* cookie = nullptr;
+  /// Whether the precompiled stage may answer; off, every query runs every stage (that is how the
+  /// replies are precompiled, and how tests compare the two).
+  bool precompiled = true;
+  /// Where cached replies to forwarded names come from; null: every such name goes to `forward`.
+  ForwardedReplies* forwarded = nullptr;
 };
 
 /// The largest UDP reply this client accepts (RFC 6891 §6.2.3: never below 512; at most what we advertise).

@@ -18,7 +18,7 @@ class SharedInventoryNetgenTest(unittest.TestCase):
         self.assertTrue(any("10.0.0.12 -> vm 1001 (Portainer) 10.0.0.111:9443/tcp" in m for m in dropped), dropped)
         self.assertIn("duplicate-rule", codes(findings, "warning"))
         self.assertIn("nameserver-bypass", codes(findings, "warning"))
-        # The raw-TCP agent is published directly, never behind the gateway (seed 000).
+        # The raw-TCP agent is published directly, never behind the gateway: an HTTP proxy cannot carry it.
         self.assertNotIn("tcp-behind-gateway", codes(findings))
 
     def test_agent_reachable_from_portainer_server(self):

@@ -168,7 +168,7 @@ class Checker {
     for (auto& s : plan_.services) {
       if (!s.tcp || !s.backend) continue;
       const Guest* g = m_.guest_by_ip(*s.backend);
-      // DNS sending the TCP client to the HTTP gateway (the bug of seed 000).
+      // DNS sending the TCP client to the HTTP gateway, which cannot carry raw TCP.
       for (auto& v : plan_.views)
         for (auto& z : v.zones)
           for (auto& r : z.records)
@@ -233,7 +233,7 @@ class Checker {
     if (tr)
       for (auto& r : m_.routes())
         if (r.backend && r.port) flow(*tr, *r.backend, r.port, "Traefik -> backend of route " + r.id, r.service->where);
-    // Portainer's server drives its agents over raw TCP, directly (seed 000).
+    // Portainer's server drives its agents over raw TCP, directly.
     for (auto& server : inv_.guests) {
       if (server.portainer_role != "primary" || !server.ip) continue;
       for (auto& s : plan_.services)

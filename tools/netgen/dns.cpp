@@ -4,73 +4,45 @@
 #include <cctype>
 
 #include "server/query/processor.hpp"
+#include "server/query/serving_snapshot.hpp"
+#include "wire/format.hpp"
+#include "wire/query_builder.hpp"
 #include "zones/serial.hpp"
 
 namespace phoenix::netgen {
 namespace {
 
-using zones::rrtype::NS;
-using zones::rrtype::SOA;
-
-std::string record_line(const zones::Name& owner, uint16_t type, uint32_t ttl, const std::string& rdata) {
-  return owner.to_text() + "\t" + std::to_string(ttl) + "\tIN\t" + zones::type_to_text(type) + "\t" + rdata;
-}
-
-// --- A minimal reply decoder: the processor compresses names, rdata_to_text wants them whole. ---
-
+/// The records of a reply in presentation form: the processor compresses names, rdata_to_text wants
+/// them whole, so each name is decoded back to uncompressed wire.
 class ReplyReader {
  public:
   ReplyReader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
 
-  /// Reads a possibly compressed name at `off` into uncompressed wire; returns the offset after it.
-  std::optional<size_t> name(size_t off, std::string& wire) const {
-    std::optional<size_t> end;
-    for (int hops = 0; hops < 64; ++hops) {
-      if (off >= n_) return std::nullopt;
-      uint8_t len = p_[off];
-      if ((len & 0xC0) == 0xC0) {
-        if (off + 1 >= n_) return std::nullopt;
-        if (!end) end = off + 2;
-        off = static_cast<size_t>(((len & 0x3F) << 8) | p_[off + 1]);
-        continue;
-      }
-      if (off + 1 + len > n_ || wire.size() + 1 + len > zones::kMaxNameWire) return std::nullopt;
-      wire.append(reinterpret_cast<const char*>(p_ + off), 1 + len);
-      off += 1 + len;
-      if (len == 0) return end ? *end : off;
-    }
-    return std::nullopt;
-  }
-
   /// Decodes one resource record at `off`; false when malformed.
   bool record(size_t& off, std::string& line, uint16_t& type) const {
-    std::string owner;
-    auto after = name(off, owner);
-    if (!after || *after + 10 > n_) return false;
-    const uint8_t* h = p_ + *after;
-    type = zones::read_u16(h);
-    uint32_t ttl = zones::read_u32(h + 4);
-    uint16_t rdlen = zones::read_u16(h + 8);
-    size_t rd = *after + 10;
-    if (rd + rdlen > n_) return false;
+    uint8_t owner[zones::kMaxNameWire], name[zones::kMaxNameWire];
+    size_t pos = off;
+    const size_t owner_len = wire::decode_name(p_, n_, pos, owner, false);
+    wire::RecordReader records(p_, n_, off);
+    wire::Record r;
+    if (owner_len == 0 || !records.next(r)) return false;
+    type = r.type;
     std::string rdata;
-    auto names = zones::rdata_names(type);
-    if (names) {
-      rdata.assign(reinterpret_cast<const char*>(p_ + rd), names->first);
-      size_t pos = rd + names->first;
+    if (auto names = zones::rdata_names(type); names && names->first <= r.rdlen) {
+      rdata.assign(reinterpret_cast<const char*>(p_ + r.rdata), names->first);
+      pos = r.rdata + names->first;
       for (int i = 0; i < (names->two ? 2 : 1); ++i) {
-        std::string w;
-        auto next = name(pos, w);
-        if (!next) return false;
-        rdata += w;
-        pos = *next;
+        size_t len = wire::decode_name(p_, n_, pos, name, false);
+        if (len == 0 || pos > r.end()) return false;
+        rdata.append(reinterpret_cast<const char*>(name), len);
       }
-      rdata.append(reinterpret_cast<const char*>(p_ + pos), rd + rdlen - pos);
+      rdata.append(reinterpret_cast<const char*>(p_ + pos), r.end() - pos);
     } else {
-      rdata.assign(reinterpret_cast<const char*>(p_ + rd), rdlen);
+      rdata.assign(reinterpret_cast<const char*>(p_ + r.rdata), r.rdlen);
     }
-    line = record_line(zones::Name::from_wire(owner), type, ttl, zones::rdata_to_text(type, rdata));
-    off = rd + rdlen;
+    auto owner_name = zones::Name::from_wire(std::string_view(reinterpret_cast<const char*>(owner), owner_len));
+    line = zones::record_to_text(owner_name, type, r.ttl, rdata);
+    off = r.end();
     return true;
   }
 
@@ -104,7 +76,7 @@ std::shared_ptr<zones::Snapshot> build_server_snapshot(const Model& m, const Ser
         serials.pin(v.name + "/" + zp.origin, hash, serial);
       }
   }
-  return zones::build_snapshot(m.plan(), serials, diag);
+  return query::build_serving_snapshot(m.plan(), serials, diag);
 }
 
 std::string zone_text(const zones::Zone& zone, const std::string& view) {
@@ -112,24 +84,7 @@ std::string zone_text(const zones::Zone& zone, const std::string& view) {
                   view + "\".\n";
   s += "$ORIGIN " + zone.origin().to_text() + "\n";
   s += "$TTL " + std::to_string(zone.soa().ttl()) + "\n";
-  for (zones::NodeView node : zone.sorted_nodes()) {
-    std::vector<zones::RRsetView> sets;
-    for (zones::RRsetView rr : node.rrsets()) sets.push_back(rr);
-    // SOA first, then NS: the conventional head of a master file; the rest by type code.
-    auto rank = [](uint16_t t) { return t == SOA ? 0 : t == NS ? 1 : 2; };
-    std::sort(sets.begin(), sets.end(), [&](zones::RRsetView a, zones::RRsetView b) {
-      return std::pair(rank(a.type()), a.type()) < std::pair(rank(b.type()), b.type());
-    });
-    const zones::Name owner = node.owner();
-    for (zones::RRsetView rr : sets) {
-      std::vector<std::string> lines;
-      for (std::string_view rd : rr)
-        lines.push_back(record_line(owner, rr.type(), rr.ttl(), zones::rdata_to_text(rr.type(), rd)));
-      std::sort(lines.begin(), lines.end());
-      for (auto& l : lines) s += l + "\n";
-    }
-  }
-  return s;
+  return s + zones::zone_to_text(zone, zones::ZoneTextStyle::master_file);
 }
 
 std::vector<OutputFile> zone_files(const zones::Snapshot& snap) {
@@ -179,18 +134,18 @@ std::optional<ViewAnswer> ask_view(const Model& m, const zones::Snapshot& snap, 
   }
 
   // The query a stub would send, without RD unless asked: the authoritative answer, not forwarding.
-  std::string q = std::string("\x4e\x47\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12);
-  if (recursion_desired) q[2] = 0x01;
-  q += qname->wire();
-  q += static_cast<char>(*qtype >> 8);
-  q += static_cast<char>(*qtype & 0xff);
-  q += std::string("\x00\x01", 2);
+  wire::QuerySpec spec;
+  spec.qname = qname->wire();
+  spec.qtype = *qtype;
+  spec.id = 0x4e47;
+  spec.rd = recursion_desired;
+  std::vector<uint8_t> q = wire::write_query(spec);
   std::vector<uint8_t> out(query::kMaxTcpReply);
   // Offering a forwarder, as the server's transports do, keeps the reply's RA bit and the hand-off
   // of out-of-zone names the same as the server's.
   query::ForwardRequest forward;
   query::QueryContext ctx{&snap, client, true, nullptr, &forward};
-  size_t n = query::process_query(reinterpret_cast<const uint8_t*>(q.data()), q.size(), ctx, out.data(), out.size());
+  size_t n = query::process_query(q.data(), q.size(), ctx, out.data(), out.size());
   if (forward.wanted) {
     std::vector<std::string> ups;
     for (auto& u : m.plan().upstreams) ups.push_back(u.to_string());
@@ -204,22 +159,21 @@ std::optional<ViewAnswer> ask_view(const Model& m, const zones::Snapshot& snap, 
     return a;
   }
   const uint8_t* p = out.data();
-  uint16_t flags = zones::read_u16(p + 2);
+  uint16_t flags = wire::read_u16(p + 2);
   a.rcode = rcode_text(flags & 0xF);
   const std::pair<uint16_t, const char*> bits[] = {{0x8000, "qr"}, {0x0400, "aa"}, {0x0200, "tc"}, {0x0100, "rd"}, {0x0080, "ra"}};
   for (auto& [bit, text] : bits)
     if (flags & bit) a.flags.push_back(text);
   ReplyReader rd(p, n);
-  size_t off = 12;
-  for (unsigned i = 0; i < zones::read_u16(p + 4); ++i) {
-    std::string skip;
-    auto after = rd.name(off, skip);
-    if (!after) return a;
-    off = *after + 4;
+  size_t off = wire::kHeaderSize;
+  for (unsigned i = 0; i < wire::count(p, wire::Count::question); ++i) {
+    if (!wire::skip_name(p, n, off)) return a;
+    off += 4;
   }
   std::vector<std::string>* sections[] = {&a.answer, &a.authority, &a.additional};
+  const wire::Count counts[] = {wire::Count::answer, wire::Count::authority, wire::Count::additional};
   for (int s = 0; s < 3; ++s) {
-    unsigned count = zones::read_u16(p + 6 + 2 * s);
+    unsigned count = wire::count(p, counts[s]);
     for (unsigned i = 0; i < count; ++i) {
       std::string line;
       uint16_t t = 0;

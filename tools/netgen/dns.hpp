@@ -1,4 +1,5 @@
-// dns -- the server's own answers, offline: zone files written from zones::build_snapshot, and a
+// dns -- the server's own answers, offline: zone files written from the snapshot the server builds
+// (query::build_serving_snapshot, printed by zones::zone_to_text), and a
 // query answered by phoenix::query::process_query, so netgen shows exactly what phoenix-dns serves.
 #pragma once
 

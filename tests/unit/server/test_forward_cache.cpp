@@ -7,6 +7,8 @@
 
 #include "server/forward/cache.hpp"
 #include "server/forward/message.hpp"
+#include "wire/query_builder.hpp"
+#include "wire/reader.hpp"
 #include "zones/name.hpp"
 
 using namespace phoenix;
@@ -17,19 +19,7 @@ using forward::ReplyCheck;
 
 namespace {
 
-std::string wire(const std::string& name) {
-  std::string out;
-  size_t start = 0;
-  for (size_t i = 0; i <= name.size(); ++i) {
-    if (i == name.size() || name[i] == '.') {
-      out.push_back(static_cast<char>(i - start));
-      out.append(name, start, i - start);
-      start = i + 1;
-    }
-  }
-  out.push_back('\0');
-  return out;
-}
+std::string wire(const std::string& name) { return wire::text_to_wire(name); }
 
 void put16(std::vector<uint8_t>& v, uint16_t x) {
   v.push_back(uint8_t(x >> 8));
@@ -87,24 +77,18 @@ struct ReplyBuilder {
     return *this;
   }
   ReplyBuilder& opt() {
-    b.insert(b.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0});
+    uint8_t o[wire::kOptFixed];
+    wire::write_opt(o, sizeof o, wire::OptRecord{1232});
+    b.insert(b.end(), o, o + sizeof o);
     return *this;
   }
 };
 
-query::ParsedQuery client(const std::string& name, uint16_t id, bool edns = false, uint16_t qtype = 1) {
-  query::ParsedQuery q;
-  auto n = wire(name);
-  std::memcpy(q.qname_orig, n.data(), n.size());
-  for (size_t i = 0; i < n.size(); ++i) q.qname_lower[i] = zones::lower_octet(static_cast<uint8_t>(n[i]));
-  q.qname_len = n.size();
-  q.id = id;
-  q.rd = true;
-  q.qtype = qtype;
-  q.qclass = 1;
-  q.has_edns = edns;
-  q.udp_size = edns ? 1232 : 512;
-  q.have_question = true;
+/// A client's query as the processor parses it (RD set).
+wire::ParsedQuery client(const std::string& name, uint16_t id, bool edns = false, uint16_t qtype = 1) {
+  auto m = wire::build_query(name, qtype, id, true, edns ? std::optional<uint16_t>(1232) : std::nullopt);
+  wire::ParsedQuery q;
+  EXPECT_EQ(wire::parse_query(m.data(), m.size(), q), wire::ParseStatus::ok);
   return q;
 }
 

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "server/query/precompiled.hpp"
+#include "server/query/processor.hpp"
 #include "server/reload.hpp"
+#include "wire/query_builder.hpp"
 
 using namespace phoenix;
 
@@ -71,19 +73,19 @@ struct Shape {
 };
 
 std::vector<uint8_t> make_query(const std::string& wire_name, uint16_t type, const Shape& s, uint16_t id) {
-  // push_back only: GCC 12 at -O2 reports false -Warray-bounds on vector::insert of short ranges.
-  std::vector<uint8_t> q;
-  auto put = [&](std::initializer_list<int> bytes) {
-    for (int b : bytes) q.push_back(static_cast<uint8_t>(b));
-  };
-  put({id >> 8, id & 0xff, s.flags1, s.flags2, 0, 1, 0, 0, 0, 0, 0, s.edns_size >= 0 ? 1 : 0});
-  for (char c : wire_name) q.push_back(static_cast<uint8_t>(c));
-  put({type >> 8, type & 0xff, 0, 1});
+  static const wire::EdnsOption kUnknownOption{0xfde9, nullptr, 0};  // from the private-use range
+  wire::QuerySpec spec;
+  spec.qname = wire_name;
+  spec.qtype = type;
+  spec.id = id;
+  spec.rd = s.flags1 & wire::flags1::RD;
+  spec.cd = s.flags2 & wire::flags2::CD;
   if (s.edns_size >= 0) {
-    put({0, 0, 41, s.edns_size >> 8, s.edns_size & 0xff, 0, 0, s.do_bit ? 0x80 : 0, 0, 0, s.opt_option ? 4 : 0});
-    if (s.opt_option) put({0xfd, 0xe9, 0, 0});
+    spec.edns_payload = static_cast<uint16_t>(s.edns_size);
+    spec.do_bit = s.do_bit;
+    if (s.opt_option) spec.options = {&kUnknownOption, 1};
   }
-  return q;
+  return wire::write_query(spec);
 }
 
 /// Mixes the case of letters in a wire name, deterministically from `seed`.
@@ -93,6 +95,21 @@ std::string mix_case(std::string wire, unsigned seed) {
     if (c >= 'a' && c <= 'z' && ((seed >> (i % 16)) & 1)) c = static_cast<char>(c - 32);
   }
   return wire;
+}
+
+/// The processor's reply when its precompiled stage wrote it, else 0.
+size_t precompiled_reply(const std::vector<uint8_t>& q, query::QueryContext ctx, uint8_t* out, size_t cap) {
+  query::QueryStats stats;
+  ctx.stats = &stats;
+  ctx.precompiled = true;
+  size_t n = query::process_query(q.data(), q.size(), ctx, out, cap);
+  return stats.precompiled == 1 ? n : 0;
+}
+
+/// The processor's reply with every stage run (the precompiled one off).
+size_t full_path_reply(const std::vector<uint8_t>& q, query::QueryContext ctx, uint8_t* out, size_t cap) {
+  ctx.precompiled = false;
+  return query::process_query(q.data(), q.size(), ctx, out, cap);
 }
 
 }  // namespace
@@ -130,8 +147,8 @@ void expect_same_bytes(const zones::Snapshot& snap) {
             auto q = make_query(mix_case(name, seed * 2654435761u), t, shape, uint16_t(seed));
             query::QueryContext ctx{&snap, *horizon::IpAddr::parse(client), tcp, nullptr, variant & 2 ? &fwd : nullptr};
             size_t cap = tcp ? 65535 : 1232;
-            size_t hit = query::precompiled_reply(q.data(), q.size(), ctx, fast.data(), cap);
-            size_t n_full = query::process_query(q.data(), q.size(), ctx, full.data(), cap);
+            size_t hit = precompiled_reply(q, ctx, fast.data(), cap);
+            size_t n_full = full_path_reply(q, ctx, full.data(), cap);
             ++compared;
             if (hit == 0) continue;
             ++fast_hits;
@@ -153,11 +170,11 @@ TEST(Precompiled, ZonesSharedByViewsAreStoredOnceAndStillAnswerPerView) {
   auto q = make_query(host, 1, {}, 9);
   query::QueryContext in{&snap, *horizon::IpAddr::parse("127.0.0.1"), false, nullptr};
   query::QueryContext out{&snap, *horizon::IpAddr::parse("127.0.0.2"), false, nullptr};
-  size_t a = query::precompiled_reply(q.data(), q.size(), in, inside.data(), inside.size());
+  size_t a = precompiled_reply(q, in, inside.data(), inside.size());
   ASSERT_GT(a, 0u);
   EXPECT_EQ(zones::read_u16(inside.data() + 6), 1u);                       // one answer
   EXPECT_EQ(std::vector<uint8_t>(inside.begin() + a - 4, inside.begin() + a), (std::vector<uint8_t>{198, 51, 100, 4}));
-  size_t b = query::answer_query(q.data(), q.size(), out, outside.data(), outside.size());
+  size_t b = query::process_query(q.data(), q.size(), out, outside.data(), outside.size());
   ASSERT_GT(b, 0u);
   EXPECT_EQ(zones::read_u16(outside.data() + 6), 0u);  // no answer: referred to sub.shared.test
   EXPECT_EQ(outside[2] & 0x04, 0);                     // AA clear
@@ -181,8 +198,8 @@ TEST(Precompiled, NothingIsPrecompiledAboveTheLimit) {
   std::vector<uint8_t> out(1232);
   auto q = make_query(std::string("\x06ollama\x08internal\x0athinkheads\x02" "ai\x00", 31), 1, {}, 7);
   query::QueryContext ctx{snap.get(), *horizon::IpAddr::parse("127.0.0.1"), false, nullptr};
-  EXPECT_EQ(query::precompiled_reply(q.data(), q.size(), ctx, out.data(), out.size()), 0u);
-  EXPECT_GT(query::answer_query(q.data(), q.size(), ctx, out.data(), out.size()), 0u);  // the full path answers
+  EXPECT_EQ(precompiled_reply(q, ctx, out.data(), out.size()), 0u);
+  EXPECT_GT(query::process_query(q.data(), q.size(), ctx, out.data(), out.size()), 0u);  // the full path answers
 }
 
 TEST(Precompiled, QueriesWithOptionsOrExtraRecordsTakeTheFullPath) {
@@ -191,14 +208,14 @@ TEST(Precompiled, QueriesWithOptionsOrExtraRecordsTakeTheFullPath) {
   std::vector<uint8_t> out(1232);
   query::QueryContext ctx{&snap, *horizon::IpAddr::parse("127.0.0.1"), false, nullptr};
   auto plain = make_query(name, 1, {}, 7);
-  EXPECT_GT(query::precompiled_reply(plain.data(), plain.size(), ctx, out.data(), out.size()), 0u);
+  EXPECT_GT(precompiled_reply(plain, ctx, out.data(), out.size()), 0u);
   Shape with_option{0, 0, 1232, false, true};
   auto opt = make_query(name, 1, with_option, 7);
-  EXPECT_EQ(query::precompiled_reply(opt.data(), opt.size(), ctx, out.data(), out.size()), 0u);
+  EXPECT_EQ(precompiled_reply(opt, ctx, out.data(), out.size()), 0u);
   auto response = plain;
   response[2] |= 0x80;  // a response is never answered, and never by the fast path
-  EXPECT_EQ(query::precompiled_reply(response.data(), response.size(), ctx, out.data(), out.size()), 0u);
+  EXPECT_EQ(precompiled_reply(response, ctx, out.data(), out.size()), 0u);
   auto notify = plain;
   notify[2] |= 4 << 3;
-  EXPECT_EQ(query::precompiled_reply(notify.data(), notify.size(), ctx, out.data(), out.size()), 0u);
+  EXPECT_EQ(precompiled_reply(notify, ctx, out.data(), out.size()), 0u);
 }

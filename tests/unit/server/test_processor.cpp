@@ -4,8 +4,9 @@
 
 #include "horizon/loader.hpp"
 #include "server/query/processor.hpp"
-#include "server/query/query_builder.hpp"
-#include "server/query/wire_reader.hpp"
+#include "wire/format.hpp"
+#include "wire/query_builder.hpp"
+#include "wire/reader.hpp"
 #include "server/reload.hpp"
 #include "zones/zonefile.hpp"
 
@@ -14,7 +15,7 @@ using namespace phoenix;
 namespace {
 
 std::vector<uint8_t> make_query(const std::string& name, uint16_t type, uint16_t id = 0x1234, bool edns = false) {
-  return query::build_query(name, type, id, true, edns ? std::optional<uint16_t>(4096) : std::nullopt);
+  return wire::build_query(name, type, id, true, edns ? std::optional<uint16_t>(4096) : std::nullopt);
 }
 
 /// The example inventory as a snapshot, built by the real pipeline.
@@ -100,6 +101,15 @@ TEST(Processor, OtherOpcodeIsNotimp) {
   EXPECT_EQ(ask(q).rcode(), 4);
 }
 
+namespace {
+/// A second, bare OPT record after the query's own.
+void append_opt(std::vector<uint8_t>& q, uint16_t payload) {
+  uint8_t opt[wire::kOptFixed];
+  wire::write_opt(opt, sizeof opt, wire::OptRecord{payload});
+  q.insert(q.end(), opt, opt + sizeof opt);
+}
+}  // namespace
+
 TEST(Processor, LyingCountsAreFormerr) {
   auto q = make_query("ollama.internal.thinkheads.ai", 1);
   q[7] = 5;  // ANCOUNT 5 with no records
@@ -109,7 +119,7 @@ TEST(Processor, LyingCountsAreFormerr) {
 TEST(Processor, TwoOptRecordsAreFormerr) {
   auto q = make_query("ollama.internal.thinkheads.ai", 1, 7, true);
   q[11] = 2;
-  q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  append_opt(q, 4096);
   EXPECT_EQ(ask(q).rcode(), 1);
 }
 
@@ -156,7 +166,7 @@ TEST(Processor, TwoOptRecordsGetFormerrWithoutOpt) {
   // RFC 6891 §6.1.1; like Knot and NSD, no OPT in the reply (which of the two would speak for the client?).
   auto q = make_query("ollama.internal.thinkheads.ai", 1, 7, true);
   q[11] = 2;
-  q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  append_opt(q, 4096);
   auto r = ask(q);
   EXPECT_EQ(r.rcode(), 1);
   EXPECT_EQ(r.count(3), 0);

@@ -17,7 +17,7 @@
 
 #include "server/forward/forwarder.hpp"
 #include "server/net/udp_worker.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;
@@ -87,7 +87,7 @@ uint16_t id_of(const std::vector<uint8_t>& m) { return static_cast<uint16_t>(m[0
 int rcode_of(const std::vector<uint8_t>& m) { return m[3] & 0x0f; }
 
 std::vector<uint8_t> ask(uint16_t id, const char* name = kName) {
-  return query::build_query(name, 1, id, true, std::nullopt);
+  return wire::build_query(name, 1, id, true, std::nullopt);
 }
 
 /// A reply to `q` without EDNS: the A record's address is its last four bytes.

@@ -1,34 +1,30 @@
-#include "wire_writer.hpp"
-
-#include "zones/rrset.hpp"
+#include "writer.hpp"
 
 #include <cstring>
 
-namespace phoenix::query {
-namespace {
-}  // namespace
+namespace phoenix::wire {
 
 void WireWriter::put_header_only(uint16_t id, uint8_t flags1, uint8_t flags2) {
-  std::memset(buf_, 0, 12);
-  zones::write_u16(buf_, id);
+  std::memset(buf_, 0, kHeaderSize);
+  write_u16(buf_, id);
   buf_[2] = flags1;
   buf_[3] = flags2;
-  size_ = 12;
-  question_end_ = 12;
+  size_ = kHeaderSize;
+  question_end_ = kHeaderSize;
   n_targets_ = question_targets_ = 0;
 }
 
 bool WireWriter::put_header_and_question(uint16_t id, uint8_t flags1, uint8_t flags2, const uint8_t* qname,
                                          size_t qname_len, uint16_t qtype, uint16_t qclass) {
   put_header_only(id, flags1, flags2);
-  if (12 + qname_len + 4 > limit_) return false;
-  std::memcpy(buf_ + 12, qname, qname_len);
-  zones::write_u16(buf_ + 12 + qname_len, qtype);
-  zones::write_u16(buf_ + 14 + qname_len, qclass);
-  zones::write_u16(buf_ + 4, 1);
-  size_ = question_end_ = 12 + qname_len + 4;
+  if (kHeaderSize + qname_len + 4 > limit_) return false;
+  std::memcpy(buf_ + kHeaderSize, qname, qname_len);
+  write_u16(buf_ + kHeaderSize + qname_len, qtype);
+  write_u16(buf_ + kHeaderSize + 2 + qname_len, qclass);
+  set_count(buf_, Count::question, 1);
+  size_ = question_end_ = kHeaderSize + qname_len + 4;
   for (size_t i = 0; qname[i] != 0 && n_targets_ < kMaxTargets; i += qname[i] + 1u)
-    targets_[n_targets_++] = static_cast<uint16_t>(12 + i);
+    targets_[n_targets_++] = static_cast<uint16_t>(kHeaderSize + i);
   question_targets_ = n_targets_;
   return true;
 }
@@ -38,7 +34,7 @@ void WireWriter::set_flags(uint8_t flags1, uint8_t flags2) {
   buf_[2] = flags1;
   buf_[3] = flags2;
 }
-void WireWriter::set_tc() { buf_[2] |= 0x02; }
+void WireWriter::set_tc() { buf_[2] |= flags1::TC; }
 
 void WireWriter::truncate_to_question() {
   size_ = question_end_;
@@ -47,29 +43,7 @@ void WireWriter::truncate_to_question() {
 }
 
 void WireWriter::bump(Section s) {
-  size_t at = s == Section::answer ? 6 : s == Section::authority ? 8 : 10;
-  zones::write_u16(buf_ + at, static_cast<uint16_t>(((buf_[at] << 8) | buf_[at + 1]) + 1));
-}
-
-bool WireWriter::name_matches(size_t offset, const uint8_t* name) const {
-  // Follows our own pointers; we only ever point backwards, but bound the hops anyway.
-  size_t hops = 0, i = 0;
-  for (;;) {
-    if (offset >= size_) return false;
-    uint8_t l = buf_[offset];
-    if ((l & 0xc0) == 0xc0) {
-      if (++hops > 64 || offset + 1 >= size_) return false;
-      offset = static_cast<size_t>(((l & 0x3f) << 8) | buf_[offset + 1]);
-      continue;
-    }
-    if (l != name[i]) return false;
-    if (l == 0) return true;
-    if (offset + l >= size_) return false;
-    for (size_t k = 1; k <= l; ++k)
-      if (zones::lower_octet(buf_[offset + k]) != zones::lower_octet(name[i + k])) return false;
-    offset += l + 1u;
-    i += l + 1u;
-  }
+  bump_count(buf_, s == Section::answer ? Count::answer : s == Section::authority ? Count::authority : Count::additional);
 }
 
 bool WireWriter::put_name(const uint8_t* name, bool compress) {
@@ -79,7 +53,7 @@ bool WireWriter::put_name(const uint8_t* name, bool compress) {
   if (compress) {
     for (; name[pos] != 0; pos += name[pos] + 1u) {
       for (size_t t = 0; t < n_targets_; ++t)
-        if (name_matches(targets_[t], name + pos)) {
+        if (name_equals(buf_, size_, targets_[t], name + pos)) {
           match = targets_[t];
           break;
         }
@@ -97,7 +71,7 @@ bool WireWriter::put_name(const uint8_t* name, bool compress) {
   std::memcpy(buf_ + size_, name, pos);
   size_ += pos;
   if (match >= 0) {
-    zones::write_u16(buf_ + size_, static_cast<uint16_t>(0xc000 | match));
+    write_u16(buf_ + size_, static_cast<uint16_t>(0xc000 | match));
     size_ += 2;
   } else {
     buf_[size_++] = 0;
@@ -119,15 +93,15 @@ bool WireWriter::put_rrset(Section s, const zones::RRsetRef& ref) {
     if (ref.owner == nullptr) {
       // The query name sits at offset 12; point at it so the client's case is what it sees.
       if (size_ + 2 > limit_) return fail();
-      zones::write_u16(buf_ + size_, 0xc00c);
+      write_u16(buf_ + size_, 0xc00c);
       size_ += 2;
     } else if (!put_name(reinterpret_cast<const uint8_t*>(ref.owner), true)) {
       return fail();
     }
     if (size_ + 10 > limit_) return fail();
-    zones::write_u16(buf_ + size_, type);
-    zones::write_u16(buf_ + size_ + 2, ref.rrclass);
-    zones::write_u32(buf_ + size_ + 4, ref.ttl);
+    write_u16(buf_ + size_, type);
+    write_u16(buf_ + size_ + 2, ref.rrclass);
+    write_u32(buf_ + size_ + 4, ref.ttl);
     size_t rdlen_at = size_ + 8;
     size_ += 10;
     auto d = reinterpret_cast<const uint8_t*>(rd.data());
@@ -149,42 +123,37 @@ bool WireWriter::put_rrset(Section s, const zones::RRsetRef& ref) {
       std::memcpy(buf_ + size_, d + off, rest);
       size_ += rest;
     }
-    zones::write_u16(buf_ + rdlen_at, static_cast<uint16_t>(size_ - rdlen_at - 2));
+    write_u16(buf_ + rdlen_at, static_cast<uint16_t>(size_ - rdlen_at - 2));
     bump(s);
   }
   return true;
 }
 
-bool WireWriter::put_opt(uint16_t payload, uint8_t ext_rcode, bool do_bit, int ede, const uint8_t* cookie,
-                         size_t cookie_len) {
-  const size_t cookie_opt = cookie ? 4 + cookie_len : 0;
-  size_t need = 11 + (ede >= 0 ? 6 : 0) + cookie_opt;
-  if (size_ + need > cap_) return false;  // OPT space is reserved by the caller, so the cap is what counts
-  uint8_t* p = buf_ + size_;
-  p[0] = 0;
-  zones::write_u16(p + 1, 41);
-  zones::write_u16(p + 3, payload);
-  p[5] = ext_rcode;
-  p[6] = 0;  // version 0
-  p[7] = do_bit ? 0x80 : 0;
-  p[8] = 0;
-  zones::write_u16(p + 9, static_cast<uint16_t>(need - 11));
-  size_t o = 11;
-  if (ede >= 0) {
-    zones::write_u16(p + 11, 15);  // EDE option code (RFC 8914 §2)
-    zones::write_u16(p + 13, 2);
-    zones::write_u16(p + 15, static_cast<uint16_t>(ede));
-    o += 6;
-  }
-  // --- COOKIE (RFC 7873 §4), kept apart until EDNS options have one shared writer.
-  if (cookie) {
-    zones::write_u16(p + o, 10);
-    zones::write_u16(p + o + 2, static_cast<uint16_t>(cookie_len));
-    std::memcpy(p + o + 4, cookie, cookie_len);
-  }
-  size_ += need;
+bool WireWriter::put_opt(const OptRecord& o) {
+  // OPT space is reserved by the caller, so the capacity is what counts.
+  size_t n = write_opt(buf_ + size_, cap_ - size_, o);
+  if (n == 0) return false;
+  size_ += n;
   bump(Section::additional);
   return true;
 }
 
-}  // namespace phoenix::query
+bool WireWriter::put_raw_record(Section s, const uint8_t* rr, size_t len) {
+  if (size_ + len > limit_) return false;
+  std::memcpy(buf_ + size_, rr, len);
+  size_ += len;
+  bump(s);
+  return true;
+}
+
+size_t write_empty_reply(const ParsedQuery& q, uint8_t flags1, uint8_t flags2, uint16_t rc, int ede, uint8_t* out,
+                         size_t cap, std::span<const EdnsOption> options) noexcept {
+  if (cap < kHeaderSize) return 0;
+  WireWriter w(out, cap);
+  if (!q.have_question || !w.put_header_and_question(q.id, flags1, flags2, q.qname_orig, q.qname_len, q.qtype, q.qclass))
+    w.put_header_only(q.id, flags1, flags2);
+  if (q.has_edns) w.put_opt(reply_opt(q, rc, ede, options));
+  return w.size();
+}
+
+}  // namespace phoenix::wire

@@ -1,0 +1,165 @@
+#include "format.hpp"
+
+#include <cstring>
+
+namespace phoenix::wire {
+namespace {
+
+constexpr uint8_t kPointer = 0xc0;
+
+/// One step of a name walk: at a pointer, jumps (checking it points backwards and past the header);
+/// returns false when malformed. `end` is set once, after the first pointer or the root label.
+struct NameWalk {
+  const uint8_t* msg;
+  size_t len;
+  size_t pos;
+  size_t total = 0;
+  bool jumped = false;
+  size_t end = 0;
+
+  /// Moves to the next label; returns its length octet position, or false when malformed.
+  bool label(uint8_t& l) noexcept {
+    for (;;) {
+      if (pos >= len) return false;
+      l = msg[pos];
+      if ((l & kPointer) == kPointer) {
+        if (pos + 2 > len) return false;
+        size_t target = static_cast<size_t>(((l & 0x3f) << 8) | msg[pos + 1]);
+        if (target >= pos || target < kHeaderSize) return false;  // forward, self or into the header
+        if (!jumped) end = pos + 2;                                // the name ends after its first pointer
+        jumped = true;
+        pos = target;
+        continue;
+      }
+      if (l & kPointer) return false;
+      total += l + 1u;
+      if (total > zones::kMaxNameWire || pos + 1u + l > len) return false;
+      if (l == 0 && !jumped) end = pos + 1;
+      return true;
+    }
+  }
+};
+
+}  // namespace
+
+bool skip_name(const uint8_t* msg, size_t len, size_t& off) noexcept {
+  NameWalk w{msg, len, off};
+  for (uint8_t l;;) {
+    if (!w.label(l)) return false;
+    if (l == 0) break;
+    w.pos += l + 1u;
+  }
+  off = w.end;
+  return true;
+}
+
+size_t decode_name(const uint8_t* msg, size_t len, size_t& off, uint8_t* out, bool lower) noexcept {
+  NameWalk w{msg, len, off};
+  size_t n = 0;
+  for (uint8_t l;;) {
+    if (!w.label(l)) return 0;
+    out[n] = l;
+    for (size_t k = 1; k <= l; ++k) out[n + k] = lower ? zones::lower_octet(msg[w.pos + k]) : msg[w.pos + k];
+    n += l + 1u;
+    if (l == 0) break;
+    w.pos += l + 1u;
+  }
+  off = w.end;
+  return n;
+}
+
+size_t read_uncompressed_name(const uint8_t* msg, size_t len, size_t& off, uint8_t* exact, uint8_t* lower) noexcept {
+  size_t pos = off, total = 0;
+  for (;;) {
+    if (pos >= len) return 0;
+    uint8_t l = msg[pos];
+    if (l & kPointer) return 0;
+    if (total + l + 1u > zones::kMaxNameWire || pos + l + 1u > len) return 0;
+    exact[total] = l;
+    lower[total] = l;
+    for (size_t k = 1; k <= l; ++k) {
+      uint8_t c = msg[pos + k];
+      exact[total + k] = c;
+      lower[total + k] = zones::lower_octet(c);
+    }
+    total += l + 1u;
+    pos += l + 1u;
+    if (l == 0) break;
+  }
+  off = pos;
+  return total;
+}
+
+bool name_equals(const uint8_t* msg, size_t len, size_t off, const uint8_t* name) noexcept {
+  NameWalk w{msg, len, off};
+  for (size_t i = 0;; ) {
+    uint8_t l;
+    if (!w.label(l) || l != name[i]) return false;
+    if (l == 0) return true;
+    for (size_t k = 1; k <= l; ++k)
+      if (zones::lower_octet(msg[w.pos + k]) != zones::lower_octet(name[i + k])) return false;
+    w.pos += l + 1u;
+    i += l + 1u;
+  }
+}
+
+bool RecordReader::next(Record& r) noexcept {
+  r.owner = off_;
+  size_t p = off_;
+  if (!skip_name(msg_, len_, p) || p + 10 > len_) return false;
+  r.fixed = p;
+  r.type = read_u16(msg_ + p);
+  r.rrclass = read_u16(msg_ + p + 2);
+  r.ttl = read_u32(msg_ + p + 4);
+  r.rdlen = read_u16(msg_ + p + 8);
+  r.rdata = p + 10;
+  if (r.end() > len_) return false;
+  off_ = r.end();
+  return true;
+}
+
+bool OptionReader::next(EdnsOption& o) noexcept {
+  if (!ok_ || off_ >= len_) return false;
+  if (off_ + 4 > len_) return ok_ = false;
+  o.code = read_u16(p_ + off_);
+  o.len = read_u16(p_ + off_ + 2);
+  if (off_ + 4 + o.len > len_) return ok_ = false;
+  o.data = p_ + off_ + 4;
+  off_ += 4u + o.len;
+  return true;
+}
+
+size_t opt_size(const OptRecord& o) noexcept {
+  size_t n = kOptFixed + (o.ede >= 0 ? kEdeOptionSize : 0);
+  for (const EdnsOption& e : o.options) n += 4u + e.len;
+  return n;
+}
+
+size_t write_opt(uint8_t* p, size_t room, const OptRecord& o) noexcept {
+  const size_t n = opt_size(o);
+  if (n > room || n - kOptFixed > 0xffff) return 0;
+  p[0] = 0;  // the root owner
+  write_u16(p + 1, zones::rrtype::OPT);
+  write_u16(p + 3, o.payload);
+  p[5] = o.ext_rcode;
+  p[6] = 0;  // version 0, the one we implement (RFC 6891 §6.1.3)
+  p[7] = o.do_bit ? 0x80 : 0;
+  p[8] = 0;
+  write_u16(p + 9, static_cast<uint16_t>(n - kOptFixed));
+  size_t at = kOptFixed;
+  if (o.ede >= 0) {
+    write_u16(p + at, edns_option::EDE);
+    write_u16(p + at + 2, 2);
+    write_u16(p + at + 4, static_cast<uint16_t>(o.ede));
+    at += kEdeOptionSize;
+  }
+  for (const EdnsOption& e : o.options) {
+    write_u16(p + at, e.code);
+    write_u16(p + at + 2, e.len);
+    if (e.len) std::memcpy(p + at + 4, e.data, e.len);
+    at += 4u + e.len;
+  }
+  return n;
+}
+
+}  // namespace phoenix::wire

@@ -209,7 +209,7 @@ BENCHMARK(BM_AnswerQuery_Mix);
 BENCHMARK(BM_AnswerQuery_Answer);
 BENCHMARK(BM_AnswerQuery_ExternalView);
 
-// The UDP path with response rate limiting on: answer_query, then the limiter's verdict, for clients
+// The UDP path with response rate limiting on: process_query, then the limiter's verdict, for clients
 // spread over 256 /24s at a rate under the limit (what the 0.95x throughput goal is about).
 void BM_AnswerQuery_RateLimited(benchmark::State& state) {
   auto& f = fx();
@@ -225,7 +225,7 @@ void BM_AnswerQuery_RateLimited(benchmark::State& state) {
   for (auto _ : state) {
     auto& m = f.mix[i & 4095];
     ctx.client = horizon::IpAddr::v4(0xc6120000u + static_cast<uint32_t>((i & 255) << 8));
-    size_t n = query::answer_query(m.data(), m.size(), ctx, out, sizeof out);
+    size_t n = query::process_query(m.data(), m.size(), ctx, out, sizeof out);
     sent += limiter.limit(out, n, ctx.client, 1, rl, 1000 + i / 100000) != 0;
     ++i;
   }

@@ -82,14 +82,14 @@ struct QueryContext {
   ForwardRequest* forward = nullptr;
   /// Answer as this view instead of matching `client` (used to precompile replies per view).
   horizon::ViewId view_override = horizon::kNoView;
-  /// DNS cookies (RFC 7873): the secrets and time, and where the verdict on the query's cookie goes;
-  /// null: COOKIE options are parsed (malformed ones are FORMERR) but not answered.
-  CookieState* cookie = nullptr;
   /// Whether the precompiled stage may answer; off, every query runs every stage (that is how the
   /// replies are precompiled, and how tests compare the two).
   bool precompiled = true;
   /// Where cached replies to forwarded names come from; null: every such name goes to `forward`.
   ForwardedReplies* forwarded = nullptr;
+  /// DNS cookies (RFC 7873): the secrets and time, and where the verdict on the query's cookie goes;
+  /// null: COOKIE options are parsed (malformed ones are FORMERR) but not answered.
+  CookieState* cookie = nullptr;
 };
 
 /// The largest UDP reply this client accepts (RFC 6891 §6.2.3: never below 512; at most what we advertise).

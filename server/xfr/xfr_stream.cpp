@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "server/query/wire_writer.hpp"
+#include "wire/writer.hpp"
 
 namespace phoenix::xfr {
 
@@ -106,7 +106,7 @@ size_t XfrMessageStream::next(RecordSource& source, uint8_t* buf, size_t cap, Ts
     failed_ = true;
     return 0;
   }
-  query::WireWriter w(buf, room);
+  wire::WireWriter w(buf, room);
   const uint8_t flags1 = static_cast<uint8_t>(0x84 | (q_.rd ? 0x01 : 0));  // QR, AA
   if (messages_ == 0) w.put_header_and_question(q_.id, flags1, 0, q_.qname, q_.qname_len, q_.qtype, q_.qclass);
   else w.put_header_only(q_.id, flags1, 0);
@@ -124,7 +124,7 @@ size_t XfrMessageStream::next(RecordSource& source, uint8_t* buf, size_t cap, Ts
     zones::write_u16(s + 12, static_cast<uint16_t>(r.rdata.size()));
     std::memcpy(s + 14, r.rdata.data(), r.rdata.size());
     zones::RRsetRef ref{RRsetView(s), reinterpret_cast<const char*>(r.owner), r.ttl, zones::rrclass::IN};
-    if (!w.put_rrset(query::Section::answer, ref)) {
+    if (!w.put_rrset(wire::Section::answer, ref)) {
       if (in_message == 0) {
         failed_ = true;  // does not fit even an empty message
         return 0;

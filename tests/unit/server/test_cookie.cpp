@@ -11,7 +11,7 @@
 #include "server/cookie_secret.hpp"
 #include "server/query/cookie.hpp"
 #include "server/query/precompiled.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "unit/server/example_snapshot.hpp"
 
 using namespace phoenix;
@@ -104,7 +104,7 @@ const zones::Snapshot& example() { return test::example_snapshot(); }
 
 /// A query for `name` with a COOKIE option of `cookie` (raw content).
 std::vector<uint8_t> with_cookie(const std::vector<uint8_t>& cookie) {
-  auto q = query::build_query("ollama.phoenix.thinkheads.ai", 1, 0x7777, false, 1232);
+  auto q = wire::build_query("ollama.phoenix.thinkheads.ai", 1, 0x7777, false, 1232);
   // build_query ends with a bare OPT whose RDLENGTH is its last two octets.
   size_t rdlen = 4 + cookie.size();
   q[q.size() - 2] = static_cast<uint8_t>(rdlen >> 8);
@@ -134,7 +134,7 @@ Asked ask(const std::vector<uint8_t>& q, const query::CookieSecrets& s, uint32_t
   std::vector<uint8_t> out(tcp ? 65535 : 1232);
   query::QueryContext ctx{&example(), *horizon::IpAddr::parse("192.0.2.1"), tcp, nullptr};
   ctx.cookie = &c;
-  out.resize(query::answer_query(q.data(), q.size(), ctx, out.data(), out.size()));
+  out.resize(query::process_query(q.data(), q.size(), ctx, out.data(), out.size()));
   return {out, c.valid};
 }
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "horizon/tsig_keys.hpp"
 #include "server/xfr/ixfr_history.hpp"
 #include "unit/server/dns_tool_peer.hpp"
@@ -72,7 +72,7 @@ std::set<std::string> as_lines(const std::vector<xfr::DiffRecord>& rs) {
 /// Runs `source` through the message stream with small messages and returns the records ldns parses,
 /// in order, as "owner TTL type rdata" (SOAs reduced to their serial for readability).
 std::vector<std::string> transfer(xfr::RecordSource& source, uint16_t qtype = zones::rrtype::IXFR) {
-  auto q = query::build_query("ixfr.test", qtype, 7, false, std::nullopt);
+  auto q = wire::build_query("ixfr.test", qtype, 7, false, std::nullopt);
   xfr::XfrQuestion xq;
   EXPECT_TRUE(xfr::make_xfr_question(7, q.data() + 12, q.size() - 16, qtype, 1, false, xq));
   xfr::XfrMessageStream stream(xq, 700);

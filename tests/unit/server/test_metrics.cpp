@@ -12,7 +12,7 @@
 
 #include "server/metrics.hpp"
 #include "server/query/precompiled.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;
@@ -27,10 +27,10 @@ std::shared_ptr<zones::Snapshot> load_example() {
 
 size_t ask(const zones::Snapshot& snap, query::QueryStats& st, const std::string& name, uint16_t type,
            const char* client, bool tcp = false) {
-  auto q = query::build_query(name, type, 7, false, std::nullopt);
+  auto q = wire::build_query(name, type, 7, false, std::nullopt);
   std::vector<uint8_t> out(65535);
   query::QueryContext ctx{&snap, *horizon::IpAddr::parse(client), tcp, &st};
-  return query::answer_query(q.data(), q.size(), ctx, out.data(), tcp ? out.size() : 512);
+  return query::process_query(q.data(), q.size(), ctx, out.data(), tcp ? out.size() : 512);
 }
 
 /// The value of the one sample line that starts with `series ` in `text`, or -1.

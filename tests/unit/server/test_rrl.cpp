@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "server/query/processor.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "server/query/rrl.hpp"
 #include "unit/server/example_snapshot.hpp"
 
@@ -17,7 +17,7 @@ const zones::Snapshot& example() { return test::example_snapshot(); }
 
 /// The real reply of the external view to `name` from 192.0.2.x.
 std::vector<uint8_t> reply(const std::string& name, uint16_t type = 1) {
-  auto q = query::build_query(name, type, 0x4242, false, 1232);
+  auto q = wire::build_query(name, type, 0x4242, false, 1232);
   std::vector<uint8_t> out(1232);
   query::QueryContext ctx{&example(), *horizon::IpAddr::parse("192.0.2.1"), false, nullptr};
   out.resize(query::process_query(q.data(), q.size(), ctx, out.data(), out.size()));

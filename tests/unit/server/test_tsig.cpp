@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "horizon/tsig_keys.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "server/xfr/tsig.hpp"
 #include "unit/server/dns_tool_peer.hpp"
 
@@ -32,7 +32,7 @@ std::vector<horizon::TsigKey> make_keys(const char* name = "xfr-key", const char
 uint64_t now() { return static_cast<uint64_t>(std::time(nullptr)); }
 
 std::vector<uint8_t> signed_query(const horizon::TsigKey& key, uint64_t at, xfr::TsigContext& ctx) {
-  auto q = query::build_query("www.example.com", 1, 0x4242, true, std::nullopt);
+  auto q = wire::build_query("www.example.com", 1, 0x4242, true, std::nullopt);
   size_t len = q.size();
   q.resize(len + xfr::tsig_space(key));
   size_t n = xfr::sign_request(q.data(), len, q.size(), key, at, ctx);
@@ -100,7 +100,7 @@ TEST_F(TsigSignedQuery, EveryFlippedByteFailsAndUnsignedIsUnsigned) {
     if (i < 2) EXPECT_EQ(s, TsigStatus::ok) << i;
     else EXPECT_NE(s, TsigStatus::ok) << "byte " << i << " of " << q.size();
   }
-  auto plain = query::build_query("www.example.com", 1, 1, true, 1232);
+  auto plain = wire::build_query("www.example.com", 1, 1, true, 1232);
   EXPECT_EQ(xfr::verify_request(plain.data(), plain.size(), keys, 0, server), TsigStatus::unsigned_message);
   EXPECT_FALSE(server.signed_request);
   size_t len = plain.size();
@@ -264,7 +264,7 @@ TEST_F(TsigSignedQuery, BadtimeReplyIsSignedWithOurClock) {
 TEST(Tsig, NoRoomIsZeroAndLeavesTheMessageAlone) {
   auto keys = make_keys();
   xfr::TsigContext ctx;
-  auto q = query::build_query("www.example.com", 1, 7, true, std::nullopt);
+  auto q = wire::build_query("www.example.com", 1, 7, true, std::nullopt);
   auto before = q;
   EXPECT_EQ(xfr::sign_request(q.data(), q.size(), q.size() + 10, keys[0], 1, ctx), 0u);
   EXPECT_EQ(std::vector<uint8_t>(q.begin(), q.begin() + static_cast<long>(before.size())), before);

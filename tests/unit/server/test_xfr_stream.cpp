@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "horizon/tsig_keys.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "server/xfr/xfr_stream.hpp"
 #include "unit/server/dns_tool_peer.hpp"
 #include "zones/zonefile.hpp"
@@ -69,7 +69,7 @@ std::vector<std::string> expected_records(const std::string& text) {
 }
 
 xfr::XfrQuestion question(uint16_t id = 0x5151, const char* name = "XFR.test") {
-  auto q = query::build_query(name, zones::rrtype::AXFR, id, false, std::nullopt);
+  auto q = wire::build_query(name, zones::rrtype::AXFR, id, false, std::nullopt);
   xfr::XfrQuestion out;
   EXPECT_TRUE(xfr::make_xfr_question(id, q.data() + 12, q.size() - 16, zones::rrtype::AXFR, 1, false, out));
   return out;
@@ -172,7 +172,7 @@ TEST(XfrStream, SmallMessagesAndTheEmptiestZone) {
 
 TEST(XfrStream, EveryMessageSignedInSequence) {
   auto keys = test::tsig_keys();
-  auto req = query::build_query("xfr.test", zones::rrtype::AXFR, 0x5151, false, std::nullopt);
+  auto req = wire::build_query("xfr.test", zones::rrtype::AXFR, 0x5151, false, std::nullopt);
   size_t len = req.size();
   req.resize(len + xfr::kMaxTsigSpace);
   xfr::TsigContext client, server;

@@ -214,6 +214,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   }
 
   // Stack routes: names that exist only as proxy routes resolve to the gateway, internally too.
+  bool routes_without_gateway = false;
   for (auto& r : inv.stack_routes) {
     std::string src = "stack " + r.stack + "/" + r.environment + "/" + r.service + " at " + where_text(r.where);
     auto rel_int = relative_to(r.host, plan.internal_zone);
@@ -225,12 +226,15 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
     }
     std::string rel = rel_int ? *rel_int : *rel_ext;
     std::string int_name = absolute(rel, plan.internal_zone);
-    if (!plan.gateway.ip) continue;  // reported once below
+    if (!plan.gateway.ip) {
+      routes_without_gateway = true;  // reported once below
+      continue;
+    }
     if (rel_int && !internal.has(int_name)) internal.add(int_name, *plan.gateway.ip, "proxy route of " + src, r.where);
     // The stack runs on the guest that lists it; a dhcp guest has no address to route to.
     std::optional<IpAddr> backend;
     for (auto& g : inv.guests)
-      if (g.ip && std::find(g.docker_stacks.begin(), g.docker_stacks.end(), r.stack) != g.docker_stacks.end()) {
+      if (g.ip && g.runs(r.stack, r.environment)) {
         backend = g.ip->addr;
         break;
       }
@@ -239,10 +243,19 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
     plan.services.push_back(ps);
   }
 
-  bool need_gateway = std::any_of(plan.services.begin(), plan.services.end(), [](auto& s) { return !s.tcp; });
-  if (!plan.gateway.ip && need_gateway)
-    diag.error(kHypervisorFile, "/dns_server",
-               "no gateway for published services (set dns_server.gateway_ip or declare a guest with traefik service nginx)");
+  bool need_gateway = routes_without_gateway ||
+                      std::any_of(plan.services.begin(), plan.services.end(), [](auto& s) { return !s.tcp; });
+  if (!plan.gateway.ip && need_gateway) {
+    // Without a guest file the gateway guest may simply be absent: the loader has said which file is
+    // missing, and the published names wait for it instead of refusing the rest.
+    if (!inv.missing_files.empty())
+      diag.warning(kHypervisorFile, "/dns_server",
+                   "published services have no gateway, so no external names (" + inv.missing_files.front() +
+                       " not found; set dns_server.gateway_ip to publish anyway)");
+    else
+      diag.error(kHypervisorFile, "/dns_server",
+                 "no gateway for published services (set dns_server.gateway_ip or declare a guest with traefik service nginx)");
+  }
   if (plan.gateway.ip) {
     for (auto& s : plan.services)
       if (!s.tcp) external.add(s.external_fqdn, *plan.gateway.ip, "gateway for " + s.owner + " service " + s.name, s.where);

@@ -151,12 +151,12 @@ class Checker {
             g.describe() + " uses dhcp but declares traefik service " + g.service->name +
                 ": no fixed address for DNS, Traefik or firewall rules",
             {g.service->where, at(g.where, "/network_config/ip")});
-      for (auto& stack : g.docker_stacks)
+      for (auto& ref : g.docker_stacks)
         for (auto& r : inv_.stack_routes)
-          if (r.stack == stack)
+          if (r.stack == ref.name && g.runs(r.stack, r.environment))
             add(Severity::error, "route-to-dhcp",
-                "route " + r.host + " of stack " + stack + " runs on " + g.describe() + ", which uses dhcp",
-                {r.where, at(g.where, "/docker_stacks")});
+                "route " + r.host + " of stack " + ref.name + " runs on " + g.describe() + ", which uses dhcp",
+                {r.where, ref.where});
     }
   }
 

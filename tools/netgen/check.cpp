@@ -58,7 +58,8 @@ class Checker {
       const auto& rules = set->rules;
       for (size_t j = 0; j < rules.size(); ++j)
         for (size_t i = 0; i < j; ++i) {
-          if (!rules[i].covers(rules[j])) continue;
+          // A disabled rule never decides anything, and never hides another.
+          if (!rules[i].enabled || !rules[j].enabled || !rules[i].covers(rules[j])) continue;
           bool same = rules[i].same_match(rules[j]);
           if (same && rules[i].action == rules[j].action) break;  // a duplicate, reported as such
           bool conflict = rules[i].action != rules[j].action;
@@ -188,11 +189,14 @@ class Checker {
       if (!set || !set->enabled || !fw_.cluster.enabled) continue;
       bool direct = false, proxied = false;
       for (auto& r : set->rules) {
-        if (r.direction != Direction::in || r.action != Action::accept) continue;
-        if (!r.proto.empty() && r.proto != "tcp") continue;
-        if (!r.dports.empty() && std::none_of(r.dports.begin(), r.dports.end(),
-                                              [&](auto& p) { return p.lo <= s.port && s.port <= p.hi; }))
-          continue;
+        if (r.direction != Direction::in || r.action != Action::accept || !r.enabled) continue;
+        auto ms = r.matches();
+        bool port_match = std::any_of(ms.begin(), ms.end(), [&](const MatchSpec& m) {
+          return (m.proto.empty() || m.proto == "tcp") &&
+                 (m.dports.empty() ||
+                  std::any_of(m.dports.begin(), m.dports.end(), [&](auto& p) { return p.lo <= s.port && s.port <= p.hi; }));
+        });
+        if (!port_match) continue;
         if (r.source.empty()) direct = true;
         for (auto& src : r.source) {
           bool host_prefix = src.length == 32 && is_proxy(src.addr);

@@ -24,7 +24,7 @@ ReachStep evaluate(const RuleSet& set, Direction dir, const Flow& flow, const st
   ReachStep step;
   step.level = level + " " + direction_text(dir);
   for (auto& r : set.rules) {
-    if (r.direction != dir || !rule_matches(r, flow)) continue;
+    if (r.direction != dir || !rule_matches(r, flow, set.iface)) continue;
     step.verdict = action_text(r.action);
     step.reason = "by rule " + std::to_string(r.index) + " \"" + r.to_proxmox() + "\"";
     step.rule = &r;

@@ -119,7 +119,7 @@ class CheckTest(unittest.TestCase):
     def test_shadowed_rule_with_same_action(self):
         inv = edited(lambda f: lxc(f, "101")["firewall"]["rules"].append(
             {"type": "in", "action": "ACCEPT", "proto": "tcp", "port": "443", "source": "10.0.0.5"}))
-        self.assertFinds(inv, "shadowed-rule", "warning", "rule 4")
+        self.assertFinds(inv, "shadowed-rule", "warning", "rule 3 (")
 
     def test_two_guests_on_one_ip(self):
         inv = edited(lambda f: lxc(f, "901")["network_config"].update(ip="10.0.0.155/24"))

@@ -33,6 +33,10 @@ class Checker {
     dhcp_routes();
     tcp_services();
     proxy_paths();
+    portainer_agents();
+    host_services();
+    host_resolvers();
+    internal_names();
     leaks();
     public_names();
     duplicate_routes();
@@ -165,8 +169,21 @@ class Checker {
     return (plan_.gateway.ip && ip == *plan_.gateway.ip) || (m_.traefik().ip && ip == *m_.traefik().ip);
   }
 
+  bool declared_tcp(const horizon::PublishedService& s) const {
+    const Guest* g = s.backend ? m_.guest_by_ip(*s.backend) : nullptr;
+    return g && g->service && g->service->protocol == "tcp";
+  }
+
   void tcp_services() {
     for (auto& s : plan_.services) {
+      // traefik_service asks for a proxy route; raw TCP cannot have one, so the request does nothing.
+      // An explicit "protocol": "tcp" says the admin knows: then it only names the service.
+      if (s.tcp && !s.from_stack && s.scheme.empty() && !declared_tcp(s))
+        add(Severity::warning, "traefik-service-on-tcp",
+            "traefik_service " + s.name + " of " + s.owner + " is raw TCP (port " + std::to_string(s.port) +
+                "): Traefik's HTTP routers cannot carry it, so it is neither routed nor published; clients reach it "
+                "directly at " + s.internal_fqdn + " (say \"protocol\": \"tcp\" to make that explicit)",
+            {s.where});
       if (!s.tcp || !s.backend) continue;
       const Guest* g = m_.guest_by_ip(*s.backend);
       // DNS sending the TCP client to the HTTP gateway (the bug of seed 000).
@@ -211,18 +228,119 @@ class Checker {
     }
   }
 
-  void flow(const IpAddr& from, const IpAddr& to, uint16_t port, const std::string& what, const Location& why) {
+  /// Reports `code` when the firewall drops a new connection from -> to:port/proto; true when it passes.
+  bool flow(const IpAddr& from, const IpAddr& to, uint16_t port, const std::string& what, const Location& why,
+            const std::string& code = "route-dropped", Severity sev = Severity::error, const std::string& proto = "tcp") {
     auto src = party(from), dst = party(to);
-    if (!src || !dst) return;
-    auto r = reach(m_, fw_, *src, *dst, "tcp", port);
-    if (r.allowed) return;
+    if (!src || !dst) return true;
+    auto r = reach(m_, fw_, *src, *dst, proto, port);
+    if (r.allowed) return true;
     const auto& step = r.steps.back();
     std::vector<Location> where{why};
     if (step.where) where.push_back(*step.where);
-    add(Severity::error, "route-dropped",
-        what + ": " + src->describe() + " -> " + dst->describe() + ":" + std::to_string(port) + "/tcp is dropped at " +
-            step.level + " (" + step.reason + ")",
+    add(sev, code,
+        what + ": " + src->describe() + " -> " + dst->describe() + ":" + std::to_string(port) + "/" + proto +
+            " is dropped at " + step.level + " (" + step.reason + ")",
         where);
+    return false;
+  }
+
+  /// Portainer's server drives every agent on the agent port, directly over raw TCP, whether or not
+  /// the agent declares a traefik_service (seed 000).
+  void portainer_agents() {
+    uint16_t port = inv_.host.portainer_agent_port;
+    for (auto& server : inv_.guests) {
+      if (server.portainer_role != "primary" || !server.ip) continue;
+      for (auto& agent : inv_.guests)
+        if (agent.portainer_role == "agent" && agent.ip)
+          flow(server.ip->addr, agent.ip->addr, port, "Portainer server -> agent " + agent.describe(),
+               {agent.where.file, agent.where.pointer + "/portainer_role"});
+    }
+  }
+
+  /// What the guests need from the hosts they name: our DNS server on 53 (UDP and TCP, RFC 7766) when
+  /// the host is their nameserver, and the NFS server on 2049 and the portmapper on 111 for NFS volumes.
+  void host_services() {
+    std::string host = inv_.host.address.addr.to_string();
+    for (auto& g : inv_.guests) {
+      if (!g.ip) continue;
+      if (std::find(g.nameservers.begin(), g.nameservers.end(), host) != g.nameservers.end())
+        for (const char* proto : {"udp", "tcp"})
+          flow(g.ip->addr, inv_.host.address.addr, 53, g.describe() + " uses the host as its nameserver",
+               {g.where.file, g.where.pointer + "/network_config"}, "dns-unreachable", Severity::error, proto);
+      std::set<std::string> seen;
+      for (auto& nfs : g.nfs_mounts) {
+        if (!seen.insert(nfs.server.to_string()).second) continue;
+        for (auto [port, proto] : {std::pair{uint16_t{2049}, "tcp"}, std::pair{uint16_t{111}, "tcp"},
+                                   std::pair{uint16_t{111}, "udp"}})
+          flow(g.ip->addr, nfs.server, port, g.describe() + " mounts an NFS volume from " + nfs.server.to_string(),
+               nfs.where, "nfs-unreachable", Severity::error, proto);
+      }
+    }
+  }
+
+  /// The host's own resolvers should be this server (or its upstreams): a guest there makes the host
+  /// depend on a guest being up, and anything else answers without our zones.
+  void host_resolvers() {
+    std::set<std::string> ours = {inv_.host.address.addr.to_string(), "127.0.0.1", "::1"};
+    for (auto& l : plan_.listen) ours.insert(l.addr.to_string());
+    std::set<std::string> upstream;
+    for (auto& u : plan_.upstreams) upstream.insert(u.addr.to_string());
+    for (size_t i = 0; i < inv_.host.dns_nameservers.size(); ++i) {
+      const std::string& ns = inv_.host.dns_nameservers[i];
+      if (ours.count(ns) || upstream.count(ns)) continue;
+      Location at_ns{inv_.host.dns_nameservers_where.file, inv_.host.dns_nameservers_where.pointer + "/" + std::to_string(i)};
+      auto ip = IpAddr::parse(ns);
+      const Guest* g = ip ? m_.guest_by_ip(*ip) : nullptr;
+      if (g)
+        add(Severity::error, "host-resolver",
+            "the host resolves through " + g->describe() + " " + ns + ", a guest, not through this DNS server (" +
+                inv_.host.address.addr.to_string() + ")",
+            {at_ns, g->where});
+      else
+        add(Severity::warning, "host-resolver",
+            "the host resolves through " + ns + ", which is neither this DNS server (" +
+                inv_.host.address.addr.to_string() + ") nor one of its upstreams: it gets other answers than the guests",
+            {at_ns});
+    }
+  }
+
+  /// One client address standing in for a selector: TEST-NET-3 when inside it, loopback as the host,
+  /// else the first address of the selector that no guest and not the host uses.
+  std::optional<IpAddr> stand_in(const IpPrefix& sel) const {
+    if (!sel.addr.is_v4()) return std::nullopt;
+    auto test_net = *IpAddr::parse("203.0.113.1");
+    if (sel.contains(test_net)) return test_net;
+    IpAddr a = sel.network().addr;
+    if (IpPrefix::parse("127.0.0.0/8")->contains(a)) return inv_.host.address.addr;
+    if (sel.length == 32) return a;
+    for (uint32_t k = 1; k < 256; ++k) {
+      IpAddr c = IpAddr::v4(a.v4_host_order() + k);
+      if (!sel.contains(c)) break;
+      if (!m_.is_host(c) && !m_.guest_by_ip(c)) return c;
+    }
+    return std::nullopt;
+  }
+
+  /// An internal name giving a guest's own address is only useful if internal clients may connect.
+  void internal_names() {
+    for (auto& v : plan_.views) {
+      if (v.horizon != "internal") continue;
+      std::optional<IpAddr> client;
+      for (auto& sel : v.match_clients)
+        if (auto a = stand_in(sel); a && !m_.is_host(*a)) {
+          client = a;
+          break;
+        }
+      if (!client) continue;
+      for (auto& s : plan_.services) {
+        if (!s.backend || !s.port || s.from_stack) continue;
+        if (plan_.gateway.ip && *s.backend == *plan_.gateway.ip) continue;  // checked as the gateway
+        flow(*client, *s.backend, s.port,
+             "view " + v.name + " resolves " + s.internal_fqdn + " to " + s.backend->to_string() + " directly",
+             s.where, "internal-name-dropped", Severity::warning);
+      }
+    }
   }
 
   void proxy_paths() {
@@ -237,21 +355,23 @@ class Checker {
     if (tr)
       for (auto& r : m_.routes())
         if (r.backend && r.port) flow(*tr, *r.backend, r.port, "Traefik -> backend of route " + r.id, r.service->where);
-    // Portainer's server drives its agents over raw TCP, directly (seed 000).
+    // Other raw-TCP services of Portainer agents are driven by the server too.
     for (auto& server : inv_.guests) {
       if (server.portainer_role != "primary" || !server.ip) continue;
-      for (auto& s : plan_.services)
-        if (s.tcp && s.backend && s.port)
+      for (auto& s : plan_.services) {
+        if (!s.tcp || !s.backend || !s.port || s.port == inv_.host.portainer_agent_port) continue;
+        const Guest* agent = m_.guest_by_ip(*s.backend);
+        if (agent && agent->portainer_role == "agent")
           flow(server.ip->addr, *s.backend, s.port, "Portainer server -> agent " + s.name, s.where);
+      }
     }
   }
 
   /// Can the clients of a view that answers names with the gateway reach it? Each selector stands in by
-  /// one address: 203.0.113.1 (TEST-NET-3) when it lies inside, else the selector's first address.
+  /// one address (stand_in).
   void gateway_clients(const IpAddr& gw) {
     auto dst = party(gw);
     if (!dst) return;
-    auto test_net = *IpAddr::parse("203.0.113.1");
     for (auto& v : plan_.views) {
       bool answers = false;
       for (auto& z : v.zones)
@@ -261,14 +381,11 @@ class Checker {
       bool reached = false;
       std::optional<ReachStep> last;
       for (auto& sel : v.match_clients) {
-        if (!sel.addr.is_v4()) continue;
-        IpAddr a = sel.contains(test_net) ? test_net : sel.network().addr;
-        if (!sel.contains(test_net) && sel.length < 32) a = IpAddr::v4(a.v4_host_order() + 1);
-        // Loopback clients are processes on the DNS host itself.
-        if (IpPrefix::parse("127.0.0.0/8")->contains(a)) a = inv_.host.address.addr;
-        auto src = party(a);
+        auto a = stand_in(sel);
+        if (!a) continue;
+        auto src = party(*a);
         if (!src) continue;
-        tried.push_back(a.to_string());
+        tried.push_back(a->to_string());
         for (uint16_t port : {uint16_t{80}, uint16_t{443}}) {
           auto r = reach(m_, fw_, *src, *dst, "tcp", port);
           reached |= r.allowed;
@@ -279,7 +396,8 @@ class Checker {
       if (reached || tried.empty()) continue;
       std::vector<Location> where{v.where.file.empty() ? Location{horizon::kHypervisorFile, "/dns_server"} : v.where};
       if (last && last->where) where.push_back(*last->where);
-      add(Severity::warning, "gateway-unreachable",
+      // The view hands these clients the gateway's address and nothing else: they cannot get in.
+      add(Severity::error, "gateway-unreachable",
           "view " + v.name + " sends clients to the gateway " + gw.to_string() + ", but " + join(tried, ", ") +
               " cannot reach it on 80/tcp or 443/tcp (" + (last ? last->level + " " + last->reason : "") + ")",
           where);

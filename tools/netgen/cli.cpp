@@ -106,7 +106,7 @@ CommandResult run_reach(const Model& m, const Options& opt, std::vector<std::str
       steps.push_back(js);
     }
     json j = {{"verdict", r.allowed ? "ALLOW" : "DROP"}, {"source", src->describe()}, {"destination", dst->describe()},
-              {"port", port}, {"proto", proto}, {"steps", steps}, {"note", r.note}};
+              {"port", port}, {"proto", proto}, {"steps", steps}, {"note", r.note}, {"not_in_inventory", r.strangers}};
     return report(code, "reach.json", j.dump(2) + "\n", messages);
   }
   return report(code, "reach.txt", r.format(), messages);

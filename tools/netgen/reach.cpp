@@ -117,6 +117,7 @@ std::string ReachStep::format() const {
 
 std::string ReachResult::format() const {
   std::string s = summary + "\n";
+  for (auto& w : strangers) s += "  note: " + w + "\n";
   for (size_t i = 0; i < steps.size(); ++i) s += "  " + std::to_string(i + 1) + ". " + steps[i].format() + "\n";
   if (!note.empty()) s += "  " + note + "\n";
   return s;
@@ -166,6 +167,11 @@ ReachResult reach(const Model& m, const FirewallModel& fw, const Party& src, con
                            nullptr, std::nullopt});
     res.allowed = std::all_of(res.steps.begin(), res.steps.end(), [](auto& s) { return s.verdict == "ACCEPT"; });
   }
+  for (const Party* p : {&src, &dst})
+    if (!p->host && !p->guest && std::none_of(res.strangers.begin(), res.strangers.end(), [&](auto& w) {
+          return w.rfind(p->addr.to_string() + " ", 0) == 0;
+        }))
+      res.strangers.push_back(p->addr.to_string() + " is not an address of the inventory (no guest, not the host)");
   res.summary = std::string(res.allowed ? "ALLOW " : "DROP ") + text + "  (" + src.describe() + " -> " +
                 dst.describe() + ")";
   if (res.allowed)

@@ -40,6 +40,9 @@ struct ReachResult {
   std::vector<ReachStep> steps;
   std::string summary;  ///< "ALLOW 10.0.0.111 -> 10.0.0.102:9001/tcp"
   std::string note;     ///< what happens to replies, or which step decided
+  /// "10.0.0.101 is not an address of the inventory": an end no rule set is written for, said aloud
+  /// because a verdict about it only reflects the other end's rules.
+  std::vector<std::string> strangers;
   std::string format() const;
 };
 

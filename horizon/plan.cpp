@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "dns_checks.hpp"
 #include "label.hpp"
 #include "loader.hpp"
 
@@ -21,9 +22,11 @@ class NameTable {
     for (auto& e : list) {
       if (e.ip.family != ip.family) continue;
       if (e.ip == ip) return;
-      diag_.error(where.file, where.pointer,
-                  "name " + owner + " conflicts: " + ip.to_string() + " from " + source + " vs " +
-                      e.ip.to_string() + " from " + e.source);
+      Diagnostic d{Severity::error, where.file, where.pointer,
+                   "name " + owner + " conflicts: " + ip.to_string() + " from " + source + " vs " +
+                       e.ip.to_string() + " from " + e.source,
+                   "name-conflict", {}};
+      diag_.add(std::move(d));
       return;
     }
     list.push_back({ip, source});
@@ -168,7 +171,6 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
                {kHypervisorFile, "/network/interfaces/address"});
 
   std::map<IpAddr::Family, std::map<std::string, std::string>> unused;
-  std::map<std::string, const Guest*> ip_owner;
   for (auto& g : inv.guests) {
     std::string src = g.describe() + " at " + where_text(g.where);
     if (!g.ip) {
@@ -180,12 +182,6 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
       continue;
     }
     const IpAddr& ip = g.ip->addr;
-    if (!inv.host.default_subnet.contains(ip))
-      diag.warning(g.where.file, g.where.pointer + "/network_config/ip",
-                   g.describe() + " address " + ip.to_string() + " is outside " + inv.host.default_subnet.to_string());
-    if (auto [it, fresh] = ip_owner.emplace(ip.to_string(), &g); !fresh)
-      diag.warning(g.where.file, g.where.pointer + "/network_config/ip",
-                   "duplicate address " + ip.to_string() + " (also " + it->second->describe() + ")");
     std::string label = sanitize_label(g.name);
     if (label != normalize_fqdn(g.name))
       diag.warning(g.where.file, g.where.pointer + "/name", "name \"" + g.name + "\" published as \"" + label + "\"");
@@ -354,6 +350,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
     for (size_t i = 0; i < f.views.size(); ++i)
       if (std::none_of(plan.views.begin(), plan.views.end(), [&](auto& v) { return v.name == f.views[i]; }))
         diag.error(f.where.file, f.where.pointer + "/views/" + std::to_string(i), "unknown view \"" + f.views[i] + "\"");
+  check_dns(inv, plan, diag);
   return plan;
 }
 

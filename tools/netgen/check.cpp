@@ -23,12 +23,17 @@ class Checker {
   Checker(const Model& m, const FirewallModel& fw) : m_(m), fw_(fw), inv_(m.inventory()), plan_(m.plan()) {}
 
   std::vector<Finding> run() {
-    for (auto& d : m_.plan_diagnostics().items())
-      if (d.severity == horizon::Severity::error) add(Severity::error, "inventory", d.message, {{d.file, d.location}});
+    // The DNS checks live in the shared model (horizon/dns_checks), so that phoenix-dns --check says
+    // the same; their codes and severities come through unchanged.
+    for (auto& d : m_.plan_diagnostics().items()) {
+      if (d.severity != horizon::Severity::error && d.code.empty()) continue;
+      std::vector<Location> where{{d.file, d.location}};
+      for (auto& [file, ptr] : d.also) where.push_back({file, ptr});
+      add(d.severity == horizon::Severity::error ? Severity::error : Severity::warning,
+          d.code.empty() ? "inventory" : d.code, d.message, where);
+    }
     for (auto& p : fw_.problems) out_.push_back(p);
     shadowed_rules();
-    addresses();
-    name_collisions();
     nameservers();
     dhcp_routes();
     tcp_services();
@@ -37,10 +42,8 @@ class Checker {
     host_services();
     host_resolvers();
     internal_names();
-    leaks();
     public_names();
     duplicate_routes();
-    views();
     std::stable_sort(out_.begin(), out_.end(), [](auto& a, auto& b) { return a.severity < b.severity; });
     return std::move(out_);
   }
@@ -77,65 +80,7 @@ class Checker {
     }
   }
 
-  void addresses() {
-    std::map<std::string, std::vector<const Guest*>> by_ip;
-    for (auto& g : inv_.guests) {
-      if (!g.ip) continue;
-      by_ip[g.ip->addr.to_string()].push_back(&g);
-      if (!inv_.host.default_subnet.contains(g.ip->addr))
-        add(Severity::warning, "outside-subnet",
-            g.describe() + " address " + g.ip->addr.to_string() + " is outside the subnet " +
-                inv_.host.default_subnet.to_string() + " (no PTR, and the internal view may not match it)",
-            {at(g.where, "/network_config/ip")});
-      if (m_.is_host(g.ip->addr))
-        add(Severity::error, "duplicate-ip", g.describe() + " uses the host's own address " + g.ip->addr.to_string(),
-            {at(g.where, "/network_config/ip"), {horizon::kHypervisorFile, "/network/interfaces/address"}});
-    }
-    for (auto& g : inv_.guests) {
-      if (!g.ip) continue;
-      auto& list = by_ip[g.ip->addr.to_string()];
-      if (list.size() < 2 || list.front() != &g) continue;
-      std::vector<std::string> names;
-      std::vector<Location> where;
-      for (auto* o : list) {
-        names.push_back(o->describe());
-        where.push_back(at(o->where, "/network_config/ip"));
-      }
-      add(Severity::error, "duplicate-ip", join(names, " and ") + " share the address " + g.ip->addr.to_string(), where);
-    }
-  }
 
-  void name_collisions() {
-    struct Entry {
-      const Guest* guest;
-      std::string raw;
-      Location where;
-    };
-    std::map<std::string, std::vector<Entry>> by_label;
-    for (auto& g : inv_.guests) {
-      if (!g.ip) continue;
-      by_label[horizon::sanitize_label(g.name)].push_back({&g, g.name, at(g.where, "/name")});
-      if (g.service) by_label[horizon::sanitize_label(g.service->name)].push_back({&g, g.service->name, at(g.service->where, "/name")});
-    }
-    for (auto& [label, list] : by_label) {
-      std::set<const Guest*> guests;
-      for (auto& e : list) guests.insert(e.guest);
-      if (guests.size() < 2) continue;
-      std::set<std::string> ips;
-      std::vector<std::string> who;
-      std::vector<Location> where;
-      for (auto& e : list) {
-        ips.insert(e.guest->ip->addr.to_string());
-        who.push_back("\"" + e.raw + "\" of " + e.guest->describe());
-        where.push_back(e.where);
-      }
-      bool conflict = ips.size() > 1;
-      add(conflict ? Severity::error : Severity::warning, "name-collision",
-          join(who, ", ") + " all become " + label + "." + plan_.internal_zone +
-              (conflict ? " with different addresses" : ""),
-          where);
-    }
-  }
 
   void nameservers() {
     std::string host = inv_.host.address.addr.to_string();
@@ -404,37 +349,6 @@ class Checker {
     }
   }
 
-  void leaks() {
-    std::set<std::string> guest_ips;
-    for (auto& g : inv_.guests)
-      if (g.ip && !(plan_.gateway.ip && g.ip->addr == *plan_.gateway.ip)) guest_ips.insert(g.ip->addr.to_string());
-    std::set<std::string> public_names;
-    for (auto& s : plan_.services)
-      if (!s.tcp && !s.external_fqdn.empty()) public_names.insert(s.external_fqdn);
-    for (auto& v : plan_.views) {
-      if (v.horizon != "external") continue;
-      Location vw = v.where.file.empty() ? Location{horizon::kHypervisorFile, "/dns_server (default views)"} : v.where;
-      for (auto& zn : v.zone_names)
-        if (zn == plan_.internal_zone || zn == plan_.reverse_zone)
-          add(Severity::error, "leak", "external view " + v.name + " serves the internal-only zone " + zn, {vw});
-      for (auto& z : v.zones) {
-        if (z.origin == plan_.internal_zone || z.origin == plan_.reverse_zone) continue;
-        for (auto& r : z.records) {
-          if (r.kind == horizon::RecordKind::ptr) continue;
-          if (guest_ips.count(r.value))
-            add(Severity::error, "leak",
-                "external view " + v.name + " publishes " + r.owner + " -> " + r.value + ", a direct guest address (" +
-                    m_.describe(*IpAddr::parse(r.value)) + "), from " + r.source,
-                {vw});
-          else if (z.origin == plan_.external_zone && r.owner != "ns1." + z.origin && !public_names.count(r.owner))
-            add(Severity::error, "leak",
-                "external view " + v.name + " publishes " + r.owner + ", which is not an HTTP service (from " +
-                    r.source + ")",
-                {vw});
-        }
-      }
-    }
-  }
 
   void public_names() {
     std::set<std::string> routed;
@@ -493,33 +407,6 @@ class Checker {
       }
   }
 
-  void views() {
-    const auto& vs = plan_.views;
-    for (size_t i = 1; i < vs.size(); ++i) {
-      size_t shadowed = 0;
-      std::vector<Finding> partial;
-      for (auto& p : vs[i].match_clients) {
-        const horizon::ViewPlan* by = nullptr;
-        for (size_t j = 0; j < i && !by; ++j)
-          for (auto& q : vs[j].match_clients)
-            if (q.addr.family == p.addr.family && q.length <= p.length && q.contains(p.addr)) {
-              by = &vs[j];
-              break;
-            }
-        if (!by) continue;
-        ++shadowed;
-        partial.push_back({Severity::warning, "view-selector-shadowed",
-                           "view " + vs[i].name + " selector " + p.to_string() + " never matches: view " + by->name +
-                               " comes first and matches all of it",
-                           {vs[i].where, by->where}});
-      }
-      if (shadowed && shadowed == vs[i].match_clients.size())
-        add(Severity::error, "view-never-matches",
-            "view " + vs[i].name + " can never match: every selector is covered by earlier views", {vs[i].where});
-      else
-        out_.insert(out_.end(), partial.begin(), partial.end());
-    }
-  }
 
   const Model& m_;
   const FirewallModel& fw_;

@@ -4,6 +4,8 @@
 #include "netgen_test_util.hpp"
 #include "reach.hpp"
 
+#include <set>
+
 namespace phoenix::netgen::testing {
 namespace {
 
@@ -99,6 +101,59 @@ TEST(NetgenChecks, ReachSaysWhenAnAddressIsNotOfTheInventory) {
       << r.files[0].content;
   auto known = run("reach", clean.dir(), {"10.1.0.70", "wiki", "3000"});
   EXPECT_EQ(known.files.at(0).content.find("not an address of the inventory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace phoenix::netgen::testing
+
+namespace phoenix::netgen::testing {
+namespace {
+
+TEST(NetgenCli, ReachAndViewResolveNamesAlike) {
+  auto m = load(example_dir());
+  std::string why;
+  // "traefik" is the proxy the model found (Traefik-Internal), "portainer" the service of vm 1001.
+  auto t = resolve_target(m, "traefik", why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->addr.to_string(), "10.0.0.12");
+  EXPECT_EQ(t->fqdn, "traefik-internal.internal.thinkheads.ai");
+  auto p = resolve_target(m, "portainer", why);
+  ASSERT_TRUE(p) << why;
+  EXPECT_EQ(p->addr.to_string(), "10.0.0.111");
+  EXPECT_EQ(resolve_target(m, "1001", why)->addr.to_string(), "10.0.0.111");
+  EXPECT_EQ(resolve_target(m, "ollama", why)->fqdn, "ollama.internal.thinkheads.ai");
+  auto r = run("reach", example_dir(), {"traefik", "portainer", "9443"});
+  ASSERT_EQ(r.files.size(), 1u);
+  EXPECT_EQ(r.files[0].content.rfind("ALLOW 10.0.0.12 -> 10.0.0.111:9443/tcp", 0), 0u) << r.files[0].content;
+  // view takes the same words: a guest as the client, a service name as the question.
+  auto v = run("view", example_dir(), {"Traefik-Internal", "ollama"});
+  ASSERT_EQ(v.files.size(), 1u) << (v.messages.empty() ? "" : v.messages.back());
+  EXPECT_NE(v.files[0].content.find("ollama.internal.thinkheads.ai.\t300\tIN\tA\t10.0.0.155"), std::string::npos)
+      << v.files[0].content;
+}
+
+int cli(std::vector<std::string> args, std::string& out, std::string& err) {
+  std::vector<char*> argv{const_cast<char*>("phoenix-netgen")};
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream o, e;
+  int rc = run_cli(static_cast<int>(argv.size()), argv.data(), o, e);
+  out = o.str();
+  err = e.str();
+  return rc;
+}
+
+TEST(NetgenCli, VersionUnknownCommandAndWarningsOnce) {
+  std::string out, err;
+  EXPECT_EQ(cli({"--version"}, out, err), 0);
+  EXPECT_EQ(out.rfind("phoenix-netgen ", 0), 0u) << out;
+  EXPECT_EQ(cli({"frobnicate", "--inventory", example_dir().string()}, out, err), 2);
+  EXPECT_NE(err.find("unknown command \"frobnicate\""), std::string::npos) << err;
+  // zones loads the inventory and builds the server's snapshot: each warning still comes once.
+  EXPECT_EQ(cli({"zones", "--inventory", example_dir().string()}, out, err), 0) << err;
+  std::istringstream lines(err);
+  std::set<std::string> seen;
+  for (std::string line; std::getline(lines, line);) EXPECT_TRUE(seen.insert(line).second) << "twice: " << line;
+  EXPECT_FALSE(seen.empty());
 }
 
 }  // namespace

@@ -96,6 +96,11 @@ struct StackRoute {
   std::string host;  ///< lower-case FQDN without trailing dot
   uint16_t port = 0;  ///< loadbalancer.server.port, 0 if not given
   std::string scheme;  ///< loadbalancer.server.scheme, "" if not given
+  /// The router's own labels, carried into the file provider's router as written.
+  std::vector<std::string> entrypoints;  ///< routers.<r>.entrypoints ("web,websecure")
+  std::optional<bool> tls;               ///< routers.<r>.tls
+  std::string certresolver;              ///< routers.<r>.tls.certresolver
+  std::vector<std::string> middlewares;  ///< routers.<r>.middlewares
   Location where;
 };
 

@@ -479,6 +479,37 @@ std::vector<std::string> hosts_in_rule(const std::string& rule) {
   return out;
 }
 
+/// The router labels netgen writes into Traefik's file provider; any other one would be lost there,
+/// so it is named (a warning: the route itself still works, only that setting is missing).
+template <typename Labels>
+void apply_router_labels(FileReader& r, const Labels& labels, StackRoute& route) {
+  auto list = [](const std::string& v) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : v + ",") {
+      if (c == ',') {
+        if (!cur.empty()) out.push_back(cur);
+        cur.clear();
+      } else if (c != ' ') {
+        cur += c;
+      }
+    }
+    return out;
+  };
+  for (auto& l : labels) {
+    if (l.field == "entrypoints") route.entrypoints = list(l.value);
+    else if (l.field == "middlewares") route.middlewares = list(l.value);
+    else if (l.field == "tls.certresolver") route.certresolver = l.value;
+    else if (l.field == "tls") {
+      if (l.value == "true") route.tls = true;
+      else if (l.value == "false") route.tls = false;
+      else r.error(l.ptr, "invalid value \"" + l.value + "\" for tls (expected true or false)");
+    } else if (l.field != "service") {
+      r.warning(l.ptr, "router label \"" + l.field + "\" is not written to Traefik's file by netgen");
+    }
+  }
+}
+
 void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
   FileReader r(kStacksFile, diag);
   const json* stacks = r.object(doc, "", "docker_stacks");
@@ -503,6 +534,10 @@ void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
         auto lp = child(vp, "traefik_labels");
         std::map<std::string, uint16_t> ports;
         std::map<std::string, std::string> schemes;
+        struct RouterLabel {
+          std::string field, value, ptr;
+        };
+        std::map<std::string, std::vector<RouterLabel>> router_labels;
         std::vector<StackRoute> routes;
         for (size_t i = 0; i < labels->size(); ++i) {
           if (!(*labels)[i].is_string()) {
@@ -515,9 +550,15 @@ void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
           auto key = label.substr(0, eq), value = label.substr(eq + 1);
           static const std::string router_prefix = "traefik.http.routers.";
           static const std::string service_prefix = "traefik.http.services.";
-          if (key.rfind(router_prefix, 0) == 0 && key.size() > router_prefix.size() + 5 &&
-              key.compare(key.size() - 5, 5, ".rule") == 0) {
-            auto router = key.substr(router_prefix.size(), key.size() - router_prefix.size() - 5);
+          if (key.rfind(router_prefix, 0) == 0) {
+            auto rest = key.substr(router_prefix.size());
+            auto dot = rest.find('.');
+            if (dot == std::string::npos) continue;
+            auto router = rest.substr(0, dot), field = rest.substr(dot + 1);
+            if (field != "rule") {
+              router_labels[router].push_back({field, value, child(lp, i)});
+              continue;
+            }
             auto hosts = hosts_in_rule(value);
             if (hosts.empty()) r.warning(child(lp, i), "router \"" + router + "\" has no Host() rule; ignored");
             for (auto& h : hosts) {
@@ -525,7 +566,14 @@ void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
                 r.error(child(lp, i), "invalid host name \"" + h + "\" in Host() rule");
                 continue;
               }
-              routes.push_back({stack, env, svc, router, h, 0, "", r.at(child(lp, i))});
+              StackRoute route;
+              route.stack = stack;
+              route.environment = env;
+              route.service = svc;
+              route.router = router;
+              route.host = h;
+              route.where = r.at(child(lp, i));
+              routes.push_back(std::move(route));
             }
           } else if (key.rfind(service_prefix, 0) == 0) {
             auto rest = key.substr(service_prefix.size());
@@ -555,6 +603,7 @@ void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
           };
           if (auto it = pick(ports); it != ports.end()) route.port = it->second;
           if (auto it = pick(schemes); it != schemes.end()) route.scheme = it->second;
+          apply_router_labels(r, router_labels[route.router], route);
           inv.stack_routes.push_back(route);
         }
       }

@@ -194,7 +194,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
       internal.add(sl + "." + plan.internal_zone, ip, "traefik service " + s.name + " of " + src, s.where);
       PublishedService ps{sl, sl + "." + plan.internal_zone, tcp ? "" : sl + "." + plan.external_zone, ip, s.port,
                           s.protocol == "https" ? "https" : (s.protocol == "http" ? "http" : ""), tcp, false,
-                          g.describe(), s.where};
+                          g.describe(), s.where, {}, {}, std::nullopt, ""};
       plan.services.push_back(ps);
     }
     if (!g.portainer_agent_hostname.empty()) {
@@ -235,7 +235,8 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
         break;
       }
     PublishedService ps{rel, int_name, absolute(rel, plan.external_zone), backend, r.port, r.scheme, false, true,
-                        "stack " + r.stack + "/" + r.environment + "/" + r.service, r.where};
+                        "stack " + r.stack + "/" + r.environment + "/" + r.service, r.where,
+                        r.entrypoints, r.middlewares, r.tls, r.certresolver};
     plan.services.push_back(ps);
   }
 

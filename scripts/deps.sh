@@ -4,11 +4,12 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config python3
   libboost-dev libldns-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
+  libyaml-cpp-dev  # phoenix-netgen writes Traefik's YAML with it
   libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils
   dpkg-dev systemd  # CPack's dpkg-shlibdeps; systemd-analyze verify for the unit (no running systemd needed)
   knot   # knotd: the loopback upstream of the forwarding tests (they run their own instance)
-  nginx bind9-utils python3-yaml graphviz  # phoenix-netgen's tests: nginx -t, named-checkzone, YAML, SVG
+  nginx bind9-utils python3-yaml graphviz openssl  # phoenix-netgen's tests: nginx -t, named-checkzone, YAML, SVG
   clang libclang-rt-dev nsd  # libFuzzer builds (scripts/fuzz.sh); nsd: the second reference server of test_differential
 )
 if [ $# -gt 0 ]; then packages+=("$@"); fi

@@ -125,7 +125,7 @@ class TraefikTest(unittest.TestCase):
             self.assertIn(f"Host(`{name}.internal.thinkheads.ai`)", r["rule"])
             self.assertIn(f"Host(`{name}.phoenix.thinkheads.ai`)", r["rule"])
         url = {n: s["loadBalancer"]["servers"][0]["url"] for n, s in services.items()}
-        self.assertEqual(url, {"ca": "http://10.0.0.10:9000", "ollama": "http://10.0.0.155:11434",
+        self.assertEqual(url, {"ca": "https://10.0.0.10:9000", "ollama": "http://10.0.0.155:11434",
                                "portainer": "https://10.0.0.111:9443", "qdrant": "http://10.0.0.102:6333"})
 
     def test_stack_scheme_label_wins(self):

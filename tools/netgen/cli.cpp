@@ -212,7 +212,10 @@ CommandResult run_command(const Options& opt) {
   if (opt.command == "view") return run_view(m, opt, messages);
   if (opt.command == "traefik") {
     auto files = traefik_files(m, messages);
-    return files_result(std::move(files), messages, opt.json, opt.command);
+    bool refused = files.empty();
+    auto r = files_result(std::move(files), messages, opt.json, opt.command);
+    if (refused) r.exit_code = 1;
+    return r;
   }
   if (opt.command == "nginx") {
     auto files = nginx_files(m, messages);

@@ -158,3 +158,32 @@ TEST(NetgenCli, VersionUnknownCommandAndWarningsOnce) {
 
 }  // namespace
 }  // namespace phoenix::netgen::testing
+
+namespace phoenix::netgen::testing {
+namespace {
+
+TEST(NetgenTraefik, RouterLabelsHttpsCaAndOneHostOneRoute) {
+  auto ok = run("traefik", example_dir());
+  ASSERT_EQ(ok.exit_code, 0);
+  const std::string& y = ok.files.at(0).content;
+  EXPECT_NE(y.find("      entryPoints: [websecure]\n      middlewares: [secure-headers@file, compress@file]\n"
+                   "      tls:\n        certResolver: internal-resolver\n"),
+            std::string::npos)
+      << y;
+  EXPECT_NE(y.find("- url: \"https://10.0.0.10:9000\""), std::string::npos) << y;  // Traefik's bootstrap_ca_url
+  TempInventory twice([](auto& f) {
+    f["phoenix_stacks_config.json"]["docker_stacks"]["qdrant_service"]["environments"]["production"]["services"]
+     ["qdrant"]["traefik_labels"]
+         .push_back("traefik.http.routers.llm.rule=Host(`ollama.internal.thinkheads.ai`)");
+  });
+  auto bad = run("traefik", twice.dir());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(bad.files.empty());
+  bool named = false;
+  for (auto& msg : bad.messages)
+    named |= msg.find("error: ollama.internal.thinkheads.ai is claimed by route ollama") != std::string::npos;
+  EXPECT_TRUE(named);
+}
+
+}  // namespace
+}  // namespace phoenix::netgen::testing

@@ -83,6 +83,7 @@ struct Guest {
   };
   std::vector<NfsMount> nfs_mounts;
   std::string bootstrap_ca_url;  ///< the CA this guest talks to, e.g. "https://10.0.0.10:9000"
+  std::vector<std::string> mount_paths;  ///< LXC mount_points[].container_path ("/etc/nginx/ssl")
   /// Whether this guest runs `stack` in `environment` (a route of that stack environment lands here).
   bool runs(const std::string& stack, const std::string& environment) const;
   Firewall firewall;

@@ -400,6 +400,11 @@ void read_guest_common(FileReader& r, const json& g, const std::string& ptr, Gue
   read_guest_stacks(r, g, ptr, guest);
   guest.bootstrap_ca_url = r.string(g, ptr, "bootstrap_ca_url").value_or("");
   read_guest_volumes(r, g, ptr, guest);
+  if (const json* mounts = r.array(g, ptr, "mount_points"))
+    for (size_t i = 0; i < mounts->size(); ++i)
+      if ((*mounts)[i].is_object())
+        if (auto path = r.string((*mounts)[i], child(child(ptr, "mount_points"), i), "container_path"))
+          guest.mount_paths.push_back(*path);
   if (const json* fw = r.object(g, ptr, "firewall")) guest.firewall = read_firewall(r, *fw, child(ptr, "firewall"), false);
 }
 

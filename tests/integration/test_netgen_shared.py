@@ -5,7 +5,7 @@ import unittest
 import yaml
 
 from netgen import HAVE_SHARED, SHARED_INVENTORY, check, codes, copy_inventory, generate, netgen
-from test_netgen_outputs import nginx_test
+from test_netgen_outputs import nginx_with_certs
 
 
 @unittest.skipUnless(HAVE_SHARED, "../shared/inventory/phoenix not present")
@@ -26,9 +26,9 @@ class SharedInventoryNetgenTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout)
 
     def test_generated_files_load(self):
-        out = generate("nginx", SHARED_INVENTORY)
-        r = nginx_test(out / "phoenix-gateway.conf")
+        conf, r = nginx_with_certs(SHARED_INVENTORY)
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("listen 443 ssl;", conf.read_text())
         out = generate("zones", SHARED_INVENTORY)
         for f in out.rglob("*.zone"):
             r = subprocess.run(["named-checkzone", "-k", "fail", f.name[:-5], str(f)], capture_output=True, text=True)

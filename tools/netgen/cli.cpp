@@ -218,7 +218,7 @@ CommandResult run_command(const Options& opt) {
     return r;
   }
   if (opt.command == "nginx") {
-    auto files = nginx_files(m, messages);
+    auto files = nginx_files(m, messages, opt.ssl_dir);
     auto r = files_result(std::move(files), messages, opt.json, opt.command);
     if (r.files.empty()) r.exit_code = 1;
     return r;
@@ -262,6 +262,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   app.add_flag("--json", opt.json, "machine-readable output");
   app.add_option("--state-dir", state_dir, "zones/view: take SOA serials from phoenix-dns's state directory");
   app.add_option("--serial", opt.serial, "zones/view: use this SOA serial");
+  app.add_option("--ssl-dir", opt.ssl_dir, "nginx: directory of the certificates (<name>.crt, <name>.key)");
   app.set_version_flag("-V,--version", std::string("phoenix-netgen ") + PHOENIX_VERSION);
   struct Spec {
     const char* name;

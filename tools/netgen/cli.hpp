@@ -20,6 +20,7 @@ struct Options {
   std::vector<std::string> args;  ///< reach: SRC DST PORT/PROTO; view: CLIENT NAME [TYPE]
   std::optional<std::filesystem::path> state_dir;
   std::optional<uint32_t> serial;
+  std::optional<std::string> ssl_dir;  ///< nginx: where the certificates are (--ssl-dir)
 };
 
 /// Exit codes: 0 done (ALLOW for reach), 1 the inventory has errors (or DROP for reach), 2 bad usage or I/O.

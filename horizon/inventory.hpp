@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,24 +19,34 @@ struct Location {
   std::string to_string() const { return file + ": " + pointer; }
 };
 
-/// One Proxmox firewall rule as written in the inventory (validated by netgen, not the server).
+/// One Proxmox firewall rule as written in the inventory. The loader only reads the JSON types;
+/// phoenix-netgen validates the values (tools/netgen/firewall.cpp) and rejects every key listed in
+/// `unknown_keys`, since dropping a key it does not understand could widen the rule.
 struct FirewallRule {
   std::string direction;  ///< "in" / "out" (the inventory's "type")
   std::string action;     ///< ACCEPT / DROP / REJECT
   std::string source;
   std::string dest;
   std::string proto;
-  std::string port;       ///< "80", "80,443", "8000:8010"
+  std::string port;       ///< destination ports ("port" or "dport"): "80", "80,443", "8000:8010"
+  std::string sport;      ///< source ports, same syntax
+  std::string iface;      ///< Proxmox "-i": net0 for a guest, a host interface (vmbr0) for cluster.fw
+  std::string macro;      ///< a Proxmox macro ("SSH", "HTTPS", ...): written as "IN SSH(ACCEPT)"
+  std::optional<bool> enable;  ///< "enable" (true/false or 1/0); false: written with "|", never matches
+  std::string log;        ///< "-log" level: nolog, info, warning, ...; "" = nolog
   std::string comment;
+  std::vector<std::string> unknown_keys;  ///< keys of the rule object not listed above
   Location where;
 };
 
 struct Firewall {
   bool present = false;
   bool enabled = false;
-  std::string policy_in;   ///< cluster level: default_input_policy
-  std::string policy_out;  ///< cluster level: default_output_policy
+  bool enabled_given = false;  ///< "enabled" was written (a missing one keeps the firewall off)
+  std::string policy_in;   ///< cluster: default_input_policy; guest: policy_in ("" = Proxmox's default)
+  std::string policy_out;  ///< cluster: default_output_policy; guest: policy_out
   std::vector<FirewallRule> rules;
+  std::vector<std::string> unknown_keys;  ///< keys of the firewall object netgen does not know
   Location where;
 };
 
@@ -58,7 +69,23 @@ struct Guest {
   std::string portainer_role;
   std::string portainer_agent_hostname;
   std::vector<std::string> nameservers;
-  std::vector<std::string> docker_stacks;  ///< stacks (phoenix_stacks_config.json keys) this guest runs
+  /// A stack this guest runs: "qdrant_service" or {"name": "qdrant_service", "environment": "production"}.
+  struct StackRef {
+    std::string name;         ///< a phoenix_stacks_config.json docker_stacks key
+    std::string environment;  ///< "" = every environment of the stack
+    Location where;
+  };
+  std::vector<StackRef> docker_stacks;
+  /// An NFS volume the guest mounts (VM "volumes" entries of type nfs).
+  struct NfsMount {
+    IpAddr server;
+    Location where;
+  };
+  std::vector<NfsMount> nfs_mounts;
+  std::string bootstrap_ca_url;  ///< the CA this guest talks to, e.g. "https://10.0.0.10:9000"
+  std::vector<std::string> mount_paths;  ///< LXC mount_points[].container_path ("/etc/nginx/ssl")
+  /// Whether this guest runs `stack` in `environment` (a route of that stack environment lands here).
+  bool runs(const std::string& stack, const std::string& environment) const;
   Firewall firewall;
   Location where;  ///< the guest object itself
   std::string describe() const;  ///< "lxc 914 (ollama-gpu0)"
@@ -70,6 +97,11 @@ struct StackRoute {
   std::string host;  ///< lower-case FQDN without trailing dot
   uint16_t port = 0;  ///< loadbalancer.server.port, 0 if not given
   std::string scheme;  ///< loadbalancer.server.scheme, "" if not given
+  /// The router's own labels, carried into the file provider's router as written.
+  std::vector<std::string> entrypoints;  ///< routers.<r>.entrypoints ("web,websecure")
+  std::optional<bool> tls;               ///< routers.<r>.tls
+  std::string certresolver;              ///< routers.<r>.tls.certresolver
+  std::vector<std::string> middlewares;  ///< routers.<r>.middlewares
   Location where;
 };
 
@@ -161,6 +193,9 @@ struct Host {
   IpPrefix address;         ///< the host's own address with its prefix, e.g. 10.0.0.13/24
   IpPrefix default_subnet;  ///< network.default_subnet
   uint16_t portainer_agent_port = 9001;
+  std::string interface_name;  ///< network.interfaces.name (vmbr0): what "-i" of a cluster.fw rule names
+  std::vector<std::string> dns_nameservers;  ///< network.interfaces.dns_nameservers: the host's own resolvers
+  Location dns_nameservers_where;
   Firewall firewall;        ///< global rules: "firewall" or "shared_volumes.firewall"
 };
 
@@ -169,6 +204,10 @@ struct Inventory {
   Host host;
   std::vector<Guest> guests;
   std::vector<StackRoute> stack_routes;
+  /// Every stack of phoenix_stacks_config.json with its environment names (routes or not).
+  std::map<std::string, std::vector<std::string>> stack_environments;
+  /// Guest files that were not there (kLxcFile, kVmFile): later messages say so instead of guessing.
+  std::vector<std::string> missing_files;
   DnsSettings dns;
 };
 

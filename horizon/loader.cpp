@@ -2,6 +2,7 @@
 #include "loader.hpp"
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -203,39 +204,106 @@ std::optional<json> read_json(const std::filesystem::path& path, const std::stri
   }
 }
 
+/// Ports as a number or a string ("80", "80,443", "8000:8010"); netgen validates the text.
+std::string port_text(FileReader& r, const json& rj, const std::string& p, const char* key) {
+  auto it = rj.find(key);
+  if (it != rj.end() && it->is_number_integer()) return std::to_string(it->get<long>());
+  return r.string(rj, p, key).value_or("");
+}
+
+// The rule keys Proxmox's firewall files have and netgen writes; any other key is kept by name, so
+// that netgen can refuse it rather than write a wider rule than the inventory asked for.
+const std::set<std::string> kRuleKeys = {"type", "action", "source", "dest", "proto", "port", "dport", "sport",
+                                         "iface", "macro", "enable", "enabled", "log", "comment"};
+
+FirewallRule read_rule(FileReader& r, const json& rj, const std::string& p) {
+  FirewallRule rule;
+  rule.where = r.at(p);
+  rule.direction = r.string(rj, p, "type").value_or("");
+  rule.action = r.string(rj, p, "action").value_or("");
+  rule.source = r.string(rj, p, "source").value_or("");
+  rule.dest = r.string(rj, p, "dest").value_or("");
+  rule.proto = r.string(rj, p, "proto").value_or("");
+  rule.port = port_text(r, rj, p, "port");
+  if (rj.contains("dport")) {
+    if (!rule.port.empty()) r.error(child(p, "dport"), "both \"port\" and \"dport\" given (they are the same field)");
+    else rule.port = port_text(r, rj, p, "dport");
+  }
+  rule.sport = port_text(r, rj, p, "sport");
+  rule.iface = r.string(rj, p, "iface").value_or("");
+  rule.macro = r.string(rj, p, "macro").value_or("");
+  for (const char* key : {"enable", "enabled"}) {
+    auto it = rj.find(key);
+    if (it == rj.end() || it->is_null()) continue;
+    // Proxmox writes enable: 0/1; JSON files use true/false.
+    if (it->is_boolean()) rule.enable = it->get<bool>();
+    else if (it->is_number_integer() && (it->get<long>() == 0 || it->get<long>() == 1)) rule.enable = it->get<long>() == 1;
+    else r.error(child(p, key), "invalid value " + quoted(*it) + " (expected true, false, 0 or 1)");
+  }
+  rule.log = r.string(rj, p, "log").value_or("");
+  rule.comment = r.string(rj, p, "comment").value_or("");
+  for (auto& [key, value] : rj.items())
+    if (!kRuleKeys.count(key)) rule.unknown_keys.push_back(key);
+  return rule;
+}
+
+void read_rules(FileReader& r, const json& rules, const std::string& rptr, Firewall& out) {
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const json& rj = rules[i];
+    auto p = child(rptr, i);
+    if (!rj.is_object()) {
+      r.error(p, "invalid rule " + quoted(rj) + " (expected an object)");
+      continue;
+    }
+    out.rules.push_back(read_rule(r, rj, p));
+  }
+}
+
+/// A firewall section: an object {enabled, policies, rules} or, for the global rules, a bare list.
+/// `cluster` selects the global shape (global_firewall_rules, default_*_policy) and its defaults.
 Firewall read_firewall(FileReader& r, const json& fw, const std::string& ptr, bool cluster) {
   Firewall out;
   out.present = true;
   out.where = r.at(ptr);
-  out.enabled = r.boolean(fw, ptr, "enabled").value_or(false);
-  if (cluster) {
-    out.policy_in = r.string(fw, ptr, "default_input_policy").value_or("DROP");
-    out.policy_out = r.string(fw, ptr, "default_output_policy").value_or("ACCEPT");
+  if (fw.is_array()) {
+    read_rules(r, fw, ptr, out);
+    if (cluster) {
+      out.policy_in = "DROP";
+      out.policy_out = "ACCEPT";
+    }
+    return out;
   }
-  const char* rules_key = cluster ? "global_firewall_rules" : "rules";
-  if (const json* rules = r.array(fw, ptr, rules_key)) {
-    auto rptr = child(ptr, rules_key);
-    for (size_t i = 0; i < rules->size(); ++i) {
-      const json& rj = (*rules)[i];
-      auto p = child(rptr, i);
-      if (!rj.is_object()) {
-        r.error(p, "invalid rule " + quoted(rj) + " (expected an object)");
-        continue;
+  if (auto e = r.boolean(fw, ptr, "enabled")) {
+    out.enabled = *e;
+    out.enabled_given = true;
+  }
+  // Either spelling of the policies, at either level: Proxmox's own (policy_in) or the hypervisor
+  // file's (default_input_policy).
+  for (auto [field, keys] : {std::pair{&out.policy_in, std::array{"policy_in", "default_input_policy"}},
+                             std::pair{&out.policy_out, std::array{"policy_out", "default_output_policy"}}})
+    for (const char* key : keys)
+      if (auto v = r.string(fw, ptr, key)) {
+        if (!field->empty()) r.error(child(ptr, key), "policy given twice (" + std::string(keys[0]) + " and " + keys[1] + ")");
+        *field = *v;
       }
-      FirewallRule rule;
-      rule.direction = r.string(rj, p, "type").value_or("");
-      rule.action = r.string(rj, p, "action").value_or("");
-      rule.source = r.string(rj, p, "source").value_or("");
-      rule.dest = r.string(rj, p, "dest").value_or("");
-      rule.proto = r.string(rj, p, "proto").value_or("");
-      auto port_it = rj.find("port");
-      if (port_it != rj.end() && port_it->is_number_integer()) rule.port = std::to_string(port_it->get<long>());
-      else rule.port = r.string(rj, p, "port").value_or("");
-      rule.comment = r.string(rj, p, "comment").value_or("");
-      rule.where = r.at(p);
-      out.rules.push_back(std::move(rule));
+  if (cluster) {
+    if (out.policy_in.empty()) out.policy_in = "DROP";
+    if (out.policy_out.empty()) out.policy_out = "ACCEPT";
+  }
+  static const std::set<std::string> known = {"enabled", "rules", "global_firewall_rules", "policy_in", "policy_out",
+                                              "default_input_policy", "default_output_policy"};
+  for (auto& [key, value] : fw.items())
+    if (!known.count(key)) out.unknown_keys.push_back(key);
+  bool any = false;
+  for (const char* key : {"global_firewall_rules", "rules"}) {
+    if (!cluster && std::string(key) == "global_firewall_rules") continue;
+    if (const json* rules = r.array(fw, ptr, key)) {
+      if (any) r.error(child(ptr, key), "rules given twice (global_firewall_rules and rules)");
+      else read_rules(r, *rules, child(ptr, key), out);
+      any = true;
     }
   }
+  if (!cluster && fw.contains("global_firewall_rules")) out.unknown_keys.push_back("global_firewall_rules");
   return out;
 }
 
@@ -258,6 +326,50 @@ std::optional<Service> read_service(FileReader& r, const json& parent, const std
     return std::nullopt;
   }
   return svc;
+}
+
+/// docker_stacks entries: a stack name, or {"name", "environment"} choosing one of its environments.
+void read_guest_stacks(FileReader& r, const json& g, const std::string& ptr, Guest& guest) {
+  const json* list = r.array(g, ptr, "docker_stacks");
+  if (!list) return;
+  auto lp = child(ptr, "docker_stacks");
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& e = (*list)[i];
+    auto p = child(lp, i);
+    Guest::StackRef ref;
+    ref.where = r.at(p);
+    if (e.is_string()) {
+      ref.name = e.get<std::string>();
+    } else if (e.is_object()) {
+      auto name = r.string(e, p, "name", true);
+      if (!name) continue;
+      ref.name = *name;
+      ref.environment = r.string(e, p, "environment").value_or("");
+    } else {
+      r.error(p, "invalid value " + quoted(e) + " (expected a stack name or {\"name\", \"environment\"})");
+      continue;
+    }
+    if (ref.name.empty()) {
+      r.error(p, "empty stack name");
+      continue;
+    }
+    guest.docker_stacks.push_back(std::move(ref));
+  }
+}
+
+/// VM "volumes": the NFS mounts matter to the firewall (the guest must reach the server on 2049 and 111).
+void read_guest_volumes(FileReader& r, const json& g, const std::string& ptr, Guest& guest) {
+  const json* list = r.array(g, ptr, "volumes");
+  if (!list) return;
+  auto lp = child(ptr, "volumes");
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& v = (*list)[i];
+    auto p = child(lp, i);
+    if (!v.is_object()) continue;
+    auto type = r.string(v, p, "type");
+    if (!type || *type != "nfs") continue;
+    if (auto server = r.address(v, p, "server")) guest.nfs_mounts.push_back({*server, r.at(child(p, "server"))});
+  }
 }
 
 /// Fields shared by LXC and VM guests.
@@ -285,7 +397,14 @@ void read_guest_common(FileReader& r, const json& g, const std::string& ptr, Gue
   guest.service = read_service(r, g, ptr);
   guest.portainer_role = r.string(g, ptr, "portainer_role").value_or("");
   guest.portainer_agent_hostname = r.string(g, ptr, "portainer_agent_hostname").value_or("");
-  guest.docker_stacks = r.string_list(g, ptr, "docker_stacks");
+  read_guest_stacks(r, g, ptr, guest);
+  guest.bootstrap_ca_url = r.string(g, ptr, "bootstrap_ca_url").value_or("");
+  read_guest_volumes(r, g, ptr, guest);
+  if (const json* mounts = r.array(g, ptr, "mount_points"))
+    for (size_t i = 0; i < mounts->size(); ++i)
+      if ((*mounts)[i].is_object())
+        if (auto path = r.string((*mounts)[i], child(child(ptr, "mount_points"), i), "container_path"))
+          guest.mount_paths.push_back(*path);
   if (const json* fw = r.object(g, ptr, "firewall")) guest.firewall = read_firewall(r, *fw, child(ptr, "firewall"), false);
 }
 
@@ -365,16 +484,49 @@ std::vector<std::string> hosts_in_rule(const std::string& rule) {
   return out;
 }
 
+/// The router labels netgen writes into Traefik's file provider; any other one would be lost there,
+/// so it is named (a warning: the route itself still works, only that setting is missing).
+template <typename Labels>
+void apply_router_labels(FileReader& r, const Labels& labels, StackRoute& route) {
+  auto list = [](const std::string& v) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : v + ",") {
+      if (c == ',') {
+        if (!cur.empty()) out.push_back(cur);
+        cur.clear();
+      } else if (c != ' ') {
+        cur += c;
+      }
+    }
+    return out;
+  };
+  for (auto& l : labels) {
+    if (l.field == "entrypoints") route.entrypoints = list(l.value);
+    else if (l.field == "middlewares") route.middlewares = list(l.value);
+    else if (l.field == "tls.certresolver") route.certresolver = l.value;
+    else if (l.field == "tls") {
+      if (l.value == "true") route.tls = true;
+      else if (l.value == "false") route.tls = false;
+      else r.error(l.ptr, "invalid value \"" + l.value + "\" for tls (expected true or false)");
+    } else if (l.field != "service") {
+      r.warning(l.ptr, "router label \"" + l.field + "\" is not written to Traefik's file by netgen");
+    }
+  }
+}
+
 void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
   FileReader r(kStacksFile, diag);
   const json* stacks = r.object(doc, "", "docker_stacks");
   if (!stacks) return;
   for (auto& [stack, sj] : stacks->items()) {
     auto sp = child("/docker_stacks", stack);
+    auto& env_names = inv.stack_environments[stack];
     if (!sj.is_object()) continue;
     const json* envs = r.object(sj, sp, "environments");
     if (!envs) continue;
     for (auto& [env, ej] : envs->items()) {
+      env_names.push_back(env);
       auto ep = child(child(sp, "environments"), env);
       if (!ej.is_object()) continue;
       const json* services = r.object(ej, ep, "services");
@@ -387,6 +539,10 @@ void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
         auto lp = child(vp, "traefik_labels");
         std::map<std::string, uint16_t> ports;
         std::map<std::string, std::string> schemes;
+        struct RouterLabel {
+          std::string field, value, ptr;
+        };
+        std::map<std::string, std::vector<RouterLabel>> router_labels;
         std::vector<StackRoute> routes;
         for (size_t i = 0; i < labels->size(); ++i) {
           if (!(*labels)[i].is_string()) {
@@ -399,9 +555,15 @@ void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
           auto key = label.substr(0, eq), value = label.substr(eq + 1);
           static const std::string router_prefix = "traefik.http.routers.";
           static const std::string service_prefix = "traefik.http.services.";
-          if (key.rfind(router_prefix, 0) == 0 && key.size() > router_prefix.size() + 5 &&
-              key.compare(key.size() - 5, 5, ".rule") == 0) {
-            auto router = key.substr(router_prefix.size(), key.size() - router_prefix.size() - 5);
+          if (key.rfind(router_prefix, 0) == 0) {
+            auto rest = key.substr(router_prefix.size());
+            auto dot = rest.find('.');
+            if (dot == std::string::npos) continue;
+            auto router = rest.substr(0, dot), field = rest.substr(dot + 1);
+            if (field != "rule") {
+              router_labels[router].push_back({field, value, child(lp, i)});
+              continue;
+            }
             auto hosts = hosts_in_rule(value);
             if (hosts.empty()) r.warning(child(lp, i), "router \"" + router + "\" has no Host() rule; ignored");
             for (auto& h : hosts) {
@@ -409,7 +571,14 @@ void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
                 r.error(child(lp, i), "invalid host name \"" + h + "\" in Host() rule");
                 continue;
               }
-              routes.push_back({stack, env, svc, router, h, 0, "", r.at(child(lp, i))});
+              StackRoute route;
+              route.stack = stack;
+              route.environment = env;
+              route.service = svc;
+              route.router = router;
+              route.host = h;
+              route.where = r.at(child(lp, i));
+              routes.push_back(std::move(route));
             }
           } else if (key.rfind(service_prefix, 0) == 0) {
             auto rest = key.substr(service_prefix.size());
@@ -439,6 +608,7 @@ void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
           };
           if (auto it = pick(ports); it != ports.end()) route.port = it->second;
           if (auto it = pick(schemes); it != schemes.end()) route.scheme = it->second;
+          apply_router_labels(r, router_labels[route.router], route);
           inv.stack_routes.push_back(route);
         }
       }
@@ -681,6 +851,30 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
   }
 }
 
+/// The global rules: "firewall" or "shared_volumes.firewall" (real files have used both), each an
+/// object or a bare list of rules. Both present: the top-level one is used, and the other is named.
+void read_global_firewall(FileReader& r, const json& doc, Inventory& inv) {
+  auto section = [&](const json& parent, const std::string& ptr) -> const json* {
+    auto it = parent.find("firewall");
+    if (it == parent.end() || it->is_null()) return nullptr;
+    if (!it->is_object() && !it->is_array()) {
+      r.error(child(ptr, "firewall"), "invalid value " + quoted(*it) + " (expected an object or a list of rules)");
+      return nullptr;
+    }
+    return &*it;
+  };
+  const json* top = section(doc, "");
+  const json* shared = nullptr;
+  if (const json* sv = r.object(doc, "", "shared_volumes")) shared = section(*sv, "/shared_volumes");
+  if (top && shared)
+    r.warning("/shared_volumes/firewall", "ignored: the global firewall at /firewall is used (remove one of the two)");
+  if (top) inv.host.firewall = read_firewall(r, *top, "/firewall", true);
+  else if (shared) inv.host.firewall = read_firewall(r, *shared, "/shared_volumes/firewall", true);
+  const Firewall& fw = inv.host.firewall;
+  if (fw.present && !fw.enabled_given && !fw.rules.empty())
+    r.warning(fw.where.pointer, "no \"enabled\": cluster.fw is written with enable: 0, and no rule applies anywhere");
+}
+
 void read_hypervisor(const json& doc, const std::filesystem::path& dir, Diagnostics& diag, Inventory& inv) {
   FileReader r(kHypervisorFile, diag);
   auto domain = r.string(doc, "", "domain_name", true);
@@ -723,15 +917,35 @@ void read_hypervisor(const json& doc, const std::filesystem::path& dir, Diagnost
       inv.host.default_subnet = host->network();
     }
     if (auto p = r.port(*net, "/network", "portainer_agent_port")) inv.host.portainer_agent_port = *p;
+    if (iface) {
+      inv.host.interface_name = r.string(*iface, ifp, "name").value_or("");
+      inv.host.dns_nameservers = r.string_list(*iface, ifp, "dns_nameservers");
+      inv.host.dns_nameservers_where = r.at(child(ifp, "dns_nameservers"));
+    }
   }
-  // Real files keep the global firewall at either place; the top-level one wins when both exist.
-  if (const json* fw = r.object(doc, "", "firewall")) {
-    inv.host.firewall = read_firewall(r, *fw, "/firewall", true);
-  } else if (const json* sv = r.object(doc, "", "shared_volumes")) {
-    if (const json* fw2 = r.object(*sv, "/shared_volumes", "firewall"))
-      inv.host.firewall = read_firewall(r, *fw2, "/shared_volumes/firewall", true);
-  }
+  read_global_firewall(r, doc, inv);
   read_dns(r, doc, dir, inv);
+}
+
+/// Each guest's docker_stacks entry names a stack, and an environment of it, that the stacks file has.
+void check_stack_refs(const Inventory& inv, Diagnostics& diag) {
+  for (auto& g : inv.guests)
+    for (auto& ref : g.docker_stacks) {
+      auto it = inv.stack_environments.find(ref.name);
+      if (it == inv.stack_environments.end()) {
+        diag.warning(ref.where.file, ref.where.pointer,
+                     g.describe() + " runs stack \"" + ref.name + "\", which " + kStacksFile + " does not define");
+        continue;
+      }
+      if (ref.environment.empty() ||
+          std::find(it->second.begin(), it->second.end(), ref.environment) != it->second.end())
+        continue;
+      std::string known;
+      for (auto& e : it->second) known += (known.empty() ? "" : ", ") + e;
+      diag.warning(ref.where.file, ref.where.pointer + "/environment",
+                   "stack \"" + ref.name + "\" has no environment \"" + ref.environment + "\" (it has: " +
+                       (known.empty() ? "none" : known) + "); none of its routes runs on " + g.describe());
+    }
 }
 
 }  // namespace
@@ -747,11 +961,27 @@ LoadResult load_inventory(const std::filesystem::path& dir) {
   Inventory inv;
   inv.dir = dir;
   if (auto doc = read_json(dir / kHypervisorFile, kHypervisorFile, true, diag)) read_hypervisor(*doc, dir, diag, inv);
+  // A missing guest file is said once, here, by name: every later message that depends on those
+  // guests (no gateway, no backend) can then point at it instead of guessing.
+  for (auto [file, what] : {std::pair{kLxcFile, "no LXC guests"}, std::pair{kVmFile, "no virtual machines"}}) {
+    if (std::filesystem::exists(dir / file, ec)) continue;
+    diag.warning(file, "", std::string(what) + ": " + file + " not found");
+    inv.missing_files.push_back(file);
+  }
   if (auto doc = read_json(dir / kLxcFile, kLxcFile, false, diag)) read_lxcs(*doc, diag, inv);
   if (auto doc = read_json(dir / kVmFile, kVmFile, false, diag)) read_vms(*doc, diag, inv);
-  if (auto doc = read_json(dir / kStacksFile, kStacksFile, false, diag)) read_stacks(*doc, diag, inv);
+  if (auto doc = read_json(dir / kStacksFile, kStacksFile, false, diag)) {
+    read_stacks(*doc, diag, inv);
+    check_stack_refs(inv, diag);
+  }
   if (!diag.has_errors()) result.inventory = std::move(inv);
   return result;
+}
+
+bool Guest::runs(const std::string& stack, const std::string& environment) const {
+  return std::any_of(docker_stacks.begin(), docker_stacks.end(), [&](const StackRef& s) {
+    return s.name == stack && (s.environment.empty() || s.environment == environment);
+  });
 }
 
 std::string Guest::describe() const {

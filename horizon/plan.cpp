@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "dns_checks.hpp"
 #include "label.hpp"
 #include "loader.hpp"
 
@@ -21,9 +22,11 @@ class NameTable {
     for (auto& e : list) {
       if (e.ip.family != ip.family) continue;
       if (e.ip == ip) return;
-      diag_.error(where.file, where.pointer,
-                  "name " + owner + " conflicts: " + ip.to_string() + " from " + source + " vs " +
-                      e.ip.to_string() + " from " + e.source);
+      Diagnostic d{Severity::error, where.file, where.pointer,
+                   "name " + owner + " conflicts: " + ip.to_string() + " from " + source + " vs " +
+                       e.ip.to_string() + " from " + e.source,
+                   "name-conflict", {}};
+      diag_.add(std::move(d));
       return;
     }
     list.push_back({ip, source});
@@ -171,7 +174,6 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
                {kHypervisorFile, "/network/interfaces/address"});
 
   std::map<IpAddr::Family, std::map<std::string, std::string>> unused;
-  std::map<std::string, const Guest*> ip_owner;
   for (auto& g : inv.guests) {
     std::string src = g.describe() + " at " + where_text(g.where);
     if (!g.ip) {
@@ -183,12 +185,6 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
       continue;
     }
     const IpAddr& ip = g.ip->addr;
-    if (!inv.host.default_subnet.contains(ip))
-      diag.warning(g.where.file, g.where.pointer + "/network_config/ip",
-                   g.describe() + " address " + ip.to_string() + " is outside " + inv.host.default_subnet.to_string());
-    if (auto [it, fresh] = ip_owner.emplace(ip.to_string(), &g); !fresh)
-      diag.warning(g.where.file, g.where.pointer + "/network_config/ip",
-                   "duplicate address " + ip.to_string() + " (also " + it->second->describe() + ")");
     std::string label = sanitize_label(g.name);
     if (label != normalize_fqdn(g.name))
       diag.warning(g.where.file, g.where.pointer + "/name", "name \"" + g.name + "\" published as \"" + label + "\"");
@@ -201,7 +197,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
       internal.add(sl + "." + plan.internal_zone, ip, "traefik service " + s.name + " of " + src, s.where);
       PublishedService ps{sl, sl + "." + plan.internal_zone, tcp ? "" : sl + "." + plan.external_zone, ip, s.port,
                           s.protocol == "https" ? "https" : (s.protocol == "http" ? "http" : ""), tcp, false,
-                          g.describe(), s.where};
+                          g.describe(), s.where, {}, {}, std::nullopt, ""};
       plan.services.push_back(ps);
     }
     if (!g.portainer_agent_hostname.empty()) {
@@ -217,6 +213,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   }
 
   // Stack routes: names that exist only as proxy routes resolve to the gateway, internally too.
+  bool routes_without_gateway = false;
   for (auto& r : inv.stack_routes) {
     std::string src = "stack " + r.stack + "/" + r.environment + "/" + r.service + " at " + where_text(r.where);
     auto rel_int = relative_to(r.host, plan.internal_zone);
@@ -228,24 +225,37 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
     }
     std::string rel = rel_int ? *rel_int : *rel_ext;
     std::string int_name = absolute(rel, plan.internal_zone);
-    if (!plan.gateway.ip) continue;  // reported once below
+    if (!plan.gateway.ip) {
+      routes_without_gateway = true;  // reported once below
+      continue;
+    }
     if (rel_int && !internal.has(int_name)) internal.add(int_name, *plan.gateway.ip, "proxy route of " + src, r.where);
     // The stack runs on the guest that lists it; a dhcp guest has no address to route to.
     std::optional<IpAddr> backend;
     for (auto& g : inv.guests)
-      if (g.ip && std::find(g.docker_stacks.begin(), g.docker_stacks.end(), r.stack) != g.docker_stacks.end()) {
+      if (g.ip && g.runs(r.stack, r.environment)) {
         backend = g.ip->addr;
         break;
       }
     PublishedService ps{rel, int_name, absolute(rel, plan.external_zone), backend, r.port, r.scheme, false, true,
-                        "stack " + r.stack + "/" + r.environment + "/" + r.service, r.where};
+                        "stack " + r.stack + "/" + r.environment + "/" + r.service, r.where,
+                        r.entrypoints, r.middlewares, r.tls, r.certresolver};
     plan.services.push_back(ps);
   }
 
-  bool need_gateway = std::any_of(plan.services.begin(), plan.services.end(), [](auto& s) { return !s.tcp; });
-  if (!plan.gateway.ip && need_gateway)
-    diag.error(kHypervisorFile, "/dns_server",
-               "no gateway for published services (set dns_server.gateway_ip or declare a guest with traefik service nginx)");
+  bool need_gateway = routes_without_gateway ||
+                      std::any_of(plan.services.begin(), plan.services.end(), [](auto& s) { return !s.tcp; });
+  if (!plan.gateway.ip && need_gateway) {
+    // Without a guest file the gateway guest may simply be absent: the loader has said which file is
+    // missing, and the published names wait for it instead of refusing the rest.
+    if (!inv.missing_files.empty())
+      diag.warning(kHypervisorFile, "/dns_server",
+                   "published services have no gateway, so no external names (" + inv.missing_files.front() +
+                       " not found; set dns_server.gateway_ip to publish anyway)");
+    else
+      diag.error(kHypervisorFile, "/dns_server",
+                 "no gateway for published services (set dns_server.gateway_ip or declare a guest with traefik service nginx)");
+  }
   if (plan.gateway.ip) {
     for (auto& s : plan.services)
       if (!s.tcp) external.add(s.external_fqdn, *plan.gateway.ip, "gateway for " + s.owner + " service " + s.name, s.where);
@@ -353,6 +363,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
     for (size_t i = 0; i < f.views.size(); ++i)
       if (std::none_of(plan.views.begin(), plan.views.end(), [&](auto& v) { return v.name == f.views[i]; }))
         diag.error(f.where.file, f.where.pointer + "/views/" + std::to_string(i), "unknown view \"" + f.views[i] + "\"");
+  check_dns(inv, plan, diag);
   return plan;
 }
 

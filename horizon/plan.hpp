@@ -57,6 +57,10 @@ struct PublishedService {
   bool from_stack = false;
   std::string owner;           ///< "lxc 914 (ollama-gpu0)" or "stack qdrant_service/production/qdrant"
   Location where;
+  /// The stack router's labels (StackRoute), copied: the plan outlives the inventory in the server.
+  std::vector<std::string> entrypoints, middlewares;
+  std::optional<bool> tls;
+  std::string certresolver;
 };
 
 struct GatewayChoice {

@@ -5,12 +5,12 @@ packages=(
   build-essential cmake pkg-config python3
   libboost-dev libldns-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libssl-dev  # libcrypto: TSIG HMACs (server/xfr)
+  libyaml-cpp-dev  # phoenix-netgen writes Traefik YAML with it and audit reads deployed Traefik YAML
   libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils
   dpkg-dev systemd  # CPack's dpkg-shlibdeps; systemd-analyze verify for the unit (no running systemd needed)
   knot   # knotd: the loopback upstream of the forwarding tests (they run their own instance)
-  nginx bind9-utils python3-yaml graphviz  # phoenix-netgen's tests: nginx -t, named-checkzone, YAML, SVG
-  libyaml-cpp-dev  # phoenix-netgen audit reads deployed Traefik YAML
+  nginx bind9-utils python3-yaml graphviz openssl  # phoenix-netgen's tests: nginx -t, named-checkzone, YAML, SVG
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler  # dnstap: Frame Streams and the protobuf-c schema compiler
   prometheus  # promtool check metrics, and the Prometheus that scrapes us in test_metrics
   clang libclang-rt-dev nsd  # libFuzzer builds (scripts/fuzz.sh); nsd: the second reference server of test_differential

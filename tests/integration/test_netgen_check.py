@@ -8,8 +8,17 @@ HYP, LXC, VM, STACKS = ("phoenix_hypervisor_config.json", "phoenix_lxc_configs.j
 
 
 def clean_edit(f):
-    """The example minus its one deliberate mess (a duplicate rule on the gateway)."""
+    """The example minus its deliberate mess: a duplicate rule on the gateway, and a raw-TCP
+    traefik_service that does not say it is TCP."""
     del f[LXC]["lxc_configs"]["101"]["firewall"]["rules"][2]
+    vm(f, 1002)["traefik_service"]["protocol"] = "tcp"
+
+
+def lan_access(f):
+    """Services whose internal names clients of the LAN may open (the example admits only Traefik)."""
+    for rules, port in ((lxc(f, "103")["firewall"]["rules"], "9000"), (lxc(f, "914")["firewall"]["rules"], "11434"),
+                        (vm(f, 1001)["firewall"]["rules"], "9443"), (vm(f, 1002)["firewall"]["rules"], "9001")):
+        rules.append({"type": "in", "action": "ACCEPT", "source": "10.0.0.0/24", "proto": "tcp", "port": port})
 
 
 def edited(*edits):
@@ -51,10 +60,10 @@ class CheckTest(unittest.TestCase):
         return hits
 
     def test_clean_inventory_has_no_findings(self):
-        rc, findings = check(edited())
+        rc, findings = check(edited(lan_access))
         self.assertEqual(findings, [])
         self.assertEqual(rc, 0)
-        r = netgen("check", inventory=edited())
+        r = netgen("check", inventory=edited(lan_access))
         self.assertEqual(r.stdout.strip().splitlines()[-1], "0 errors, 0 warnings")
 
     def test_example_reports_its_duplicate_rule(self):
@@ -109,7 +118,7 @@ class CheckTest(unittest.TestCase):
     def test_gateway_unreachable_for_a_view(self):
         def only_portainer(f):
             lxc(f, "101")["firewall"]["rules"][0]["source"] = "10.0.0.111"
-        self.assertFinds(edited(only_portainer), "gateway-unreachable", "warning", "view external")
+        self.assertFinds(edited(only_portainer), "gateway-unreachable", "error", "view external")
 
     def test_shadowed_rule_with_opposite_action(self):
         inv = edited(lambda f: lxc(f, "914")["firewall"]["rules"].append(
@@ -119,7 +128,7 @@ class CheckTest(unittest.TestCase):
     def test_shadowed_rule_with_same_action(self):
         inv = edited(lambda f: lxc(f, "101")["firewall"]["rules"].append(
             {"type": "in", "action": "ACCEPT", "proto": "tcp", "port": "443", "source": "10.0.0.5"}))
-        self.assertFinds(inv, "shadowed-rule", "warning", "rule 4")
+        self.assertFinds(inv, "shadowed-rule", "warning", "rule 3 (")
 
     def test_two_guests_on_one_ip(self):
         inv = edited(lambda f: lxc(f, "901")["network_config"].update(ip="10.0.0.155/24"))

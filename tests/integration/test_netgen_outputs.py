@@ -43,13 +43,30 @@ http {{
         rmtree(prefix)
 
 
+def nginx_with_certs(inventory=EXAMPLE):
+    """Generates the gateway config with --ssl-dir pointing at fresh test certificates (openssl req,
+    one self-signed P-256 certificate per ssl_certificate line); returns (conf path, nginx -t result)."""
+    certs = Path(tempfile.mkdtemp(prefix="netgen-certs-"))
+    out = generate("nginx", inventory, extra=("--ssl-dir", str(certs)))
+    conf = out / "phoenix-gateway.conf"
+    for crt in re.findall(r"ssl_certificate (\S+)\.crt;", conf.read_text()):
+        name = Path(crt).name
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", f"/CN={name}", "-keyout", f"{crt}.key", "-out", f"{crt}.crt"],
+                       check=True, capture_output=True, timeout=30)
+    return conf, nginx_test(conf)
+
+
 class NginxTest(unittest.TestCase):
     def test_gateway_config_passes_nginx_t(self):
-        out = generate("nginx")
-        conf = out / "phoenix-gateway.conf"
-        r = nginx_test(conf)
+        conf, r = nginx_with_certs()
         self.assertEqual(r.returncode, 0, r.stderr)
         text = conf.read_text()
+        # TLS ends at the gateway: a 443 block per route with its certificate; 80 keeps ACME and redirects.
+        self.assertIn("listen 443 ssl;\n    server_name ollama.phoenix.thinkheads.ai;", text)
+        self.assertRegex(text, r"ssl_certificate \S+/ollama\.phoenix\.thinkheads\.ai\.crt;")
+        self.assertIn("location /.well-known/acme-challenge/ {", text)
+        self.assertIn("return 301 https://$host$request_uri;", text)
         names = re.findall(r"server_name ([^;]+);", text)
         self.assertIn("ollama.phoenix.thinkheads.ai", names)
         self.assertIn("qdrant.internal.thinkheads.ai qdrant.phoenix.thinkheads.ai", names)
@@ -57,10 +74,12 @@ class NginxTest(unittest.TestCase):
         self.assertIn("server 10.0.0.12:80;", text)
 
     def test_nginx_t_is_able_to_fail(self):
-        out = generate("nginx")
-        conf = out / "phoenix-gateway.conf"
+        conf, r = nginx_with_certs()
+        self.assertEqual(r.returncode, 0, r.stderr)
         conf.write_text(conf.read_text().replace("proxy_pass", "proxy_passs", 1))
         self.assertNotEqual(nginx_test(conf).returncode, 0)
+        # Without the certificates nginx refuses too: the test certificates are what makes it pass.
+        self.assertNotEqual(nginx_test(generate("nginx") / "phoenix-gateway.conf").returncode, 0)
 
 
 class ZoneFilesTest(unittest.TestCase):
@@ -125,7 +144,7 @@ class TraefikTest(unittest.TestCase):
             self.assertIn(f"Host(`{name}.internal.thinkheads.ai`)", r["rule"])
             self.assertIn(f"Host(`{name}.phoenix.thinkheads.ai`)", r["rule"])
         url = {n: s["loadBalancer"]["servers"][0]["url"] for n, s in services.items()}
-        self.assertEqual(url, {"ca": "http://10.0.0.10:9000", "ollama": "http://10.0.0.155:11434",
+        self.assertEqual(url, {"ca": "https://10.0.0.10:9000", "ollama": "http://10.0.0.155:11434",
                                "portainer": "https://10.0.0.111:9443", "qdrant": "http://10.0.0.102:6333"})
 
     def test_stack_scheme_label_wins(self):

@@ -98,7 +98,7 @@ class ReachTest(unittest.TestCase):
                    inventory=copy_inventory(EXAMPLE, edit))
         self.assertEqual(r.returncode, 1)
         self.assertTrue(r.stdout.startswith("DROP 10.0.0.12 -> 10.0.0.155:11434/tcp"), r.stdout)
-        self.assertIn("REJECT by rule 1", r.stdout)
+        self.assertIn("REJECT by rule 0", r.stdout)
         self.assertIn("phoenix_lxc_configs.json: /lxc_configs/914/firewall/rules/0", r.stdout)
 
     def test_icmp(self):

@@ -4,8 +4,8 @@ import unittest
 
 import yaml
 
-from netgen import HAVE_SHARED, SHARED_INVENTORY, check, codes, generate, netgen
-from test_netgen_outputs import nginx_test
+from netgen import HAVE_SHARED, SHARED_INVENTORY, check, codes, copy_inventory, generate, netgen
+from test_netgen_outputs import nginx_with_certs
 
 
 @unittest.skipUnless(HAVE_SHARED, "../shared/inventory/phoenix not present")
@@ -26,17 +26,29 @@ class SharedInventoryNetgenTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout)
 
     def test_generated_files_load(self):
-        out = generate("nginx", SHARED_INVENTORY)
-        r = nginx_test(out / "phoenix-gateway.conf")
+        conf, r = nginx_with_certs(SHARED_INVENTORY)
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("listen 443 ssl;", conf.read_text())
         out = generate("zones", SHARED_INVENTORY)
         for f in out.rglob("*.zone"):
             r = subprocess.run(["named-checkzone", "-k", "fail", f.name[:-5], str(f)], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, r.stdout)
-        out = generate("traefik", SHARED_INVENTORY)
+        # The real files route portainer.internal twice (VM 1001's traefik_service and the portainer
+        # stack's label): netgen refuses to write that, and writes the file once one of them is gone.
+        r = netgen("traefik", inventory=SHARED_INVENTORY)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("portainer.internal.thinkheads.ai is claimed by route portainer", r.stderr)
+
+        def one_portainer_route(f):
+            next(v for v in f["phoenix_vm_configs.json"]["vms"] if v["vmid"] == 1001).pop("traefik_service")
+        out = generate("traefik", copy_inventory(SHARED_INVENTORY, one_portainer_route))
         doc = yaml.safe_load((out / "traefik-dynamic.yml").read_text())
         self.assertIn("granite-embedding", doc["http"]["routers"])
         self.assertNotIn("portainer-agent", doc["http"]["routers"])
+        # The Step-CA speaks https (Traefik's bootstrap_ca_url says so); qdrant keeps its router labels.
+        self.assertEqual(doc["http"]["services"]["ca"]["loadBalancer"]["servers"][0]["url"], "https://10.0.0.10:9000")
+        self.assertEqual(doc["http"]["routers"]["qdrant"]["tls"], {"certResolver": "internal-resolver"})
+        self.assertEqual(doc["http"]["routers"]["qdrant"]["entryPoints"], ["websecure"])
         out = generate("firewall", SHARED_INVENTORY)
         self.assertTrue((out / "1002.fw").exists())
         self.assertNotIn("10.0.0.111", (out / "cluster.fw").read_text())

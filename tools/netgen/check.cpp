@@ -23,20 +23,27 @@ class Checker {
   Checker(const Model& m, const FirewallModel& fw) : m_(m), fw_(fw), inv_(m.inventory()), plan_(m.plan()) {}
 
   std::vector<Finding> run() {
-    for (auto& d : m_.plan_diagnostics().items())
-      if (d.severity == horizon::Severity::error) add(Severity::error, "inventory", d.message, {{d.file, d.location}});
+    // The DNS checks live in the shared model (horizon/dns_checks), so that phoenix-dns --check says
+    // the same; their codes and severities come through unchanged.
+    for (auto& d : m_.plan_diagnostics().items()) {
+      if (d.severity != horizon::Severity::error && d.code.empty()) continue;
+      std::vector<Location> where{{d.file, d.location}};
+      for (auto& [file, ptr] : d.also) where.push_back({file, ptr});
+      add(d.severity == horizon::Severity::error ? Severity::error : Severity::warning,
+          d.code.empty() ? "inventory" : d.code, d.message, where);
+    }
     for (auto& p : fw_.problems) out_.push_back(p);
     shadowed_rules();
-    addresses();
-    name_collisions();
     nameservers();
     dhcp_routes();
     tcp_services();
     proxy_paths();
-    leaks();
+    portainer_agents();
+    host_services();
+    host_resolvers();
+    internal_names();
     public_names();
     duplicate_routes();
-    views();
     std::stable_sort(out_.begin(), out_.end(), [](auto& a, auto& b) { return a.severity < b.severity; });
     return std::move(out_);
   }
@@ -58,7 +65,8 @@ class Checker {
       const auto& rules = set->rules;
       for (size_t j = 0; j < rules.size(); ++j)
         for (size_t i = 0; i < j; ++i) {
-          if (!rules[i].covers(rules[j])) continue;
+          // A disabled rule never decides anything, and never hides another.
+          if (!rules[i].enabled || !rules[j].enabled || !rules[i].covers(rules[j])) continue;
           bool same = rules[i].same_match(rules[j]);
           if (same && rules[i].action == rules[j].action) break;  // a duplicate, reported as such
           bool conflict = rules[i].action != rules[j].action;
@@ -72,65 +80,7 @@ class Checker {
     }
   }
 
-  void addresses() {
-    std::map<std::string, std::vector<const Guest*>> by_ip;
-    for (auto& g : inv_.guests) {
-      if (!g.ip) continue;
-      by_ip[g.ip->addr.to_string()].push_back(&g);
-      if (!inv_.host.default_subnet.contains(g.ip->addr))
-        add(Severity::warning, "outside-subnet",
-            g.describe() + " address " + g.ip->addr.to_string() + " is outside the subnet " +
-                inv_.host.default_subnet.to_string() + " (no PTR, and the internal view may not match it)",
-            {at(g.where, "/network_config/ip")});
-      if (m_.is_host(g.ip->addr))
-        add(Severity::error, "duplicate-ip", g.describe() + " uses the host's own address " + g.ip->addr.to_string(),
-            {at(g.where, "/network_config/ip"), {horizon::kHypervisorFile, "/network/interfaces/address"}});
-    }
-    for (auto& g : inv_.guests) {
-      if (!g.ip) continue;
-      auto& list = by_ip[g.ip->addr.to_string()];
-      if (list.size() < 2 || list.front() != &g) continue;
-      std::vector<std::string> names;
-      std::vector<Location> where;
-      for (auto* o : list) {
-        names.push_back(o->describe());
-        where.push_back(at(o->where, "/network_config/ip"));
-      }
-      add(Severity::error, "duplicate-ip", join(names, " and ") + " share the address " + g.ip->addr.to_string(), where);
-    }
-  }
 
-  void name_collisions() {
-    struct Entry {
-      const Guest* guest;
-      std::string raw;
-      Location where;
-    };
-    std::map<std::string, std::vector<Entry>> by_label;
-    for (auto& g : inv_.guests) {
-      if (!g.ip) continue;
-      by_label[horizon::sanitize_label(g.name)].push_back({&g, g.name, at(g.where, "/name")});
-      if (g.service) by_label[horizon::sanitize_label(g.service->name)].push_back({&g, g.service->name, at(g.service->where, "/name")});
-    }
-    for (auto& [label, list] : by_label) {
-      std::set<const Guest*> guests;
-      for (auto& e : list) guests.insert(e.guest);
-      if (guests.size() < 2) continue;
-      std::set<std::string> ips;
-      std::vector<std::string> who;
-      std::vector<Location> where;
-      for (auto& e : list) {
-        ips.insert(e.guest->ip->addr.to_string());
-        who.push_back("\"" + e.raw + "\" of " + e.guest->describe());
-        where.push_back(e.where);
-      }
-      bool conflict = ips.size() > 1;
-      add(conflict ? Severity::error : Severity::warning, "name-collision",
-          join(who, ", ") + " all become " + label + "." + plan_.internal_zone +
-              (conflict ? " with different addresses" : ""),
-          where);
-    }
-  }
 
   void nameservers() {
     std::string host = inv_.host.address.addr.to_string();
@@ -151,12 +101,12 @@ class Checker {
             g.describe() + " uses dhcp but declares traefik service " + g.service->name +
                 ": no fixed address for DNS, Traefik or firewall rules",
             {g.service->where, at(g.where, "/network_config/ip")});
-      for (auto& stack : g.docker_stacks)
+      for (auto& ref : g.docker_stacks)
         for (auto& r : inv_.stack_routes)
-          if (r.stack == stack)
+          if (r.stack == ref.name && g.runs(r.stack, r.environment))
             add(Severity::error, "route-to-dhcp",
-                "route " + r.host + " of stack " + stack + " runs on " + g.describe() + ", which uses dhcp",
-                {r.where, at(g.where, "/docker_stacks")});
+                "route " + r.host + " of stack " + ref.name + " runs on " + g.describe() + ", which uses dhcp",
+                {r.where, ref.where});
     }
   }
 
@@ -164,8 +114,21 @@ class Checker {
     return (plan_.gateway.ip && ip == *plan_.gateway.ip) || (m_.traefik().ip && ip == *m_.traefik().ip);
   }
 
+  bool declared_tcp(const horizon::PublishedService& s) const {
+    const Guest* g = s.backend ? m_.guest_by_ip(*s.backend) : nullptr;
+    return g && g->service && g->service->protocol == "tcp";
+  }
+
   void tcp_services() {
     for (auto& s : plan_.services) {
+      // traefik_service asks for a proxy route; raw TCP cannot have one, so the request does nothing.
+      // An explicit "protocol": "tcp" says the admin knows: then it only names the service.
+      if (s.tcp && !s.from_stack && s.scheme.empty() && !declared_tcp(s))
+        add(Severity::warning, "traefik-service-on-tcp",
+            "traefik_service " + s.name + " of " + s.owner + " is raw TCP (port " + std::to_string(s.port) +
+                "): Traefik's HTTP routers cannot carry it, so it is neither routed nor published; clients reach it "
+                "directly at " + s.internal_fqdn + " (say \"protocol\": \"tcp\" to make that explicit)",
+            {s.where});
       if (!s.tcp || !s.backend) continue;
       const Guest* g = m_.guest_by_ip(*s.backend);
       // DNS sending the TCP client to the HTTP gateway, which cannot carry raw TCP.
@@ -188,11 +151,14 @@ class Checker {
       if (!set || !set->enabled || !fw_.cluster.enabled) continue;
       bool direct = false, proxied = false;
       for (auto& r : set->rules) {
-        if (r.direction != Direction::in || r.action != Action::accept) continue;
-        if (!r.proto.empty() && r.proto != "tcp") continue;
-        if (!r.dports.empty() && std::none_of(r.dports.begin(), r.dports.end(),
-                                              [&](auto& p) { return p.lo <= s.port && s.port <= p.hi; }))
-          continue;
+        if (r.direction != Direction::in || r.action != Action::accept || !r.enabled) continue;
+        auto ms = r.matches();
+        bool port_match = std::any_of(ms.begin(), ms.end(), [&](const MatchSpec& m) {
+          return (m.proto.empty() || m.proto == "tcp") &&
+                 (m.dports.empty() ||
+                  std::any_of(m.dports.begin(), m.dports.end(), [&](auto& p) { return p.lo <= s.port && s.port <= p.hi; }));
+        });
+        if (!port_match) continue;
         if (r.source.empty()) direct = true;
         for (auto& src : r.source) {
           bool host_prefix = src.length == 32 && is_proxy(src.addr);
@@ -207,18 +173,119 @@ class Checker {
     }
   }
 
-  void flow(const IpAddr& from, const IpAddr& to, uint16_t port, const std::string& what, const Location& why) {
+  /// Reports `code` when the firewall drops a new connection from -> to:port/proto; true when it passes.
+  bool flow(const IpAddr& from, const IpAddr& to, uint16_t port, const std::string& what, const Location& why,
+            const std::string& code = "route-dropped", Severity sev = Severity::error, const std::string& proto = "tcp") {
     auto src = party(from), dst = party(to);
-    if (!src || !dst) return;
-    auto r = reach(m_, fw_, *src, *dst, "tcp", port);
-    if (r.allowed) return;
+    if (!src || !dst) return true;
+    auto r = reach(m_, fw_, *src, *dst, proto, port);
+    if (r.allowed) return true;
     const auto& step = r.steps.back();
     std::vector<Location> where{why};
     if (step.where) where.push_back(*step.where);
-    add(Severity::error, "route-dropped",
-        what + ": " + src->describe() + " -> " + dst->describe() + ":" + std::to_string(port) + "/tcp is dropped at " +
-            step.level + " (" + step.reason + ")",
+    add(sev, code,
+        what + ": " + src->describe() + " -> " + dst->describe() + ":" + std::to_string(port) + "/" + proto +
+            " is dropped at " + step.level + " (" + step.reason + ")",
         where);
+    return false;
+  }
+
+  /// Portainer's server drives every agent on the agent port, directly over raw TCP, whether or not
+  /// the agent declares a traefik_service (seed 000).
+  void portainer_agents() {
+    uint16_t port = inv_.host.portainer_agent_port;
+    for (auto& server : inv_.guests) {
+      if (server.portainer_role != "primary" || !server.ip) continue;
+      for (auto& agent : inv_.guests)
+        if (agent.portainer_role == "agent" && agent.ip)
+          flow(server.ip->addr, agent.ip->addr, port, "Portainer server -> agent " + agent.describe(),
+               {agent.where.file, agent.where.pointer + "/portainer_role"});
+    }
+  }
+
+  /// What the guests need from the hosts they name: our DNS server on 53 (UDP and TCP, RFC 7766) when
+  /// the host is their nameserver, and the NFS server on 2049 and the portmapper on 111 for NFS volumes.
+  void host_services() {
+    std::string host = inv_.host.address.addr.to_string();
+    for (auto& g : inv_.guests) {
+      if (!g.ip) continue;
+      if (std::find(g.nameservers.begin(), g.nameservers.end(), host) != g.nameservers.end())
+        for (const char* proto : {"udp", "tcp"})
+          flow(g.ip->addr, inv_.host.address.addr, 53, g.describe() + " uses the host as its nameserver",
+               {g.where.file, g.where.pointer + "/network_config"}, "dns-unreachable", Severity::error, proto);
+      std::set<std::string> seen;
+      for (auto& nfs : g.nfs_mounts) {
+        if (!seen.insert(nfs.server.to_string()).second) continue;
+        for (auto [port, proto] : {std::pair{uint16_t{2049}, "tcp"}, std::pair{uint16_t{111}, "tcp"},
+                                   std::pair{uint16_t{111}, "udp"}})
+          flow(g.ip->addr, nfs.server, port, g.describe() + " mounts an NFS volume from " + nfs.server.to_string(),
+               nfs.where, "nfs-unreachable", Severity::error, proto);
+      }
+    }
+  }
+
+  /// The host's own resolvers should be this server (or its upstreams): a guest there makes the host
+  /// depend on a guest being up, and anything else answers without our zones.
+  void host_resolvers() {
+    std::set<std::string> ours = {inv_.host.address.addr.to_string(), "127.0.0.1", "::1"};
+    for (auto& l : plan_.listen) ours.insert(l.addr.to_string());
+    std::set<std::string> upstream;
+    for (auto& u : plan_.upstreams) upstream.insert(u.addr.to_string());
+    for (size_t i = 0; i < inv_.host.dns_nameservers.size(); ++i) {
+      const std::string& ns = inv_.host.dns_nameservers[i];
+      if (ours.count(ns) || upstream.count(ns)) continue;
+      Location at_ns{inv_.host.dns_nameservers_where.file, inv_.host.dns_nameservers_where.pointer + "/" + std::to_string(i)};
+      auto ip = IpAddr::parse(ns);
+      const Guest* g = ip ? m_.guest_by_ip(*ip) : nullptr;
+      if (g)
+        add(Severity::error, "host-resolver",
+            "the host resolves through " + g->describe() + " " + ns + ", a guest, not through this DNS server (" +
+                inv_.host.address.addr.to_string() + ")",
+            {at_ns, g->where});
+      else
+        add(Severity::warning, "host-resolver",
+            "the host resolves through " + ns + ", which is neither this DNS server (" +
+                inv_.host.address.addr.to_string() + ") nor one of its upstreams: it gets other answers than the guests",
+            {at_ns});
+    }
+  }
+
+  /// One client address standing in for a selector: TEST-NET-3 when inside it, loopback as the host,
+  /// else the first address of the selector that no guest and not the host uses.
+  std::optional<IpAddr> stand_in(const IpPrefix& sel) const {
+    if (!sel.addr.is_v4()) return std::nullopt;
+    auto test_net = *IpAddr::parse("203.0.113.1");
+    if (sel.contains(test_net)) return test_net;
+    IpAddr a = sel.network().addr;
+    if (IpPrefix::parse("127.0.0.0/8")->contains(a)) return inv_.host.address.addr;
+    if (sel.length == 32) return a;
+    for (uint32_t k = 1; k < 256; ++k) {
+      IpAddr c = IpAddr::v4(a.v4_host_order() + k);
+      if (!sel.contains(c)) break;
+      if (!m_.is_host(c) && !m_.guest_by_ip(c)) return c;
+    }
+    return std::nullopt;
+  }
+
+  /// An internal name giving a guest's own address is only useful if internal clients may connect.
+  void internal_names() {
+    for (auto& v : plan_.views) {
+      if (v.horizon != "internal") continue;
+      std::optional<IpAddr> client;
+      for (auto& sel : v.match_clients)
+        if (auto a = stand_in(sel); a && !m_.is_host(*a)) {
+          client = a;
+          break;
+        }
+      if (!client) continue;
+      for (auto& s : plan_.services) {
+        if (!s.backend || !s.port || s.from_stack) continue;
+        if (plan_.gateway.ip && *s.backend == *plan_.gateway.ip) continue;  // checked as the gateway
+        flow(*client, *s.backend, s.port,
+             "view " + v.name + " resolves " + s.internal_fqdn + " to " + s.backend->to_string() + " directly",
+             s.where, "internal-name-dropped", Severity::warning);
+      }
+    }
   }
 
   void proxy_paths() {
@@ -233,21 +300,23 @@ class Checker {
     if (tr)
       for (auto& r : m_.routes())
         if (r.backend && r.port) flow(*tr, *r.backend, r.port, "Traefik -> backend of route " + r.id, r.service->where);
-    // Portainer's server drives its agents over raw TCP, directly.
+    // Other raw-TCP services of Portainer agents are driven by the server too.
     for (auto& server : inv_.guests) {
       if (server.portainer_role != "primary" || !server.ip) continue;
-      for (auto& s : plan_.services)
-        if (s.tcp && s.backend && s.port)
+      for (auto& s : plan_.services) {
+        if (!s.tcp || !s.backend || !s.port || s.port == inv_.host.portainer_agent_port) continue;
+        const Guest* agent = m_.guest_by_ip(*s.backend);
+        if (agent && agent->portainer_role == "agent")
           flow(server.ip->addr, *s.backend, s.port, "Portainer server -> agent " + s.name, s.where);
+      }
     }
   }
 
   /// Can the clients of a view that answers names with the gateway reach it? Each selector stands in by
-  /// one address: 203.0.113.1 (TEST-NET-3) when it lies inside, else the selector's first address.
+  /// one address (stand_in).
   void gateway_clients(const IpAddr& gw) {
     auto dst = party(gw);
     if (!dst) return;
-    auto test_net = *IpAddr::parse("203.0.113.1");
     for (auto& v : plan_.views) {
       bool answers = false;
       for (auto& z : v.zones)
@@ -257,14 +326,11 @@ class Checker {
       bool reached = false;
       std::optional<ReachStep> last;
       for (auto& sel : v.match_clients) {
-        if (!sel.addr.is_v4()) continue;
-        IpAddr a = sel.contains(test_net) ? test_net : sel.network().addr;
-        if (!sel.contains(test_net) && sel.length < 32) a = IpAddr::v4(a.v4_host_order() + 1);
-        // Loopback clients are processes on the DNS host itself.
-        if (IpPrefix::parse("127.0.0.0/8")->contains(a)) a = inv_.host.address.addr;
-        auto src = party(a);
+        auto a = stand_in(sel);
+        if (!a) continue;
+        auto src = party(*a);
         if (!src) continue;
-        tried.push_back(a.to_string());
+        tried.push_back(a->to_string());
         for (uint16_t port : {uint16_t{80}, uint16_t{443}}) {
           auto r = reach(m_, fw_, *src, *dst, "tcp", port);
           reached |= r.allowed;
@@ -275,44 +341,14 @@ class Checker {
       if (reached || tried.empty()) continue;
       std::vector<Location> where{v.where.file.empty() ? Location{horizon::kHypervisorFile, "/dns_server"} : v.where};
       if (last && last->where) where.push_back(*last->where);
-      add(Severity::warning, "gateway-unreachable",
+      // The view hands these clients the gateway's address and nothing else: they cannot get in.
+      add(Severity::error, "gateway-unreachable",
           "view " + v.name + " sends clients to the gateway " + gw.to_string() + ", but " + join(tried, ", ") +
               " cannot reach it on 80/tcp or 443/tcp (" + (last ? last->level + " " + last->reason : "") + ")",
           where);
     }
   }
 
-  void leaks() {
-    std::set<std::string> guest_ips;
-    for (auto& g : inv_.guests)
-      if (g.ip && !(plan_.gateway.ip && g.ip->addr == *plan_.gateway.ip)) guest_ips.insert(g.ip->addr.to_string());
-    std::set<std::string> public_names;
-    for (auto& s : plan_.services)
-      if (!s.tcp && !s.external_fqdn.empty()) public_names.insert(s.external_fqdn);
-    for (auto& v : plan_.views) {
-      if (v.horizon != "external") continue;
-      Location vw = v.where.file.empty() ? Location{horizon::kHypervisorFile, "/dns_server (default views)"} : v.where;
-      for (auto& zn : v.zone_names)
-        if (zn == plan_.internal_zone || zn == plan_.reverse_zone)
-          add(Severity::error, "leak", "external view " + v.name + " serves the internal-only zone " + zn, {vw});
-      for (auto& z : v.zones) {
-        if (z.origin == plan_.internal_zone || z.origin == plan_.reverse_zone) continue;
-        for (auto& r : z.records) {
-          if (r.kind == horizon::RecordKind::ptr) continue;
-          if (guest_ips.count(r.value))
-            add(Severity::error, "leak",
-                "external view " + v.name + " publishes " + r.owner + " -> " + r.value + ", a direct guest address (" +
-                    m_.describe(*IpAddr::parse(r.value)) + "), from " + r.source,
-                {vw});
-          else if (z.origin == plan_.external_zone && r.owner != "ns1." + z.origin && !public_names.count(r.owner))
-            add(Severity::error, "leak",
-                "external view " + v.name + " publishes " + r.owner + ", which is not an HTTP service (from " +
-                    r.source + ")",
-                {vw});
-        }
-      }
-    }
-  }
 
   void public_names() {
     std::set<std::string> routed;
@@ -371,33 +407,6 @@ class Checker {
       }
   }
 
-  void views() {
-    const auto& vs = plan_.views;
-    for (size_t i = 1; i < vs.size(); ++i) {
-      size_t shadowed = 0;
-      std::vector<Finding> partial;
-      for (auto& p : vs[i].match_clients) {
-        const horizon::ViewPlan* by = nullptr;
-        for (size_t j = 0; j < i && !by; ++j)
-          for (auto& q : vs[j].match_clients)
-            if (q.addr.family == p.addr.family && q.length <= p.length && q.contains(p.addr)) {
-              by = &vs[j];
-              break;
-            }
-        if (!by) continue;
-        ++shadowed;
-        partial.push_back({Severity::warning, "view-selector-shadowed",
-                           "view " + vs[i].name + " selector " + p.to_string() + " never matches: view " + by->name +
-                               " comes first and matches all of it",
-                           {vs[i].where, by->where}});
-      }
-      if (shadowed && shadowed == vs[i].match_clients.size())
-        add(Severity::error, "view-never-matches",
-            "view " + vs[i].name + " can never match: every selector is covered by earlier views", {vs[i].where});
-      else
-        out_.insert(out_.end(), partial.begin(), partial.end());
-    }
-  }
 
   const Model& m_;
   const FirewallModel& fw_;

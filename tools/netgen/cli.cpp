@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "check.hpp"
@@ -108,7 +109,7 @@ CommandResult run_reach(const Model& m, const Options& opt, std::vector<std::str
       steps.push_back(js);
     }
     json j = {{"verdict", r.allowed ? "ALLOW" : "DROP"}, {"source", src->describe()}, {"destination", dst->describe()},
-              {"port", port}, {"proto", proto}, {"steps", steps}, {"note", r.note}};
+              {"port", port}, {"proto", proto}, {"steps", steps}, {"note", r.note}, {"not_in_inventory", r.strangers}};
     return report(code, "reach.json", j.dump(2) + "\n", messages);
   }
   return report(code, "reach.txt", r.format(), messages);
@@ -116,15 +117,21 @@ CommandResult run_reach(const Model& m, const Options& opt, std::vector<std::str
 
 CommandResult run_view(const Model& m, const Options& opt, std::vector<std::string> messages) {
   if (opt.args.size() < 2 || opt.args.size() > 3) return usage("view needs CLIENT_IP NAME [TYPE]");
-  auto client = horizon::IpAddr::parse(opt.args[0]);
-  if (!client) return usage("\"" + opt.args[0] + "\" is not an IP address");
+  // CLIENT and NAME resolve as reach's SRC and DST do: "view portainer traefik" asks as the Portainer
+  // guest for the name Traefik's guest has.
+  std::string why;
+  auto client_target = resolve_target(m, opt.args[0], why);
+  if (!client_target) return usage(why);
+  auto client = std::optional<horizon::IpAddr>(client_target->addr);
+  std::string qname = opt.args[1];
+  if (qname.find('.') == std::string::npos)
+    if (auto t = resolve_target(m, qname, why); t && !t->fqdn.empty()) qname = t->fqdn;
   horizon::Diagnostics diag;
   auto snap = build_server_snapshot(m, {opt.state_dir, opt.serial}, diag);
   auto more = diagnostic_lines(diag);
   messages.insert(messages.end(), more.begin(), more.end());
   if (!snap) return report(1, "view.txt", "", messages);
-  std::string why;
-  auto a = ask_view(m, *snap, *client, opt.args[1], opt.args.size() == 3 ? opt.args[2] : "A", why);
+  auto a = ask_view(m, *snap, *client, qname, opt.args.size() == 3 ? opt.args[2] : "A", why);
   if (!a) return usage(why);
   if (opt.json) {
     json j = {{"client", client->to_string()}, {"view", a->view}, {"selector", a->selector},
@@ -229,10 +236,13 @@ CommandResult run_command(const Options& opt) {
   if (opt.command == "dnsmasq-diff") return run_dnsmasq_diff(m, opt, messages);
   if (opt.command == "traefik") {
     auto files = traefik_files(m, messages);
-    return files_result(std::move(files), messages, opt.json, opt.command);
+    bool refused = files.empty();
+    auto r = files_result(std::move(files), messages, opt.json, opt.command);
+    if (refused) r.exit_code = 1;
+    return r;
   }
   if (opt.command == "nginx") {
-    auto files = nginx_files(m, messages);
+    auto files = nginx_files(m, messages, opt.ssl_dir);
     auto r = files_result(std::move(files), messages, opt.json, opt.command);
     if (r.files.empty()) r.exit_code = 1;
     return r;
@@ -285,6 +295,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   app.add_flag("--deployed", opt.deployed, "reach/check: judge the firewall deployed under --pve-root");
   app.add_flag("--dry-run", opt.dry_run, "apply: show the diff, write nothing");
   app.add_flag("--force", opt.force, "apply: write even when check reports errors (never with inventory errors)");
+  app.add_option("--ssl-dir", opt.ssl_dir, "nginx: directory of the certificates (<name>.crt, <name>.key)");
+  app.set_version_flag("-V,--version", std::string("phoenix-netgen ") + PHOENIX_VERSION);
   struct Spec {
     const char* name;
     const char* help;
@@ -322,7 +334,23 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e, out, err);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e, out, err);
   } catch (const CLI::ParseError& e) {
+    // CLI11 calls a misspelt command an unexpected argument; say what it is.
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a.empty() || a[0] == '-') {
+        if (a == "-i" || a == "--inventory" || a == "-o" || a == "--out" || a == "--state-dir" || a == "--serial") ++i;
+        continue;
+      }
+      bool known = std::any_of(std::begin(specs), std::end(specs), [&](const Spec& s) { return a == s.name; });
+      if (known) break;
+      err << "error: unknown command \"" << a << "\" (commands:";
+      for (auto& s : specs) err << " " << s.name;
+      err << ")\n";
+      return 2;
+    }
     app.exit(e, out, err);
     return 2;
   }
@@ -335,7 +363,11 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (!nginx_conf.empty()) opt.nginx_conf = nginx_conf;
 
   CommandResult r = run_command(opt);
-  for (auto& m : r.messages) err << m << "\n";
+  // A command may load the inventory more than once (view and zones build the server's snapshot):
+  // each warning is still printed once.
+  std::set<std::string> printed;
+  for (auto& m : r.messages)
+    if (printed.insert(m).second) err << m << "\n";
   if (!opt.out) {
     out << render_stdout(r);
     return r.exit_code;

@@ -33,6 +33,7 @@ struct Options {
   std::string dnsmasq_dir = "/etc/dnsmasq.d";
   bool dnsmasq_dir_given = false;
   std::string etc_hosts = "/etc/hosts";
+  std::optional<std::string> ssl_dir;  ///< nginx: where the certificates are (--ssl-dir)
 };
 
 /// Exit codes: 0 done (ALLOW for reach), 1 the inventory has errors (or DROP for reach), 2 bad usage or I/O.

@@ -98,6 +98,18 @@ void Model::derive_routes() {
     r.backend = s.backend;
     r.port = s.port;
     r.scheme = backend_scheme(s);
+    // A guest that talks to this backend by URL (Traefik's bootstrap_ca_url, the Step-CA) says what it
+    // speaks, when the service itself does not.
+    if (horizon::normalize_fqdn(s.scheme).empty() && s.backend)
+      for (auto& g : inv_.guests) {
+        const std::string& url = g.bootstrap_ca_url;
+        auto sep = url.find("://");
+        if (sep == std::string::npos) continue;
+        std::string authority = url.substr(sep + 3);
+        authority = authority.substr(0, authority.find('/'));
+        auto ep = horizon::Endpoint::parse(authority, 0);
+        if (ep && ep->addr == *s.backend && ep->port == s.port) r.scheme = horizon::normalize_fqdn(url.substr(0, sep));
+      }
     if (r.backend) {
       r.url = r.scheme + "://" + r.backend->to_string();
       if (r.port) r.url += ":" + std::to_string(r.port);

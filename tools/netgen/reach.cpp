@@ -24,7 +24,7 @@ ReachStep evaluate(const RuleSet& set, Direction dir, const Flow& flow, const st
   ReachStep step;
   step.level = level + " " + direction_text(dir);
   for (auto& r : set.rules) {
-    if (r.direction != dir || !rule_matches(r, flow)) continue;
+    if (r.direction != dir || !rule_matches(r, flow, set.iface)) continue;
     step.verdict = action_text(r.action);
     step.reason = "by rule " + std::to_string(r.index) + " \"" + r.to_proxmox() + "\"";
     step.rule = &r;
@@ -45,50 +45,60 @@ std::string Party::describe() const {
   return addr.to_string();
 }
 
-std::optional<Party> resolve_party(const Model& m, const std::string& text, std::string& why) {
-  Party p;
-  p.text = text;
+std::optional<Target> resolve_target(const Model& m, const std::string& text, std::string& why) {
   const auto& inv = m.inventory();
-  auto finish = [&](const IpAddr& a) {
-    p.addr = a;
-    p.host = m.is_host(a);
-    p.guest = p.host ? nullptr : m.guest_by_ip(a);
-    return p;
-  };
-  if (auto a = IpAddr::parse(text)) return finish(*a);
-  std::string lower = horizon::normalize_fqdn(text);
-  if (lower == "host" || lower == "hypervisor") return finish(inv.host.address.addr);
-  bool number = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (number && text.size() < 10) {
-    if (auto* g = m.guest_by_id(static_cast<uint32_t>(std::stoul(text)))) {
-      if (!g->ip) {
-        why = g->describe() + " has no static address (dhcp)";
-        return std::nullopt;
-      }
-      return finish(g->ip->addr);
-    }
-  }
-  for (auto& g : inv.guests) {
-    if (horizon::normalize_fqdn(g.name) != lower && horizon::sanitize_label(g.name) != lower) continue;
+  const auto& zone = m.plan().internal_zone;
+  auto of_guest = [&](const horizon::Guest& g) -> std::optional<Target> {
     if (!g.ip) {
       why = g.describe() + " has no static address (dhcp)";
       return std::nullopt;
     }
-    return finish(g.ip->addr);
+    return Target{horizon::sanitize_label(g.name) + "." + zone, g.ip->addr};
+  };
+  if (auto a = IpAddr::parse(text)) return Target{"", *a};
+  std::string lower = horizon::normalize_fqdn(text);
+  if (lower == "host" || lower == "hypervisor") return Target{"ns1." + zone, inv.host.address.addr};
+  bool number = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (number && text.size() < 10)
+    if (auto* g = m.guest_by_id(static_cast<uint32_t>(std::stoul(text)))) return of_guest(*g);
+  for (auto& g : inv.guests)
+    if (horizon::normalize_fqdn(g.name) == lower || horizon::sanitize_label(g.name) == lower) return of_guest(g);
+  for (auto& g : inv.guests)
+    if (g.service && horizon::sanitize_label(g.service->name) == lower) {
+      auto t = of_guest(g);
+      if (t) t->fqdn = lower + "." + zone;
+      return t;
+    }
+  // The two proxies by their role, as the README names them: Traefik is rarely a guest called so.
+  if (lower == "traefik" && m.traefik().ip) {
+    if (m.traefik().guest) return of_guest(*m.traefik().guest);
+    return Target{"traefik." + zone, *m.traefik().ip};
   }
+  if ((lower == "gateway" || lower == "nginx") && m.plan().gateway.ip)
+    if (auto* g = m.guest_by_ip(*m.plan().gateway.ip)) return of_guest(*g);
   // A DNS name: the address the internal view gives it (what a guest would connect to). A bare label
   // ("portainer-agent") is taken as a name of the internal zone, as a guest's search domain would.
-  std::vector<std::string> candidates{lower};
-  if (lower.find('.') == std::string::npos) candidates.push_back(lower + "." + m.plan().internal_zone);
-  for (auto& name : candidates)
-    for (auto& v : m.plan().views) {
-      if (v.horizon != "internal") continue;
-      for (auto& z : v.zones)
-        for (auto& r : z.records)
-          if (r.owner == name && r.kind == horizon::RecordKind::a) return finish(*IpAddr::parse(r.value));
-    }
-  why = "\"" + text + "\" is not an address, \"host\", a guest id or name, or a name in the internal zone";
+  std::string name = lower.find('.') == std::string::npos ? lower + "." + zone : lower;
+  for (auto& v : m.plan().views) {
+    if (v.horizon != "internal") continue;
+    for (auto& z : v.zones)
+      for (auto& r : z.records)
+        if (r.owner == name && r.kind == horizon::RecordKind::a) return Target{name, *IpAddr::parse(r.value)};
+  }
+  why = "\"" + text + "\" is not an address, \"host\", a guest id or name, a service name, traefik or gateway, or a name "
+        "in the internal zone";
   return std::nullopt;
+}
+
+std::optional<Party> resolve_party(const Model& m, const std::string& text, std::string& why) {
+  auto t = resolve_target(m, text, why);
+  if (!t) return std::nullopt;
+  Party p;
+  p.text = text;
+  p.addr = t->addr;
+  p.host = m.is_host(t->addr);
+  p.guest = p.host ? nullptr : m.guest_by_ip(t->addr);
+  return p;
 }
 
 bool parse_port_proto(const std::string& text, uint16_t& port, std::string& proto) {
@@ -117,6 +127,7 @@ std::string ReachStep::format() const {
 
 std::string ReachResult::format() const {
   std::string s = summary + "\n";
+  for (auto& w : strangers) s += "  note: " + w + "\n";
   for (size_t i = 0; i < steps.size(); ++i) s += "  " + std::to_string(i + 1) + ". " + steps[i].format() + "\n";
   if (!note.empty()) s += "  " + note + "\n";
   return s;
@@ -166,6 +177,11 @@ ReachResult reach(const Model& m, const FirewallModel& fw, const Party& src, con
                            nullptr, std::nullopt});
     res.allowed = std::all_of(res.steps.begin(), res.steps.end(), [](auto& s) { return s.verdict == "ACCEPT"; });
   }
+  for (const Party* p : {&src, &dst})
+    if (!p->host && !p->guest && std::none_of(res.strangers.begin(), res.strangers.end(), [&](auto& w) {
+          return w.rfind(p->addr.to_string() + " ", 0) == 0;
+        }))
+      res.strangers.push_back(p->addr.to_string() + " is not an address of the inventory (no guest, not the host)");
   res.summary = std::string(res.allowed ? "ALLOW " : "DROP ") + text + "  (" + src.describe() + " -> " +
                 dst.describe() + ")";
   if (res.allowed)

@@ -22,6 +22,18 @@ struct Party {
   std::string describe() const;
 };
 
+/// What a name on the command line means: a DNS name of the internal zone ("" for a bare address) and
+/// the address the internal view gives it.
+struct Target {
+  std::string fqdn;
+  horizon::IpAddr addr;
+};
+
+/// The one resolver of reach and view: an address, "host", a guest id, a guest name (as written or as
+/// its label), a service name, "traefik" or "gateway" (the proxies the model found), or a name of the
+/// internal zone (a bare label is taken there). nullopt with `why` when nothing matches.
+std::optional<Target> resolve_target(const Model& m, const std::string& text, std::string& why);
+
 /// Resolves "10.0.0.12", "host", "102", "Traefik-Internal", "traefik-internal", or a name from the plan
 /// ("ollama.internal.thinkheads.ai"). nullopt with `why` when nothing matches.
 std::optional<Party> resolve_party(const Model& m, const std::string& text, std::string& why);
@@ -40,6 +52,9 @@ struct ReachResult {
   std::vector<ReachStep> steps;
   std::string summary;  ///< "ALLOW 10.0.0.111 -> 10.0.0.102:9001/tcp"
   std::string note;     ///< what happens to replies, or which step decided
+  /// "10.0.0.101 is not an address of the inventory": an end no rule set is written for, said aloud
+  /// because a verdict about it only reflects the other end's rules.
+  std::vector<std::string> strangers;
   std::string format() const;
 };
 

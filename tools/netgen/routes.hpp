@@ -2,6 +2,7 @@
 // gateway's server blocks, both from Model::routes(), so DNS and proxies name the same services.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,12 @@ std::vector<OutputFile> traefik_files(const Model& m, std::vector<std::string>& 
 
 /// phoenix-gateway.conf, for Nginx's http{} context: one server block per external-zone name,
 /// proxying to Traefik's web entry point.
-std::vector<OutputFile> nginx_files(const Model& m, std::vector<std::string>& warnings);
+/// TLS ends at the gateway: each route gets a 443 server block with its certificate, and port 80
+/// keeps only ACME http-01 (proxied to Traefik, which also obtains certificates) and redirects the rest.
+/// Certificates: <dir>/<first name>.crt and .key, where dir is `ssl_dir`, else the gateway guest's
+/// mount point whose path ends in "/ssl", else /etc/nginx/ssl.
+std::vector<OutputFile> nginx_files(const Model& m, std::vector<std::string>& warnings,
+                                    const std::optional<std::string>& ssl_dir = std::nullopt);
 
 /// The names of the external zone that point at the gateway and have a route (the gateway's server_names).
 std::vector<std::string> gateway_names(const Model& m);

@@ -217,5 +217,97 @@ TEST(NetgenReach, ResolvesPartiesOrExplains) {
   EXPECT_EQ(p->addr.to_string(), "10.0.0.201");
 }
 
+// --- every rule key, in Proxmox's syntax, and what reach makes of it ---
+
+TEST(NetgenFirewall, EveryRuleKeyInProxmoxSyntax) {
+  auto r = raw("in", "ACCEPT", "tcp", "22", "10.0.0.0/24");
+  r.iface = "vmbr0";
+  r.log = "info";
+  r.sport = "1024:65535";
+  r.comment = "ssh";
+  auto fw = cluster_with({r});
+  ASSERT_TRUE(fw.problems.empty()) << fw.problems.front().format();
+  EXPECT_EQ(fw.cluster.merged.at(0).to_proxmox(),
+            "IN ACCEPT -i vmbr0 -source 10.0.0.0/24 -p tcp -dport 22 -sport 1024:65535 -log info # ssh");
+  auto m = raw("in", "ACCEPT", "", "", "10.0.0.0/24");
+  m.macro = "ssh";  // Proxmox's names are case-insensitive; the file gets its own spelling
+  auto off = raw("out", "DROP", "udp", "53");
+  off.enable = false;
+  auto fw2 = cluster_with({m, off});
+  ASSERT_TRUE(fw2.problems.empty()) << fw2.problems.front().format();
+  EXPECT_EQ(fw2.cluster.merged.at(0).to_proxmox(), "IN SSH(ACCEPT) -source 10.0.0.0/24 -log nolog");
+  EXPECT_EQ(fw2.cluster.merged.at(1).to_proxmox(), "|OUT DROP -p udp -dport 53 -log nolog");
+}
+
+TEST(NetgenFirewall, UnknownKeysMacrosAndBadValuesAreErrors) {
+  auto unknown = raw("in", "ACCEPT", "tcp", "80");
+  unknown.unknown_keys = {"icmp_type"};
+  auto macro = raw("in", "ACCEPT", "", "");
+  macro.macro = "Gopher";
+  auto clash = raw("in", "ACCEPT", "tcp", "2222");
+  clash.macro = "SSH";
+  auto log = raw("in", "ACCEPT", "tcp", "80");
+  log.log = "loud";
+  auto fw = cluster_with({unknown, macro, clash, log});
+  EXPECT_TRUE(fw.cluster.rules.empty());
+  EXPECT_EQ(codes(fw), (std::vector<std::string>{
+                           "error invalid-rule /firewall/global_firewall_rules/0/icmp_type",
+                           "error invalid-rule /firewall/global_firewall_rules/0/macro",
+                           "error invalid-rule /firewall/global_firewall_rules/0/port",
+                           "error invalid-rule /firewall/global_firewall_rules/0/log",
+                       }));
+  // A guest's rules name the guest's own NIC: "vmbr0" there is the host's bridge, not an interface of it.
+  TempInventory inv([](auto& f) {
+    f["phoenix_lxc_configs.json"]["lxc_configs"]["103"]["firewall"]["rules"][0]["iface"] = "vmbr0";
+    f["phoenix_lxc_configs.json"]["lxc_configs"]["103"]["firewall"]["policy"] = "ACCEPT";
+  });
+  auto m = load(inv.dir());
+  auto gfw = build_firewall(m.inventory());
+  EXPECT_EQ(codes(gfw), (std::vector<std::string>{"warning duplicate-rule /lxc_configs/101/firewall/rules/1",
+                                                  "error invalid-rule /lxc_configs/103/firewall/policy",
+                                                  "error invalid-rule /lxc_configs/103/firewall/rules/0/iface"}));
+  auto r = run("firewall", inv.dir());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(r.files.empty());
+}
+
+TEST(NetgenReach, IfaceDisabledAndMacroRulesAsProxmoxAppliesThem) {
+  TempInventory inv([](auto& f) {
+    auto& rules = f["phoenix_lxc_configs.json"]["lxc_configs"]["103"]["firewall"]["rules"];
+    rules[0]["iface"] = "net1";  // Traefik -> Step-CA 9000, but on an interface the guest does not have
+    rules.push_back({{"type", "in"}, {"action", "ACCEPT"}, {"source", "10.0.0.12"}, {"proto", "tcp"},
+                     {"port", "9001"}, {"enable", false}});
+    rules.push_back({{"type", "in"}, {"action", "ACCEPT"}, {"source", "10.0.0.0/24"}, {"macro", "SSH"}});
+    rules.push_back({{"type", "in"}, {"action", "ACCEPT"}, {"source", "10.0.0.12"}, {"macro", "DNS"}, {"iface", "net0"}});
+  });
+  auto m = load(inv.dir());
+  EXPECT_FALSE(ask(m, "Traefik-Internal", "Step-CA", "9000/tcp").allowed);
+  auto disabled = ask(m, "Traefik-Internal", "Step-CA", "9001/tcp");
+  EXPECT_FALSE(disabled.allowed);
+  EXPECT_NE(disabled.steps.back().reason.find("no rule matched"), std::string::npos) << disabled.format();
+  auto ssh = ask(m, "Traefik-Internal", "Step-CA", "22/tcp");
+  EXPECT_TRUE(ssh.allowed);
+  EXPECT_NE(ssh.steps.back().reason.find("by rule 2 \"IN SSH(ACCEPT) -source 10.0.0.0/24 -log nolog\""),
+            std::string::npos)
+      << ssh.format();
+  EXPECT_FALSE(ask(m, "Traefik-Internal", "Step-CA", "23/tcp").allowed);
+  EXPECT_TRUE(ask(m, "Traefik-Internal", "Step-CA", "53/udp").allowed);
+  EXPECT_TRUE(ask(m, "Traefik-Internal", "Step-CA", "53/tcp").allowed);
+  EXPECT_FALSE(ask(m, "Traefik-Internal", "Step-CA", "53/sctp").allowed);
+}
+
+TEST(NetgenReach, HostIfaceRuleMatchesOnlyTheHostInterface) {
+  TempInventory on_bridge([](auto& f) {
+    auto& rules = f["phoenix_hypervisor_config.json"]["firewall"]["global_firewall_rules"];
+    rules[2]["iface"] = "vmbr0";  // DNS over UDP from the guests, on the host's bridge
+  });
+  EXPECT_TRUE(ask(load(on_bridge.dir()), "Step-CA", "host", "53/udp").allowed);
+  TempInventory elsewhere([](auto& f) {
+    auto& rules = f["phoenix_hypervisor_config.json"]["firewall"]["global_firewall_rules"];
+    rules[2]["iface"] = "eno1";
+  });
+  EXPECT_FALSE(ask(load(elsewhere.dir()), "Step-CA", "host", "53/udp").allowed);
+}
+
 }  // namespace
 }  // namespace phoenix::netgen::testing

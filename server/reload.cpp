@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include "horizon/loader.hpp"
+#include "server/forward/policy.hpp"
 #include "server/query/precompiled.hpp"
 
 namespace phoenix::server {
@@ -16,6 +17,8 @@ LoadOutcome load_snapshot(const std::filesystem::path& inventory, zones::SerialS
   if (out.diagnostics.has_errors()) return out;
   auto snap = zones::build_snapshot(out.plan, serials, out.diagnostics);
   if (!snap || out.diagnostics.has_errors()) return out;
+  // Views that resolve for clients serve the private reverse zones themselves (RFC 6303).
+  forward::add_locally_served_zones(*snap);
   query::precompile_answers(*snap);  // built aside, like the rest of the snapshot
   out.snapshot = std::move(snap);
   // Building a big zone frees as much as it keeps (file text, builder pools); glibc keeps freed heap

@@ -27,7 +27,9 @@ using Deliver = std::function<void(std::vector<uint8_t> reply)>;
 
 struct ForwardStats {
   std::atomic<uint64_t> cache_hits{0}, resolutions{0}, coalesced{0}, servfail{0}, upstream_failures{0},
-      upstream_timeouts{0}, overload{0};
+      upstream_timeouts{0}, overload{0},
+      rebind_blocked{0},  ///< upstream answers refused for carrying a private address (policy.hpp)
+      not_recursed{0};    ///< RD=0 queries not in the cache: REFUSED, never asked upstream
 };
 
 /// Owns the cache and a thread with its own io_context for every upstream exchange, so a slow or dead
@@ -37,7 +39,9 @@ struct ForwardStats {
 /// which posts the question to the forwarder thread and returns at once. There identical questions
 /// are coalesced into one upstream resolution; upstreams are tried in turn (starting with the one
 /// that last answered), each for at most forward_timeout_ms, all within forward_total_timeout_ms,
-/// after which every waiter gets SERVFAIL.
+/// after which every waiter gets SERVFAIL. The forwarding policy (policy.hpp) applies here too: a
+/// query without RD is answered from the cache or REFUSED, and an answer with a private address for
+/// a name outside rebind_allow is REFUSED (EDE 15) and not cached.
 class Forwarder {
  public:
   Forwarder();
@@ -86,6 +90,7 @@ class Forwarder {
   void enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, horizon::ForwardSettings settings);
   boost::asio::awaitable<void> run(std::string key, std::shared_ptr<Pending> p);
   void answer(Waiter& w, const Answer* a, uint32_t elapsed);
+  void refuse(Waiter& w, int ede);
 
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "server/forward/policy.hpp"
 #include "wire_reader.hpp"
 #include "wire_writer.hpp"
 
@@ -119,6 +120,26 @@ zones::RRsetView chaos_rrset(const zones::Snapshot& snap, std::string_view qname
   return {};
 }
 
+/// Stage: forwarding policy, for a single-label name in a view that forwards (server/forward/policy.hpp):
+/// never asked upstream; NXDOMAIN here, or with search_single_label the record of <name>.<internal zone>
+/// under the client's own name. Not authoritative either way: "foo." is no zone of ours.
+size_t answer_single_label(Answering& a, const zones::ViewData& vd, forward::Route route) {
+  const std::string_view qname(reinterpret_cast<const char*>(a.q.qname_lower), a.q.qname_len);
+  uint8_t name[256];
+  size_t n = route == forward::Route::search ? forward::search_name(qname, a.ctx.snapshot->forward, name) : 0;
+  const zones::Zone* zone = n ? vd.zones.find_zone({reinterpret_cast<const char*>(name), n}) : nullptr;
+  LookupResult r;
+  if (zone) zone->lookup({reinterpret_cast<const char*>(name), n}, a.q.qtype, r);
+  if (!zone || r.status != LookupStatus::answer) r = LookupResult{};  // nxdomain, nothing else
+  r.authority.size = 0;  // the internal zone's NS and SOA say nothing about "foo."
+  a.w.set_flags(reply_flags1(a.q, false), reply_flags2(a.q, 0, a.ra));
+  if (a.q.has_edns) {
+    a.opt_reserve = 11;
+    a.w.set_limit(a.w.limit() - a.opt_reserve);
+  }
+  return write_sections(a, r);
+}
+
 }  // namespace
 
 /// Stage: EDNS. RFC 6891 §6.2.3: never below 512; we cap at what we advertise.
@@ -192,6 +213,8 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   const zones::Zone* zone = vd.zones.find_zone(qname);
   if (!zone) {
     if (!a.ra) return finish_error(a, rcode::REFUSED, kEdeNotAuthoritative);
+    if (auto route = forward::route_outside_zones(qname, snap.forward); route != forward::Route::forward)
+      return answer_single_label(a, vd, route);
     ctx.forward->wanted = true;
     ctx.forward->query = q;
     return 0;

@@ -5,7 +5,6 @@
 #include <cstring>
 
 namespace phoenix::query {
-namespace {
 
 /// Skips a possibly compressed name in a non-question section, checking it the way a decoder would:
 /// RFC 1035 §4.1.4 pointers go to a *prior* occurrence, so every pointer must point before itself
@@ -37,8 +36,6 @@ bool skip_name(const uint8_t* p, size_t len, size_t& off) {
     pos += l + 1u;
   }
 }
-
-}  // namespace
 
 ParseStatus parse_query(const uint8_t* p, size_t len, ParsedQuery& q) noexcept {
   if (len < 12) return ParseStatus::drop;  // too short for even a header: nothing to answer

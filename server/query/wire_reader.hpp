@@ -29,6 +29,10 @@ struct ParsedQuery {
   bool do_bit = false;
 };
 
+/// Skips the possibly compressed name at `off` in the message `p` of `len` bytes, leaving `off` just
+/// after it; false if it is malformed (pointers must point backwards, RFC 1035 §4.1.4).
+bool skip_name(const uint8_t* p, size_t len, size_t& off);
+
 /// Parses `len` bytes at `p`. Never reads outside them, never allocates, never loops unbounded.
 ParseStatus parse_query(const uint8_t* p, size_t len, ParsedQuery& q) noexcept;
 

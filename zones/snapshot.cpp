@@ -36,20 +36,23 @@ const Zone* ZoneSet::find_zone(std::string_view qname) const {
 
 size_t Snapshot::zone_count() const {
   size_t n = 0;
-  for (auto& v : view_data) n += v.zones.zones().size();
+  for (auto& v : view_data) n += v.own_zone_count();
   return n;
 }
 
 size_t Snapshot::record_count() const {
   size_t n = 0;
   for (auto& v : view_data)
-    for (auto& z : v.zones.zones()) n += z->record_count();
+    for (size_t i = 0; i < v.own_zone_count(); ++i) n += v.zones.zones()[i]->record_count();
   return n;
 }
 
 std::string Snapshot::summary() const {
+  size_t local = 0;
+  for (auto& v : view_data) local += v.local_zones;
   return std::to_string(view_data.size()) + " views, " + std::to_string(zone_count()) + " zones, " +
-         std::to_string(record_count()) + " records";
+         std::to_string(record_count()) + " records" +
+         (local ? " (and " + std::to_string(local) + " locally served reverse zones, RFC 6303)" : "");
 }
 
 std::string zone_plan_text(const horizon::ZonePlan& zp) {

@@ -34,6 +34,11 @@ struct ViewData {
   std::string name;
   bool recursion = false;
   ZoneSet zones;
+  /// How many of `zones`, at the end, the server added itself (RFC 6303 locally served zones,
+  /// server/forward/policy.hpp) rather than the inventory: left out of counts and listings.
+  size_t local_zones = 0;
+  /// The zones from the inventory (without the locally served ones).
+  size_t own_zone_count() const { return zones.zones().size() - local_zones; }
 };
 
 struct Snapshot {

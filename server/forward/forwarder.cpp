@@ -53,6 +53,12 @@ void Forwarder::sync_cache(const zones::Snapshot& snap) {
     for (auto& u : cache_upstreams_) list += (list.empty() ? "" : ", ") + u.to_string();
     spdlog::info("forward: upstreams {}", list.empty() ? "none" : list);
   }
+  if (snap.forward.rebind_allow != cache_rebind_allow_ || snap.forward.own_subnets != cache_own_subnets_) {
+    // A domain taken off rebind_allow must not keep its private answers until they expire.
+    if (!cache_rebind_allow_.empty() || !cache_own_subnets_.empty()) cache_.clear();
+    cache_rebind_allow_ = snap.forward.rebind_allow;
+    cache_own_subnets_ = snap.forward.own_subnets;
+  }
   if (snap.forward.cache_max_bytes != cache_.max_bytes()) cache_.set_max_bytes(snap.forward.cache_max_bytes);
   cache_generation_.store(snap.generation, std::memory_order_release);
 }

@@ -100,6 +100,9 @@ class Forwarder {
   std::atomic<uint64_t> cache_generation_{0};     ///< the newest snapshot generation sync_cache() saw
   std::mutex cache_config_mu_;
   std::vector<horizon::Endpoint> cache_upstreams_;  ///< guarded by cache_config_mu_: where cached answers came from
+  /// Guarded by cache_config_mu_: the rebind rules the cached answers passed (policy.hpp).
+  std::vector<std::string> cache_rebind_allow_;
+  std::vector<horizon::IpPrefix> cache_own_subnets_;
   // Owned by the forwarder thread:
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
   std::vector<horizon::Endpoint> upstreams_;  ///< the list preferred_ refers to

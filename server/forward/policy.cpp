@@ -97,6 +97,7 @@ size_t add_locally_served_zones(zones::Snapshot& snap) {
       std::vector<zones::ZoneIssue> issues;
       if (auto zone = b.build(issues)) {
         vd.zones.add(std::move(zone));
+        ++vd.local_zones;
         ++added;
       }
     }

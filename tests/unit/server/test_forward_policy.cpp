@@ -139,6 +139,9 @@ Answer ask(const zones::Snapshot& snap, const std::string& name, uint16_t type, 
 }  // namespace
 
 TEST(ForwardPolicy, PrivateReverseNamesAreAnsweredLocallyWithTheZoneSoa) {
+  // Every zone of the list, 10.in-addr.arpa too: ours lies inside it and is delegated to.
+  EXPECT_EQ(example().view_data[0].local_zones, forward::locally_served_zones().size());
+  EXPECT_EQ(example().view_data[1].local_zones, 0u);  // external: no recursion
   auto a = ask(example(), "1.1.168.192.in-addr.arpa", zones::rrtype::PTR, "127.0.0.1");
   EXPECT_FALSE(a.fwd.wanted);
   ASSERT_GT(a.len, 12u);

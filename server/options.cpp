@@ -53,6 +53,11 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_option("--upstream", upstreams,
                  "address[:port] to forward names outside our zones to; repeatable; replaces "
                  "dns_server.upstream_servers; \"none\" turns forwarding off");
+  std::string resolv_conf = cl.server.resolv_conf.string();
+  app.add_option("--resolv-conf", resolv_conf,
+                 "when neither --upstream nor dns_server.upstream_servers names an upstream, forward to this "
+                 "file's nameservers that are not this server")
+      ->capture_default_str();
   app.add_flag("--check", cl.check, "load and check the inventory, print a summary, and exit (non-zero on errors)");
   app.add_option("-t,--threads", cl.server.threads, "UDP worker threads per listen address (default: one per core)");
   app.add_option("--udp-spread", cl.server.udp_spread,
@@ -104,6 +109,7 @@ CommandLine parse_command_line(int argc, char** argv) {
     return cl;
   }
   cl.server.inventory = inventory;
+  cl.server.resolv_conf = resolv_conf;
   if (!user.empty()) cl.server.user = user;
   if (!state_dir.empty()) cl.server.state_dir = state_dir;
   for (auto& l : listen) {

@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <pthread.h>
 #include <sched.h>
@@ -24,6 +26,7 @@
 #include "server/notify.hpp"
 #include "server/privileges.hpp"
 #include "server/reload.hpp"
+#include "server/resolv_conf.hpp"
 #include "server/snapshot_holder.hpp"
 
 namespace phoenix::server {
@@ -75,7 +78,6 @@ class Server {
     if (!serials_.load_error().empty()) spdlog::warn("state: cannot read serials ({}); starting afresh", serials_.load_error());
     auto first = load_snapshot(opts_.inventory, serials_);
     log_diagnostics(first.diagnostics);
-    if (first.snapshot && opts_.upstreams) first.snapshot->upstreams = *opts_.upstreams;
     if (!first.snapshot) {
       spdlog::error("inventory {}: {} errors; not starting", opts_.inventory.string(), first.diagnostics.error_count());
       return 1;
@@ -94,6 +96,7 @@ class Server {
       if (auto w = prepare_state_dir(*opts_.state_dir, identity.run_as); !w.empty()) spdlog::warn("state: {}", w);
 
     listen_ = opts_.listen.empty() ? first.plan.listen : opts_.listen;
+    choose_upstreams(*first.snapshot, true);
     unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
     tcp_ = std::make_unique<TcpListener>(tcp_io_, holder_, opts_.tcp);
     try {
@@ -193,6 +196,36 @@ class Server {
     }
   }
 
+  /// --upstream wins, then dns_server.upstream_servers, then the host's resolv.conf without ourselves
+  /// (read again at every reload, like the inventory). Says at start where the upstreams came from.
+  void choose_upstreams(zones::Snapshot& snap, bool at_start) const {
+    if (opts_.upstreams) {
+      snap.upstreams = *opts_.upstreams;
+      return;
+    }
+    if (!snap.upstreams.empty()) return;
+    std::ifstream in(opts_.resolv_conf);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      if (at_start)
+        spdlog::warn("forward: no upstream_servers, and {} cannot be read; names outside our zones are refused",
+                     opts_.resolv_conf.string());
+      return;
+    }
+    auto all = parse_resolv_conf(text.str());
+    snap.upstreams = other_nameservers(all, listen_);
+    std::string list;
+    for (auto& u : snap.upstreams) list += (list.empty() ? "" : ", ") + u.to_string();
+    if (!at_start) return;
+    if (snap.upstreams.empty())
+      spdlog::warn("forward: no upstream_servers, and {} names no nameserver but this server ({} found); names "
+                   "outside our zones are refused", opts_.resolv_conf.string(), all.size());
+    else
+      spdlog::info("forward: no upstream_servers in the inventory; forwarding to the nameservers of {}: {}",
+                   opts_.resolv_conf.string(), list);
+  }
+
   void save_serials() {
     if (!state_writable_) return;
     if (auto err = serials_.save(); !err.empty()) spdlog::warn("state: cannot save serials ({})", err);
@@ -240,7 +273,7 @@ class Server {
       auto outcome = std::make_shared<LoadOutcome>();
       try {
         *outcome = load_snapshot(opts_.inventory, serials_);
-        if (outcome->snapshot && opts_.upstreams) outcome->snapshot->upstreams = *opts_.upstreams;
+        if (outcome->snapshot) choose_upstreams(*outcome->snapshot, false);
       } catch (const std::exception& e) {
         outcome->snapshot.reset();
         outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");

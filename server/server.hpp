@@ -17,6 +17,9 @@ struct ServerOptions {
   std::vector<horizon::Endpoint> listen;  ///< replaces the inventory's listen list when not empty
   /// Replaces dns_server.upstream_servers at every load when set; an empty list turns forwarding off.
   std::optional<std::vector<horizon::Endpoint>> upstreams;
+  /// Where the upstreams come from when neither --upstream nor dns_server.upstream_servers names any:
+  /// its nameservers that are not this server (as dnsmasq does without no-resolv).
+  std::filesystem::path resolv_conf = "/etc/resolv.conf";
   unsigned threads = 0;                   ///< UDP worker threads; 0 = one per core
   /// How datagrams are spread over the workers of one address: "cpu" (to the worker of the CPU that
   /// received them) or "flow" (the kernel's hash of the addresses and ports).

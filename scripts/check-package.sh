@@ -43,6 +43,10 @@ for key in Type=notify ExecReload= 'ExecStartPre=/usr/sbin/phoenix-dns --check' 
            PHOENIX_INVENTORY=/usr/local/phoenix_hypervisor/etc; do
   grep -q "^$key" "$unit" || grep -q "$key" "$unit" || fail "unit lacks $key"
 done
+# A minimal Debian has no procps: every command the unit runs must come from an Essential package or us.
+if grep -E '^Exec[A-Za-z]*=' "$unit" | grep -vE '^Exec[A-Za-z]*=[-@+!]*(/usr/sbin/phoenix-dns|/bin/sh) '; then
+  fail "the unit runs a command a minimal Debian may lack"
+fi
 if command -v systemd-analyze >/dev/null; then
   # verify wants the ExecStart binaries to exist, so point the unit at the unpacked ones; it needs
   # no running manager. --man=no: man:phoenix-dns(8) is in the package, not installed here.

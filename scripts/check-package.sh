@@ -37,7 +37,7 @@ dpkg-deb -x "$deb" "$root"
 gzip -t "$root/usr/share/man/man8/phoenix-dns.8.gz" || fail "man page is not gzip"
 
 unit="$root/usr/lib/systemd/system/phoenix-dns.service"
-for key in Type=notify ExecReload= 'ExecStartPre=/usr/sbin/phoenix-dns --check' DynamicUser=yes \
+for key in Type=notify ExecReload= 'ExecStartPre=-/usr/sbin/phoenix-dns --check' DynamicUser=yes \
            StateDirectory=phoenix-dns NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes \
            AmbientCapabilities=CAP_NET_BIND_SERVICE CapabilityBoundingSet=CAP_NET_BIND_SERVICE \
            PHOENIX_INVENTORY=/usr/local/phoenix_hypervisor/etc; do

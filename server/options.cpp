@@ -66,9 +66,12 @@ CommandLine parse_command_line(int argc, char** argv) {
                  "fewer network queues than threads)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "flow"}));
-  app.add_option("--state-dir", state_dir, "where SOA serials are remembered across restarts")->capture_default_str();
+  app.add_option("--state-dir", state_dir,
+                 "where SOA serials and the last good data (served when a start finds the inventory broken) are kept")->capture_default_str();
   app.add_option("-u,--user", user,
                  "after binding, switch to this user and its group (required as root)");
+  app.add_flag("--strict", cl.server.strict,
+               "refuse to start when the inventory has errors, even with last good data in --state-dir");
   app.add_flag("--allow-root", cl.server.allow_root, "as root without --user, serve as root anyway (not advised)");
   app.add_option("--log-level", cl.log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
@@ -87,6 +90,8 @@ CommandLine parse_command_line(int argc, char** argv) {
       "Files:\n"
       "  /usr/local/phoenix_hypervisor/etc/    the default inventory\n"
       "  /var/lib/phoenix-dns/serials.json     SOA serials (same content, same serial; changed, greater)\n"
+      "  /var/lib/phoenix-dns/last-good.json   what was last served; used at start if the inventory has errors\n"
+      "  /etc/resolv.conf                      upstreams when the inventory names none (--resolv-conf)\n"
       "\n"
       "Environment:\n"
       "  NOTIFY_SOCKET    set by systemd (Type=notify): READY=1, RELOADING=1, STOPPING=1 are sent there\n"

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "server/forward/forwarder.hpp"
+#include "server/last_good.hpp"
 #include "server/net/udp_worker.hpp"
 #include "server/notify.hpp"
 #include "server/privileges.hpp"
@@ -78,12 +79,11 @@ class Server {
     if (!serials_.load_error().empty()) spdlog::warn("state: cannot read serials ({}); starting afresh", serials_.load_error());
     auto first = load_snapshot(opts_.inventory, serials_);
     log_diagnostics(first.diagnostics);
-    if (!first.snapshot) {
-      spdlog::error("inventory {}: {} errors; not starting", opts_.inventory.string(), first.diagnostics.error_count());
-      return 1;
-    }
-    spdlog::info("gateway {} ({})", first.plan.gateway.ip ? first.plan.gateway.ip->to_string() : "none",
-                 first.plan.gateway.reason);
+    const bool fallback = !first.snapshot;
+    if (fallback && !serve_last_good(first)) return 1;
+    if (!fallback)
+      spdlog::info("gateway {} ({})", first.plan.gateway.ip ? first.plan.gateway.ip->to_string() : "none",
+                   first.plan.gateway.reason);
 
     // Who serves is decided before binding, so that a refusal leaves no socket behind.
     auto identity = plan_identity(opts_.user, opts_.allow_root);
@@ -135,7 +135,7 @@ class Server {
     holder_.publish(first.snapshot);
     // The plan holds a copy of every record with its source text: as large as the zones themselves,
     // and not needed once they are built. Freed on the reload thread, while the workers already serve.
-    dispose(std::make_shared<LoadOutcome>(std::move(first)));
+    dispose(std::make_shared<LoadOutcome>(std::move(first)), !fallback);
 
     forwarder_.start();
     tcp_->set_forwarder(&forwarder_);
@@ -162,7 +162,8 @@ class Server {
     schedule_retire();
     spdlog::info("serving {} on {} (udp, tcp; {} udp threads)", holder_.current()->summary(), describe_listen(listen_),
                  udp_.size());
-    notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(holder_.generation()));
+    notifier_.send("READY=1\nSTATUS=" + (fallback_status_.empty() ? "serving generation " + std::to_string(holder_.generation())
+                                                                   : fallback_status_));
     run_guarded(control_, "control");
 
     for (auto& u : udp_) u->join();
@@ -284,15 +285,15 @@ class Server {
 
   void finish_reload(std::shared_ptr<LoadOutcome> outcome, std::chrono::steady_clock::time_point start) {
     reload_running_ = false;
-    if (!stopping_) apply_reload(*outcome, start);  // never publish after STOPPING=1
-    dispose(std::move(outcome));
+    bool published = !stopping_ && apply_reload(*outcome, start);  // never publish after STOPPING=1
+    dispose(std::move(outcome), published);
     if (reload_pending_ && !stopping_) {
       reload_pending_ = false;
       start_reload();
     }
   }
 
-  void apply_reload(const LoadOutcome& outcome, std::chrono::steady_clock::time_point start) {
+  bool apply_reload(const LoadOutcome& outcome, std::chrono::steady_clock::time_point start) {
     log_diagnostics(outcome.diagnostics);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     if (!outcome.snapshot) {
@@ -301,7 +302,10 @@ class Server {
       spdlog::error("reload: failed ({} errors; {} failed reloads so far); still serving generation {}",
                     outcome.diagnostics.error_count(), failed_reloads_, holder_.generation());
       notifier_.send("READY=1\nSTATUS=last reload failed (" + std::to_string(outcome.diagnostics.error_count()) +
-                     " errors, see the log); serving generation " + std::to_string(holder_.generation()));
+                     " errors, see the log); " +
+                     (fallback_status_.empty() ? "serving generation " + std::to_string(holder_.generation())
+                                               : fallback_status_));
+      return false;
     } else {
       warn_restart_only(outcome.plan);
       save_serials();
@@ -313,6 +317,8 @@ class Server {
       asio::post(tcp_io_, [t = tcp_.get()] { t->refresh(); });
       spdlog::info("reload: generation {} -> {}, {} ({} ms)", old->generation, gen, outcome.snapshot->summary(), ms);
       notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen));
+      fallback_status_.clear();
+      return true;
     }
   }
 
@@ -340,8 +346,41 @@ class Server {
   /// Frees a load outcome (the plan, and an unpublished snapshot when stopping: each as large as the
   /// zones) on the reload thread, at its priority, never on the control thread, which competes with
   /// the workers at theirs. Runs even after stop: the reload thread finishes its queue before it ends.
-  void dispose(std::shared_ptr<LoadOutcome> outcome) {
-    asio::post(reload_io_, [outcome = std::move(outcome)]() mutable { outcome.reset(); });
+  /// With `save`, the outcome was published: first it is written to --state-dir as the last good data.
+  void dispose(std::shared_ptr<LoadOutcome> outcome, bool save = false) {
+    asio::post(reload_io_, [this, outcome = std::move(outcome), save]() mutable {
+      if (save && state_writable_ && outcome->snapshot) {
+        if (auto err = save_last_good(*opts_.state_dir, *outcome->snapshot, outcome->plan, opts_.inventory); !err.empty())
+          spdlog::warn("state: cannot save the last good data ({})", err);
+        else
+          spdlog::debug("state: last good data saved (generation {})", outcome->snapshot->generation);
+      }
+      outcome.reset();
+    });
+  }
+
+  /// Start-up with a broken inventory (already logged, error by error): serve what was last served,
+  /// unless --strict or there is none. False: refuse to start, as without --state-dir.
+  bool serve_last_good(LoadOutcome& first) {
+    const size_t errors = first.diagnostics.error_count();
+    std::optional<LastGood> last;
+    if (!opts_.strict && opts_.state_dir) {
+      std::string err;
+      last = load_last_good(*opts_.state_dir, err);
+      if (!err.empty()) spdlog::error("state: the last good data cannot be used ({}); ignoring it", err);
+    }
+    if (!last) {
+      spdlog::error("inventory {}: {} errors; not starting{}", opts_.inventory.string(), errors,
+                    opts_.strict ? " (--strict)" : "");
+      return false;
+    }
+    spdlog::warn("inventory {}: {} errors; serving the last good data from {} (built from {}) until a reload succeeds",
+                 opts_.inventory.string(), errors, last->written, last->inventory);
+    fallback_status_ = "serving last good data from " + last->written + "; inventory has " + std::to_string(errors) +
+                       " errors";
+    first.snapshot = std::move(last->snapshot);
+    first.plan.listen = std::move(last->listen);
+    return true;
   }
 
   void schedule_retire() {
@@ -409,6 +448,7 @@ class Server {
   bool reload_pending_ = false;
   std::atomic<bool> retire_queued_{false};  ///< set by the control thread, cleared by the reload thread
   uint64_t failed_reloads_ = 0;
+  std::string fallback_status_;  ///< set while the last good data is served instead of the inventory's
   // Declared after the workers and the TCP context, so destroyed (and its thread joined) before them:
   // a late reply never finds the TCP context gone, and the UDP workers call into it until joined.
   forward::Forwarder forwarder_;

@@ -27,12 +27,15 @@ struct ServerOptions {
   std::optional<std::filesystem::path> state_dir;
   std::optional<std::string> user;  ///< switch to this user after binding (needs root)
   bool allow_root = false;          ///< serve as root anyway (off: refuse, see privileges.hpp)
+  /// Refuse to start on inventory errors even when --state-dir holds last good data (server/last_good.hpp).
+  bool strict = false;
   TcpLimits tcp;
   std::chrono::milliseconds stop_grace{3000};  ///< how long in-flight TCP replies may take on SIGTERM
 };
 
 /// Loads the inventory, binds, drops privileges, serves until SIGTERM/SIGINT; SIGHUP reloads.
-/// Returns the exit code: 0 after a clean stop, 1 if the first load, the identity check, a bind or
+/// A start whose inventory has errors serves the last good data of --state-dir instead, unless strict.
+/// Returns the exit code: 0 after a clean stop, 1 if the first load (with no last good data), the identity check, a bind or
 /// the privilege drop failed (before any query was answered).
 int run_server(const ServerOptions& options);
 

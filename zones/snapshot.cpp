@@ -103,18 +103,19 @@ std::shared_ptr<const Zone> build_zone(const horizon::ZonePlan& zp, uint32_t ser
   return b.build(issues);
 }
 
+RRsetBlob identity_txt(const std::optional<std::string>& text) {
+  if (!text) return {};
+  // TTL 0 like BIND/Knot/NSD: identity answers are not cached.
+  return RRsetBlob(RRset{rrtype::TXT, 0, {std::string(1, static_cast<char>(text->size())) + *text}});
+}
+
 std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, SerialStore& serials,
                                                horizon::Diagnostics& diag) {
   auto snap = std::make_shared<Snapshot>();
   snap->upstreams = plan.upstreams;
   snap->forward = plan.forward;
-  auto chaos_txt = [](const std::optional<std::string>& text, RRsetBlob& out) {
-    if (!text) return;
-    // TTL 0 like BIND/Knot/NSD: identity answers are not cached.
-    out = RRsetBlob(RRset{rrtype::TXT, 0, {std::string(1, static_cast<char>(text->size())) + *text}});
-  };
-  chaos_txt(plan.chaos_version, snap->chaos_version);
-  chaos_txt(plan.chaos_identity, snap->chaos_identity);
+  snap->chaos_version = identity_txt(plan.chaos_version);
+  snap->chaos_identity = identity_txt(plan.chaos_identity);
   bool ok = true;
   // Each zone file is read once and the same immutable zone is shared by every view that serves it.
   std::vector<std::shared_ptr<const Zone>> files(plan.zone_files.size());

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -62,6 +63,9 @@ struct Snapshot {
 /// Problems go to `diag`; returns nullptr if any is an error. Serials come from `serials`.
 std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, SerialStore& serials,
                                                horizon::Diagnostics& diag);
+
+/// The CH TXT RRset for dns_server.chaos text (at most 255 octets); empty when unset.
+RRsetBlob identity_txt(const std::optional<std::string>& text);
 
 /// Builds one derived zone; `serial` goes in its SOA.
 std::shared_ptr<const Zone> build_zone(const horizon::ZonePlan& zp, uint32_t serial, std::vector<ZoneIssue>& issues);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "example_inventory.hpp"
 #include "server/forward/policy.hpp"
 #include "server/query/processor.hpp"
 #include "server/query/query_builder.hpp"
@@ -109,16 +110,7 @@ TEST(ForwardPolicy, LocallyServedZonesCoverRfc6303AndRfc7793) {
 
 namespace {
 
-/// The example inventory through the server's own load path: its internal view (127.0.0.1, recursion)
-/// serves 0.0.10.in-addr.arpa; upstreams 8.8.8.8 and 1.1.1.1 (never contacted: nothing here forwards).
-const zones::Snapshot& example() {
-  static std::shared_ptr<zones::Snapshot> snap = [] {
-    zones::SerialStore serials(std::nullopt);
-    return server::load_snapshot(std::filesystem::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory", serials)
-        .snapshot;
-  }();
-  return *snap;
-}
+const zones::Snapshot& example() { return test_data::example_snapshot(); }
 
 struct Answer {
   size_t len = 0;
@@ -170,9 +162,7 @@ TEST(ForwardPolicy, SingleLabelNamesGetNxdomainOrTheInternalRecord) {
   EXPECT_EQ(a.reply[2] & 0x04, 0);     // not authoritative for "ollama."
   EXPECT_EQ(a.reply[3] & 0x80, 0x80);  // RA: this view does recurse
 
-  zones::SerialStore serials(std::nullopt);
-  auto snap = server::load_snapshot(std::filesystem::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory", serials)
-                  .snapshot;
+  auto snap = test_data::load_example();
   ASSERT_TRUE(snap);
   snap->forward.search_single_label = true;
   auto found = ask(*snap, "OLLAMA", zones::rrtype::A, "127.0.0.1");

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "example_inventory.hpp"
 #include "server/last_good.hpp"
 #include "server/query/processor.hpp"
 #include "server/query/query_builder.hpp"
@@ -15,7 +16,7 @@ using namespace phoenix;
 
 namespace {
 
-const std::filesystem::path kExample = std::filesystem::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory";
+const std::filesystem::path& kExample = test_data::kExampleInventory;
 
 server::LoadOutcome example() {
   zones::SerialStore serials(std::nullopt);

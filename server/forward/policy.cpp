@@ -1,6 +1,8 @@
 #include "policy.hpp"
 
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 #include "server/query/wire_reader.hpp"
 #include "zones/name.hpp"
@@ -73,6 +75,36 @@ const std::vector<std::string>& locally_served_zones() {
   return zones;
 }
 
+namespace {
+
+/// The empty zone for `origin`, with a delegation to each of `inside` (our zones below it).
+std::shared_ptr<const zones::Zone> build_local_zone(const zones::Name& origin, const std::vector<const zones::Name*>& inside) {
+  zones::ZoneBuilder b(origin);
+  static const zones::Name rname = *zones::Name::from_text("nobody.invalid");
+  b.add(origin, zones::rrtype::SOA, kLocalTtl,
+        zones::rdata_soa(origin, rname, 1, kLocalRefresh, kLocalRetry, kLocalExpire, kLocalMinimum),
+        "RFC 6303 locally served zone");
+  b.add(origin, zones::rrtype::NS, kLocalTtl, zones::rdata_name(origin), "RFC 6303 locally served zone");
+  // A zone of ours inside (10.0.0.0/24's 0.0.10.in-addr.arpa in 10.in-addr.arpa) is delegated to,
+  // so that 0.10.in-addr.arpa exists rather than denying everything below it.
+  for (auto* child : inside) b.add(*child, zones::rrtype::NS, kLocalTtl, zones::rdata_name(origin), "delegation to our zone");
+  std::vector<zones::ZoneIssue> issues;
+  return b.build(issues);
+}
+
+/// The same empty zones serve every load: built once (immutable, so shared like any zone). Only the
+/// ones holding a zone of ours are built per load.
+std::shared_ptr<const zones::Zone> shared_local_zone(const zones::Name& origin) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::shared_ptr<const zones::Zone>> built;
+  std::lock_guard lock(mu);
+  auto& z = built[origin.wire()];
+  if (!z) z = build_local_zone(origin, {});
+  return z;
+}
+
+}  // namespace
+
 size_t add_locally_served_zones(zones::Snapshot& snap) {
   size_t added = 0;
   for (auto& vd : snap.view_data) {
@@ -81,21 +113,13 @@ size_t add_locally_served_zones(zones::Snapshot& snap) {
     for (auto& text : locally_served_zones()) {
       auto origin = zones::Name::from_text(text);
       bool covered = false;
-      for (auto& z : ours) covered = covered || origin->is_subdomain_of(z->origin());
+      std::vector<const zones::Name*> inside;
+      for (auto& z : ours) {
+        covered = covered || origin->is_subdomain_of(z->origin());
+        if (z->origin() != *origin && z->origin().is_subdomain_of(*origin)) inside.push_back(&z->origin());
+      }
       if (covered) continue;
-      zones::ZoneBuilder b(*origin);
-      auto rname = zones::Name::from_text("nobody.invalid");
-      b.add(*origin, zones::rrtype::SOA, kLocalTtl,
-            zones::rdata_soa(*origin, *rname, 1, kLocalRefresh, kLocalRetry, kLocalExpire, kLocalMinimum),
-            "RFC 6303 locally served zone");
-      b.add(*origin, zones::rrtype::NS, kLocalTtl, zones::rdata_name(*origin), "RFC 6303 locally served zone");
-      // A zone of ours inside (10.0.0.0/24's 0.0.10.in-addr.arpa in 10.in-addr.arpa) is delegated to,
-      // so that 0.10.in-addr.arpa exists rather than denying everything below it.
-      for (auto& z : ours)
-        if (z->origin() != *origin && z->origin().is_subdomain_of(*origin))
-          b.add(z->origin(), zones::rrtype::NS, kLocalTtl, zones::rdata_name(*origin), "delegation to our zone");
-      std::vector<zones::ZoneIssue> issues;
-      if (auto zone = b.build(issues)) {
+      if (auto zone = inside.empty() ? shared_local_zone(*origin) : build_local_zone(*origin, inside)) {
         vd.zones.add(std::move(zone));
         ++vd.local_zones;
         ++added;

@@ -152,6 +152,16 @@ struct ForwardSettings {
   uint32_t cache_max_bytes = 16u << 20;  ///< cache_max_bytes: memory bound of the cache; 0 = no cache
   uint32_t cache_max_ttl = 86400;        ///< cache_max_ttl: longer TTLs are cut to this
   uint32_t cache_max_negative_ttl = 3600;  ///< cache_max_negative_ttl (RFC 2308 §5 suggests 1-3 hours)
+  /// rebind_allow: domains (lower-case, no trailing dot) whose upstream answers may carry private
+  /// addresses, like dnsmasq's rebind-domain-ok; every other forwarded answer with one is refused.
+  std::vector<std::string> rebind_allow;
+  /// search_single_label: a single-label name ("foo") is looked up as foo.<search_zone> instead of
+  /// getting NXDOMAIN at once; never forwarded either way.
+  bool search_single_label = false;
+  /// From the plan, not a key: the zone single-label names are tried in (the internal zone).
+  std::string search_zone;
+  /// From the plan, not a key: the host's own subnet, whose addresses an upstream answer may not carry either.
+  std::vector<IpPrefix> own_subnets;
   friend bool operator==(const ForwardSettings&, const ForwardSettings&) = default;
 };
 

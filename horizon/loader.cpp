@@ -726,6 +726,12 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
   if (auto v = r.uint(*dns, dp, "cache_max_bytes", 1u << 30)) d.forward.cache_max_bytes = *v;
   if (auto v = r.uint(*dns, dp, "cache_max_ttl", 2147483647)) d.forward.cache_max_ttl = *v;
   if (auto v = r.uint(*dns, dp, "cache_max_negative_ttl", 2147483647)) d.forward.cache_max_negative_ttl = *v;
+  auto allow = r.string_list(*dns, dp, "rebind_allow");
+  for (size_t i = 0; i < allow.size(); ++i) {
+    if (is_valid_hostname(allow[i])) d.forward.rebind_allow.push_back(normalize_fqdn(allow[i]));
+    else r.error(child(child(dp, "rebind_allow"), i), "invalid domain name \"" + allow[i] + "\"");
+  }
+  d.forward.search_single_label = r.boolean(*dns, dp, "search_single_label").value_or(false);
   auto listen = r.string_list(*dns, dp, "listen");
   for (size_t i = 0; i < listen.size(); ++i) {
     if (auto e = Endpoint::parse(listen[i], 53)) d.listen.push_back(*e);

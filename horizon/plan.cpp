@@ -157,6 +157,8 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   plan.reverse_zone = reverse_zone_for(inv.host.default_subnet);
   plan.upstreams = inv.dns.upstreams;
   plan.forward = inv.dns.forward;
+  plan.forward.search_zone = plan.internal_zone;
+  plan.forward.own_subnets = {inv.host.default_subnet.network()};
   plan.zone_files = inv.dns.zone_files;
   plan.chaos_version = inv.dns.chaos_version;
   plan.require_cookie = inv.dns.require_cookie;

@@ -37,12 +37,16 @@ dpkg-deb -x "$deb" "$root"
 gzip -t "$root/usr/share/man/man8/phoenix-dns.8.gz" || fail "man page is not gzip"
 
 unit="$root/usr/lib/systemd/system/phoenix-dns.service"
-for key in Type=notify ExecReload= 'ExecStartPre=/usr/sbin/phoenix-dns --check' DynamicUser=yes \
+for key in Type=notify ExecReload= 'ExecStartPre=-/usr/sbin/phoenix-dns --check' DynamicUser=yes \
            StateDirectory=phoenix-dns NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes \
            AmbientCapabilities=CAP_NET_BIND_SERVICE CapabilityBoundingSet=CAP_NET_BIND_SERVICE \
            PHOENIX_INVENTORY=/usr/local/phoenix_hypervisor/etc; do
   grep -q "^$key" "$unit" || grep -q "$key" "$unit" || fail "unit lacks $key"
 done
+# A minimal Debian has no procps: every command the unit runs must come from an Essential package or us.
+if grep -E '^Exec[A-Za-z]*=' "$unit" | grep -vE '^Exec[A-Za-z]*=[-@+!]*(/usr/sbin/phoenix-dns|/bin/sh) '; then
+  fail "the unit runs a command a minimal Debian may lack"
+fi
 if command -v systemd-analyze >/dev/null; then
   # verify wants the ExecStart binaries to exist, so point the unit at the unpacked ones; it needs
   # no running manager. --man=no: man:phoenix-dns(8) is in the package, not installed here.

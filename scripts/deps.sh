@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils
   dpkg-dev systemd  # CPack's dpkg-shlibdeps; systemd-analyze verify for the unit (no running systemd needed)
+  debootstrap systemd-container  # scripts/test-systemd.sh: a Debian 12 root booted with systemd-nspawn
   knot   # knotd: the loopback upstream of the forwarding tests (they run their own instance)
   nginx bind9-utils python3-yaml graphviz openssl  # phoenix-netgen's tests: nginx -t, named-checkzone, YAML, SVG
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler  # dnstap: Frame Streams and the protobuf-c schema compiler

@@ -14,6 +14,10 @@ for preset in debug asan; do
   if [ "$preset" = debug ]; then
     echo "=== package"
     scripts/check-package.sh build/debug
+    # The package under a booted systemd (Debian 12 in systemd-nspawn); says SKIPPED and why when
+    # this machine cannot (not root, no nspawn, no boot).
+    echo "=== systemd"
+    scripts/test-systemd.sh build/debug
     # Every fuzz target for a bounded time under clang + libFuzzer (PHOENIX_FUZZ_SECONDS=0 skips this).
     # It runs before the ASan suite so that ctest's summary is the last thing CI prints.
     fuzz_seconds=${PHOENIX_FUZZ_SECONDS:-30}

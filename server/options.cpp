@@ -57,6 +57,11 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen,
                  "ADDR[:PORT] for the Prometheus endpoint (GET /metrics; port 9153 if omitted); replaces "
                  "dns_server.metrics.listen (default: no endpoint)");
+  std::string resolv_conf = cl.server.resolv_conf.string();
+  app.add_option("--resolv-conf", resolv_conf,
+                 "when neither --upstream nor dns_server.upstream_servers names an upstream, forward to this "
+                 "file's nameservers that are not this server")
+      ->capture_default_str();
   app.add_flag("--check", cl.check, "load and check the inventory, print a summary, and exit (non-zero on errors)");
   app.add_flag("--diff-from-state", cl.diff_from_state,
                "with --check: also print what a reload would change, per view and zone, against what the running "
@@ -68,9 +73,12 @@ CommandLine parse_command_line(int argc, char** argv) {
                  "fewer network queues than threads)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "flow"}));
-  app.add_option("--state-dir", state_dir, "where SOA serials are remembered across restarts")->capture_default_str();
+  app.add_option("--state-dir", state_dir,
+                 "where SOA serials and the last good data (served when a start finds the inventory broken) are kept")->capture_default_str();
   app.add_option("-u,--user", user,
                  "after binding, switch to this user and its group (required as root)");
+  app.add_flag("--strict", cl.server.strict,
+               "refuse to start when the inventory has errors, even with last good data in --state-dir");
   app.add_flag("--allow-root", cl.server.allow_root, "as root without --user, serve as root anyway (not advised)");
   // TCP under pressure (RFC 7766 §6.2.3); start-up settings.
   int64_t idle_ms = cl.server.tcp.idle_timeout.count(), message_ms = cl.server.tcp.message_timeout.count();
@@ -114,6 +122,8 @@ CommandLine parse_command_line(int argc, char** argv) {
       "  /usr/local/phoenix_hypervisor/etc/    the default inventory\n"
       "  /var/lib/phoenix-dns/serials.json     SOA serials (same content, same serial; changed, greater)\n"
       "  /var/lib/phoenix-dns/served/          the zones as last published (for --check --diff-from-state)\n"
+      "  /var/lib/phoenix-dns/last-good.json   what was last served; used at start if the inventory has errors\n"
+      "  /etc/resolv.conf                      upstreams when the inventory names none (--resolv-conf)\n"
       "\n"
       "Environment:\n"
       "  NOTIFY_SOCKET    set by systemd (Type=notify): READY=1, RELOADING=1, STOPPING=1 are sent there\n"
@@ -149,6 +159,7 @@ CommandLine parse_command_line(int argc, char** argv) {
     cl.server.tcp.client_prefix_v4 = static_cast<uint8_t>(v4);
     cl.server.tcp.client_prefix_v6 = static_cast<uint8_t>(v6);
   }
+  cl.server.resolv_conf = resolv_conf;
   if (!user.empty()) cl.server.user = user;
   if (!state_dir.empty()) cl.server.state_dir = state_dir;
   for (auto& l : listen) {

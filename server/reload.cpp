@@ -30,9 +30,13 @@ std::string describe_snapshot(const horizon::HorizonPlan& plan, const zones::Sna
     std::string clients;
     for (auto& p : plan.views[v].match_clients) clients += (clients.empty() ? "" : ", ") + p.to_string();
     s += "view " + vd.name + " (match-clients " + clients + (vd.recursion ? "; recursion" : "") + ")\n";
-    for (auto& z : vd.zones.zones())
+    for (size_t i = 0; i < vd.own_zone_count(); ++i) {
+      const auto& z = vd.zones.zones()[i];
       s += "  zone " + z->origin().to_text() + " serial " + std::to_string(z->serial()) + ", " +
            std::to_string(z->record_count()) + " records\n";
+    }
+    if (vd.local_zones)
+      s += "  and " + std::to_string(vd.local_zones) + " locally served reverse zones (RFC 6303) no zone above covers\n";
   }
   s += snap.summary();
   return s;

@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <pthread.h>
 #include <sched.h>
@@ -23,10 +25,12 @@
 #include "server/cookie_secret.hpp"
 #include "server/forward/forwarder.hpp"
 #include "server/metrics.hpp"
+#include "server/last_good.hpp"
 #include "server/net/udp_worker.hpp"
 #include "server/notify.hpp"
 #include "server/privileges.hpp"
 #include "server/reload.hpp"
+#include "server/resolv_conf.hpp"
 #include "server/snapshot_holder.hpp"
 
 namespace phoenix::server {
@@ -60,13 +64,11 @@ class Server {
     if (!serials_.load_error().empty()) spdlog::warn("state: cannot read serials ({}); starting afresh", serials_.load_error());
     auto first = load_snapshot(opts_.inventory, serials_);
     log_diagnostics(first.diagnostics);
-    if (first.snapshot && opts_.upstreams) first.snapshot->upstreams = *opts_.upstreams;
-    if (!first.snapshot) {
-      spdlog::error("inventory {}: {} errors; not starting", opts_.inventory.string(), first.diagnostics.error_count());
-      return 1;
-    }
-    spdlog::info("gateway {} ({})", first.plan.gateway.ip ? first.plan.gateway.ip->to_string() : "none",
-                 first.plan.gateway.reason);
+    const bool fallback = !first.snapshot;
+    if (fallback && !serve_last_good(first)) return 1;
+    if (!fallback)
+      spdlog::info("gateway {} ({})", first.plan.gateway.ip ? first.plan.gateway.ip->to_string() : "none",
+                   first.plan.gateway.reason);
 
     // Who serves is decided before binding, so that a refusal leaves no socket behind.
     auto identity = plan_identity(opts_.user, opts_.allow_root);
@@ -79,6 +81,7 @@ class Server {
       if (auto w = prepare_state_dir(*opts_.state_dir, identity.run_as); !w.empty()) spdlog::warn("state: {}", w);
 
     listen_ = opts_.listen.empty() ? first.plan.listen : opts_.listen;
+    choose_upstreams(*first.snapshot, true);
     unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
     tcp_ = std::make_unique<TcpListener>(tcp_io_, holder_, opts_.tcp);
     try {
@@ -137,7 +140,7 @@ class Server {
     save_served(first.snapshot);
     // The plan holds a copy of every record with its source text: as large as the zones themselves,
     // and not needed once they are built. Freed on the reload thread, while the workers already serve.
-    dispose(std::make_shared<LoadOutcome>(std::move(first)));
+    dispose(std::make_shared<LoadOutcome>(std::move(first)), !fallback);
 
     if (tap_) {
       // One ring per producer thread: each UDP worker, the TCP thread, the forwarder thread.
@@ -185,7 +188,8 @@ class Server {
     schedule_retire();
     spdlog::info("serving {} on {} (udp, tcp; {} udp threads)", holder_.current()->summary(), describe_listen(listen_),
                  udp_.size());
-    notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(holder_.generation()));
+    notifier_.send("READY=1\nSTATUS=" + (fallback_status_.empty() ? "serving generation " + std::to_string(holder_.generation())
+                                                                   : fallback_status_));
     run_guarded(control_, "control");
 
     for (auto& u : udp_) u->join();
@@ -238,6 +242,36 @@ class Server {
     }
   }
 
+  /// --upstream wins, then dns_server.upstream_servers, then the host's resolv.conf without ourselves
+  /// (read again at every reload, like the inventory). Says at start where the upstreams came from.
+  void choose_upstreams(zones::Snapshot& snap, bool at_start) const {
+    if (opts_.upstreams) {
+      snap.upstreams = *opts_.upstreams;
+      return;
+    }
+    if (!snap.upstreams.empty()) return;
+    std::ifstream in(opts_.resolv_conf);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      if (at_start)
+        spdlog::warn("forward: no upstream_servers, and {} cannot be read; names outside our zones are refused",
+                     opts_.resolv_conf.string());
+      return;
+    }
+    auto all = parse_resolv_conf(text.str());
+    snap.upstreams = other_nameservers(all, listen_);
+    std::string list;
+    for (auto& u : snap.upstreams) list += (list.empty() ? "" : ", ") + u.to_string();
+    if (!at_start) return;
+    if (snap.upstreams.empty())
+      spdlog::warn("forward: no upstream_servers, and {} names no nameserver but this server ({} found); names "
+                   "outside our zones are refused", opts_.resolv_conf.string(), all.size());
+    else
+      spdlog::info("forward: no upstream_servers in the inventory; forwarding to the nameservers of {}: {}",
+                   opts_.resolv_conf.string(), list);
+  }
+
   void save_serials() {
     if (!state_writable_) return;
     if (auto err = serials_.save(); !err.empty()) spdlog::warn("state: cannot save serials ({})", err);
@@ -285,7 +319,7 @@ class Server {
       auto outcome = std::make_shared<LoadOutcome>();
       try {
         *outcome = load_snapshot(opts_.inventory, serials_);
-        if (outcome->snapshot && opts_.upstreams) outcome->snapshot->upstreams = *opts_.upstreams;
+        if (outcome->snapshot) choose_upstreams(*outcome->snapshot, false);
         // Here, at the reload thread's priority: only zones whose serial moved are compared. The report
         // is a courtesy: if it cannot be made, the reload still goes ahead.
         try {
@@ -303,15 +337,15 @@ class Server {
 
   void finish_reload(std::shared_ptr<LoadOutcome> outcome, std::chrono::steady_clock::time_point start) {
     reload_running_ = false;
-    if (!stopping_) apply_reload(*outcome, start);  // never publish after STOPPING=1
-    dispose(std::move(outcome));
+    bool published = !stopping_ && apply_reload(*outcome, start);  // never publish after STOPPING=1
+    dispose(std::move(outcome), published);
     if (reload_pending_ && !stopping_) {
       reload_pending_ = false;
       start_reload();
     }
   }
 
-  void apply_reload(const LoadOutcome& outcome, std::chrono::steady_clock::time_point start) {
+  bool apply_reload(const LoadOutcome& outcome, std::chrono::steady_clock::time_point start) {
     log_diagnostics(outcome.diagnostics);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     reloads_.last_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -326,7 +360,10 @@ class Server {
       spdlog::error("reload: failed ({} errors; {} failed reloads so far); still serving generation {}",
                     outcome.diagnostics.error_count(), failed_reloads_, holder_.generation());
       notifier_.send("READY=1\nSTATUS=last reload failed (" + std::to_string(outcome.diagnostics.error_count()) +
-                     " errors, see the log); serving generation " + std::to_string(holder_.generation()));
+                     " errors, see the log); " +
+                     (fallback_status_.empty() ? "serving generation " + std::to_string(holder_.generation())
+                                               : fallback_status_));
+      return false;
     } else {
       warn_restart_only(outcome.plan);
       save_serials();
@@ -341,6 +378,8 @@ class Server {
       notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen) + "; last reload: " +
                      zones::summarize(outcome.changes));
       save_served(outcome.snapshot);
+      fallback_status_.clear();
+      return true;
     }
   }
 
@@ -416,8 +455,41 @@ class Server {
   /// Frees a load outcome (the plan, and an unpublished snapshot when stopping: each as large as the
   /// zones) on the reload thread, at its priority, never on the control thread, which competes with
   /// the workers at theirs. Runs even after stop: the reload thread finishes its queue before it ends.
-  void dispose(std::shared_ptr<LoadOutcome> outcome) {
-    asio::post(reload_io_, [outcome = std::move(outcome)]() mutable { outcome.reset(); });
+  /// With `save`, the outcome was published: first it is written to --state-dir as the last good data.
+  void dispose(std::shared_ptr<LoadOutcome> outcome, bool save = false) {
+    asio::post(reload_io_, [this, outcome = std::move(outcome), save]() mutable {
+      if (save && state_writable_ && outcome->snapshot) {
+        if (auto err = save_last_good(*opts_.state_dir, *outcome->snapshot, outcome->plan, opts_.inventory); !err.empty())
+          spdlog::warn("state: cannot save the last good data ({})", err);
+        else
+          spdlog::debug("state: last good data saved (generation {})", outcome->snapshot->generation);
+      }
+      outcome.reset();
+    });
+  }
+
+  /// Start-up with a broken inventory (already logged, error by error): serve what was last served,
+  /// unless --strict or there is none. False: refuse to start, as without --state-dir.
+  bool serve_last_good(LoadOutcome& first) {
+    const size_t errors = first.diagnostics.error_count();
+    std::optional<LastGood> last;
+    if (!opts_.strict && opts_.state_dir) {
+      std::string err;
+      last = load_last_good(*opts_.state_dir, err);
+      if (!err.empty()) spdlog::error("state: the last good data cannot be used ({}); ignoring it", err);
+    }
+    if (!last) {
+      spdlog::error("inventory {}: {} errors; not starting{}", opts_.inventory.string(), errors,
+                    opts_.strict ? " (--strict)" : "");
+      return false;
+    }
+    spdlog::warn("inventory {}: {} errors; serving the last good data from {} (built from {}) until a reload succeeds",
+                 opts_.inventory.string(), errors, last->written, last->inventory);
+    fallback_status_ = "serving last good data from " + last->written + "; inventory has " + std::to_string(errors) +
+                       " errors";
+    first.snapshot = std::move(last->snapshot);
+    first.plan.listen = std::move(last->listen);
+    return true;
   }
 
   /// The cookie secret rotates every CookieSecretKeeper::kLifetime; checked every ten minutes.
@@ -502,6 +574,7 @@ class Server {
   ReloadCounters reloads_;
   std::optional<horizon::Endpoint> metrics_listen_at_start_;
   std::string metrics_where_;
+  std::string fallback_status_;  ///< set while the last good data is served instead of the inventory's
   // Declared after the workers and the TCP context, so destroyed (and its thread joined) before them:
   // a late reply never finds the TCP context gone, and the UDP workers call into it until joined.
   forward::Forwarder forwarder_;

@@ -1,7 +1,10 @@
 #include "serial.hpp"
 
 #include <chrono>
+#include <cstring>
+#include <fcntl.h>
 #include <fstream>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -69,16 +72,41 @@ std::string SerialStore::save() {
   }
   std::error_code ec;
   std::filesystem::create_directories(file_->parent_path(), ec);
-  auto tmp = *file_;
+  return write_file_atomically(*file_, j.dump(2) + "\n");
+}
+
+std::string write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  auto tmp = path;
   tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return "cannot write " + tmp.string();
-    out << j.dump(2) << "\n";
-    if (!out.flush()) return "cannot write " + tmp.string();
+  auto failed = [&](const char* what) {
+    std::string why = std::string(what) + " " + tmp.string() + " (" + std::strerror(errno) + ")";
+    ::unlink(tmp.c_str());
+    return why;
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return failed("cannot create");
+  for (size_t done = 0; done < content.size();) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return failed("cannot write");
+    }
+    done += static_cast<size_t>(n);
   }
-  std::filesystem::rename(tmp, *file_, ec);
-  if (ec) return "cannot rename " + tmp.string() + " (" + ec.message() + ")";
+  // The data reaches the disk before the name points at it: a crash leaves the old file or the new one.
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    return failed("cannot sync");
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return failed("cannot rename");
+  // And the rename itself, which lives in the directory.
+  auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
   return "";
 }
 

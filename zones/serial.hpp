@@ -16,6 +16,10 @@ uint64_t content_hash(std::string_view data, uint64_t seed = 1469598103934665603
 /// True if a is greater than b in RFC 1982 serial number arithmetic.
 bool serial_gt(uint32_t a, uint32_t b);
 
+/// Replaces `path` with `content` so that a reader or a crash sees the old file or the new one, never
+/// a part: a temp file beside it, fsync, rename, fsync of the directory. Returns "" or why it failed.
+std::string write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
 /// Remembers (content hash, serial) per zone key in `<state_dir>/serials.json`, so that serials survive restarts.
 /// Without a state directory the memory is per process.
 class SerialStore {

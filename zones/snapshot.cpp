@@ -36,20 +36,23 @@ const Zone* ZoneSet::find_zone(std::string_view qname) const {
 
 size_t Snapshot::zone_count() const {
   size_t n = 0;
-  for (auto& v : view_data) n += v.zones.zones().size();
+  for (auto& v : view_data) n += v.own_zone_count();
   return n;
 }
 
 size_t Snapshot::record_count() const {
   size_t n = 0;
   for (auto& v : view_data)
-    for (auto& z : v.zones.zones()) n += z->record_count();
+    for (size_t i = 0; i < v.own_zone_count(); ++i) n += v.zones.zones()[i]->record_count();
   return n;
 }
 
 std::string Snapshot::summary() const {
+  size_t local = 0;
+  for (auto& v : view_data) local += v.local_zones;
   return std::to_string(view_data.size()) + " views, " + std::to_string(zone_count()) + " zones, " +
-         std::to_string(record_count()) + " records";
+         std::to_string(record_count()) + " records" +
+         (local ? " (and " + std::to_string(local) + " locally served reverse zones, RFC 6303)" : "");
 }
 
 std::string zone_plan_text(const horizon::ZonePlan& zp) {
@@ -100,19 +103,20 @@ std::shared_ptr<const Zone> build_zone(const horizon::ZonePlan& zp, uint32_t ser
   return b.build(issues);
 }
 
+RRsetBlob identity_txt(const std::optional<std::string>& text) {
+  if (!text) return {};
+  // TTL 0 like BIND/Knot/NSD: identity answers are not cached.
+  return RRsetBlob(RRset{rrtype::TXT, 0, {std::string(1, static_cast<char>(text->size())) + *text}});
+}
+
 std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, SerialStore& serials,
                                                horizon::Diagnostics& diag) {
   auto snap = std::make_shared<Snapshot>();
   snap->upstreams = plan.upstreams;
   snap->forward = plan.forward;
-  auto chaos_txt = [](const std::optional<std::string>& text, RRsetBlob& out) {
-    if (!text) return;
-    // TTL 0 like BIND/Knot/NSD: identity answers are not cached.
-    out = RRsetBlob(RRset{rrtype::TXT, 0, {std::string(1, static_cast<char>(text->size())) + *text}});
-  };
-  chaos_txt(plan.chaos_version, snap->chaos_version);
+  snap->chaos_version = identity_txt(plan.chaos_version);
+  snap->chaos_identity = identity_txt(plan.chaos_identity);
   snap->require_cookie = plan.require_cookie;
-  chaos_txt(plan.chaos_identity, snap->chaos_identity);
   bool ok = true;
   // Each zone file is read once and the same immutable zone is shared by every view that serves it.
   std::vector<std::shared_ptr<const Zone>> files(plan.zone_files.size());

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,6 +39,11 @@ struct ViewData {
   uint8_t metrics_slot = 0;
   horizon::RateLimitSettings rate_limit;  ///< response rate limiting for UDP replies (server/query/rrl.hpp)
   ZoneSet zones;
+  /// How many of `zones`, at the end, the server added itself (RFC 6303 locally served zones,
+  /// server/forward/policy.hpp) rather than the inventory: left out of counts and listings.
+  size_t local_zones = 0;
+  /// The zones from the inventory (without the locally served ones).
+  size_t own_zone_count() const { return zones.zones().size() - local_zones; }
 };
 
 struct Snapshot {
@@ -63,6 +69,9 @@ struct Snapshot {
 /// Problems go to `diag`; returns nullptr if any is an error. Serials come from `serials`.
 std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, SerialStore& serials,
                                                horizon::Diagnostics& diag);
+
+/// The CH TXT RRset for dns_server.chaos text (at most 255 octets); empty when unset.
+RRsetBlob identity_txt(const std::optional<std::string>& text);
 
 /// Builds one derived zone; `serial` goes in its SOA.
 std::shared_ptr<const Zone> build_zone(const horizon::ZonePlan& zp, uint32_t serial, std::vector<ZoneIssue>& issues);

@@ -6,7 +6,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
+#include "policy.hpp"
 #include "upstream.hpp"
+#include "zones/rrset.hpp"
 
 namespace phoenix::forward {
 
@@ -50,6 +52,12 @@ void Forwarder::sync_cache(const zones::Snapshot& snap) {
     std::string list;
     for (auto& u : cache_upstreams_) list += (list.empty() ? "" : ", ") + u.to_string();
     spdlog::info("forward: upstreams {}", list.empty() ? "none" : list);
+  }
+  if (snap.forward.rebind_allow != cache_rebind_allow_ || snap.forward.own_subnets != cache_own_subnets_) {
+    // A domain taken off rebind_allow must not keep its private answers until they expire.
+    if (!cache_rebind_allow_.empty() || !cache_own_subnets_.empty()) cache_.clear();
+    cache_rebind_allow_ = snap.forward.rebind_allow;
+    cache_own_subnets_ = snap.forward.own_subnets;
   }
   if (snap.forward.cache_max_bytes != cache_.max_bytes()) cache_.set_max_bytes(snap.forward.cache_max_bytes);
   cache_generation_.store(snap.generation, std::memory_order_release);
@@ -111,6 +119,16 @@ void Forwarder::answer(Waiter& w, const Answer* a, uint32_t elapsed) {
   }
 }
 
+void Forwarder::refuse(Waiter& w, int ede) {
+  std::vector<uint8_t> reply(w.limit);
+  reply.resize(write_refused(w.q, ede, reply.data(), reply.size()));
+  try {
+    if (!reply.empty()) w.deliver(std::move(reply));
+  } catch (const std::exception& e) {
+    spdlog::warn("forward: cannot hand a reply back ({})", e.what());
+  }
+}
+
 void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, horizon::ForwardSettings settings) {
   Question question = question_of(w.q);
   std::string key = make_key(question);
@@ -119,6 +137,13 @@ void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, hori
   if (auto a = cache_.find(key, now)) {
     stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
     answer(w, a.get(), static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(now - a->stored).count()));
+    return;
+  }
+  if (!w.q.rd) {
+    // The client asked us not to recurse (RFC 1035 §4.3.1), so it gets what the cache holds or
+    // nothing, as from BIND and Unbound: REFUSED, EDE 20 (RFC 8914 §4.21), and no upstream query.
+    stats_.not_recursed.fetch_add(1, std::memory_order_relaxed);
+    refuse(w, 20);
     return;
   }
   if (auto it = pending_.find(key); it != pending_.end()) {
@@ -149,6 +174,7 @@ void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, hori
 
 asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p) {
   std::shared_ptr<Answer> result;
+  bool rebind = false;
   const auto& upstreams = p->upstreams;
   const auto& settings = p->settings;
   if (upstreams != upstreams_) {
@@ -165,8 +191,18 @@ asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p
       count_upstream(upstreams[idx], &UpstreamCounters::queries);
       Exchange ex = co_await exchange(io_, upstreams[idx], p->question, settings, attempt_deadline, tap_);
       if (ex.status == Exchange::Status::ok) {
-        result = std::make_shared<Answer>(std::move(ex.answer));
         if (upstreams == upstreams_) preferred_ = idx;
+        if (auto addr = rebind_violation(ex.answer.wire, p->question.qname, settings)) {
+          // DNS rebinding: a name from outside pointing into our network. Debug only, since any web
+          // page can cause these; the counter shows how often.
+          rebind = true;
+          stats_.rebind_blocked.fetch_add(1, std::memory_order_relaxed);
+          spdlog::debug("forward: {} {} from {} has the private address {}; refused (rebind protection)",
+                        zones::Name::from_wire(p->question.qname).to_text(), zones::type_to_text(p->question.qtype),
+                        upstreams[idx].to_string(), *addr);
+          break;
+        }
+        result = std::make_shared<Answer>(std::move(ex.answer));
         break;
       }
       const bool timeout = ex.status == Exchange::Status::timeout;
@@ -192,7 +228,11 @@ asio::awaitable<void> Forwarder::run(std::string key, std::shared_ptr<Pending> p
     std::lock_guard lock(cache_config_mu_);
     if (upstreams == cache_upstreams_) cache_.insert(key, result);
   }
-  for (auto& w : p->waiters) answer(w, result.get(), 0);
+  for (auto& w : p->waiters) {
+    // EDE 15 "Blocked" (RFC 8914 §4.16): refused by the operator's policy, not an upstream failure.
+    if (rebind) refuse(w, 15);
+    else answer(w, result.get(), 0);
+  }
 }
 
 }  // namespace phoenix::forward

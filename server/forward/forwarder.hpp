@@ -31,7 +31,9 @@ using Deliver = std::function<void(std::vector<uint8_t> reply)>;
 
 struct ForwardStats {
   std::atomic<uint64_t> cache_hits{0}, resolutions{0}, coalesced{0}, servfail{0}, upstream_failures{0},
-      upstream_timeouts{0}, overload{0};
+      upstream_timeouts{0}, overload{0},
+      rebind_blocked{0},  ///< upstream answers refused for carrying a private address (policy.hpp)
+      not_recursed{0};    ///< RD=0 queries not in the cache: REFUSED, never asked upstream
 };
 
 /// Owns the cache and a thread with its own io_context for every upstream exchange, so a slow or dead
@@ -42,7 +44,9 @@ struct ForwardStats {
 /// which posts the question to the forwarder thread and returns at once. There identical questions
 /// are coalesced into one upstream resolution; upstreams are tried in turn (starting with the one
 /// that last answered), each for at most forward_timeout_ms, all within forward_total_timeout_ms,
-/// after which every waiter gets SERVFAIL.
+/// after which every waiter gets SERVFAIL. The forwarding policy (policy.hpp) applies here too: a
+/// query without RD is answered from the cache or REFUSED, and an answer with a private address for
+/// a name outside rebind_allow is REFUSED (EDE 15) and not cached.
 class Forwarder final : public query::ForwardedReplies {
  public:
   Forwarder();
@@ -107,6 +111,7 @@ class Forwarder final : public query::ForwardedReplies {
   boost::asio::awaitable<void> run(std::string key, std::shared_ptr<Pending> p);
   void answer(Waiter& w, const Answer* a, uint32_t elapsed);
   void count_upstream(const horizon::Endpoint& upstream, uint64_t UpstreamCounters::*field);
+  void refuse(Waiter& w, int ede);
 
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
@@ -119,6 +124,9 @@ class Forwarder final : public query::ForwardedReplies {
   std::atomic<uint64_t> cache_generation_{0};     ///< the newest snapshot generation sync_cache() saw
   std::mutex cache_config_mu_;
   std::vector<horizon::Endpoint> cache_upstreams_;  ///< guarded by cache_config_mu_: where cached answers came from
+  /// Guarded by cache_config_mu_: the rebind rules the cached answers passed (policy.hpp).
+  std::vector<std::string> cache_rebind_allow_;
+  std::vector<horizon::IpPrefix> cache_own_subnets_;
   // Owned by the forwarder thread:
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
   std::vector<horizon::Endpoint> upstreams_;  ///< the list preferred_ refers to

@@ -75,4 +75,8 @@ size_t write_client_reply(const Answer& a, const wire::ParsedQuery& q, uint32_t 
 /// SERVFAIL for a forwarded query nobody answered, with EDE 22 "No Reachable Authority" (RFC 8914 §4.23).
 size_t write_servfail(const wire::ParsedQuery& q, uint8_t* out, size_t limit) noexcept;
 
+/// REFUSED with RA and EDE `ede` for a forwarded query the policy will not resolve or whose answer it
+/// will not pass on (server/forward/policy.hpp).
+size_t write_refused(const query::ParsedQuery& q, int ede, uint8_t* out, size_t limit) noexcept;
+
 }  // namespace phoenix::forward

@@ -6,6 +6,7 @@
 
 #include "precompiled.hpp"
 #include "wire/writer.hpp"
+#include "server/forward/policy.hpp"
 
 namespace phoenix::query {
 namespace {
@@ -136,6 +137,22 @@ zones::RRsetView chaos_rrset(const zones::Snapshot& snap, std::string_view qname
   return {};
 }
 
+/// Stage: forwarding policy, for a single-label name in a view that forwards (server/forward/policy.hpp):
+/// never asked upstream; NXDOMAIN here, or with search_single_label the record of <name>.<internal zone>
+/// under the client's own name. Not authoritative either way: "foo." is no zone of ours.
+size_t answer_single_label(Answering& a, const zones::ViewData& vd, forward::Route route) {
+  const std::string_view qname(reinterpret_cast<const char*>(a.q.qname_lower), a.q.qname_len);
+  uint8_t name[256];
+  size_t n = route == forward::Route::search ? forward::search_name(qname, a.ctx.snapshot->forward, name) : 0;
+  const zones::Zone* zone = n ? vd.zones.find_zone({reinterpret_cast<const char*>(name), n}) : nullptr;
+  LookupResult r;
+  if (zone) zone->lookup({reinterpret_cast<const char*>(name), n}, a.q.qtype, r);
+  if (!zone || r.status != LookupStatus::answer) r = LookupResult{};  // nxdomain, nothing else
+  r.authority.size = 0;  // the internal zone's NS and SOA say nothing about "foo."
+  if (!begin_reply(a, reply_flags1(a.q, false), reply_flags2(a.q, 0, a.ra))) return finish_error(a, rcode::SERVFAIL, kNoEde);
+  return write_sections(a, r);
+}
+
 }  // namespace
 
 /// Stage: EDNS. RFC 6891 §6.2.3: never below 512; we cap at what we advertise.
@@ -237,6 +254,9 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   const zones::Zone* zone = vd.zones.find_zone(qname);
   if (!zone) {
     if (!a.ra) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
+    // Stage: forwarding policy (server/forward/policy.hpp): a single-label name is never asked upstream.
+    if (auto route = forward::route_outside_zones(qname, snap.forward); route != forward::Route::forward)
+      return answer_single_label(a, vd, route);
     count_forwarded(ctx.stats, a.view_slot, q.qtype);
     // Stage: forwarded. A cached answer goes out from here, with the limit decided above.
     if (ctx.forwarded)

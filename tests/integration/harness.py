@@ -132,6 +132,9 @@ class Server:
         if self.upstreams is not None:
             for u in self.upstreams or ["none"]:
                 cmd += ["--upstream", u]
+        if "--resolv-conf" not in self.args:
+            # Without upstreams the server falls back to the host's resolv.conf: never in a test.
+            cmd += ["--resolv-conf", os.devnull]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         if wait:
             self.wait_ready()

@@ -13,7 +13,7 @@ import subprocess
 def start_and_wait(inventory):
     port = free_port()
     p = subprocess.run([BINARY, "--inventory", str(inventory), "--listen", f"127.0.0.1:{port}",
-                        "--state-dir", tempfile.mkdtemp()], capture_output=True, text=True, timeout=30)
+                        "--state-dir", tempfile.mkdtemp(), "--upstream", "none"], capture_output=True, text=True, timeout=30)
     return p, port
 
 

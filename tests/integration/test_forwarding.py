@@ -35,10 +35,14 @@ short 2 A 192.0.2.2
 class Knot:
     """knotd serving example.test on 127.0.0.1:port, everything in a temp dir, run as the current user."""
 
-    def __init__(self):
+    def __init__(self, zones=None):
+        """`zones`: {origin: zone text}; example.test is always served (readiness is asked there)."""
+        zones = {"example.test": ZONE, **(zones or {})}
         self.dir = Path(tempfile.mkdtemp(prefix="phoenix-knot-"))
         self.port = free_port()
-        (self.dir / "example.test.zone").write_text(ZONE)
+        for origin, text in zones.items():
+            (self.dir / f"{origin}.zone").write_text(text)
+        zone_list = "".join(f"  - domain: {origin}\n" for origin in zones)
         (self.dir / "knot.conf").write_text(f"""server:
     rundir: "{self.dir}"
     listen: 127.0.0.1@{self.port}
@@ -51,8 +55,7 @@ template:
     zonefile-sync: -1
     journal-content: none
 zone:
-  - domain: example.test
-log:
+{zone_list}log:
   - target: stderr
     any: warning
 """)
@@ -87,6 +90,11 @@ log:
         return f"127.0.0.1:{self.port}"
 
 
+def rdig(server, name, rtype="A", extra=(), **kw):
+    """dig with RD set, as a guest's stub resolver asks (harness.dig sends RD=0, which never forwards)."""
+    return server.dig(name, rtype, extra=["+rec", *extra], **kw)
+
+
 def forwarding_inventory(upstreams, **settings):
     def edit(files):
         dns = files["phoenix_hypervisor_config.json"]["dns_server"]
@@ -109,7 +117,7 @@ class ForwardingTest(unittest.TestCase):
         self.addCleanup(self.server.stop)
 
     def ask(self, name, rtype="A", **kw):
-        return self.server.dig(name, rtype, **kw)
+        return rdig(self.server, name, rtype, **kw)
 
     def test_internal_client_gets_the_upstream_answer_with_ra(self):
         r = self.ask("www.example.test", source=INTERNAL)
@@ -262,7 +270,7 @@ class UpstreamChangesTest(unittest.TestCase):
         up = answering("192.0.2.6", host="::1")
         self.addCleanup(up.stop)
         with Server(forwarding_inventory([up.address]), upstreams=None) as server:
-            r = server.dig("v6.example.test", source=INTERNAL)
+            r = rdig(server, "v6.example.test", source=INTERNAL)
             self.assertEqual(r.rdata("A"), ["192.0.2.6"])
 
     def test_reload_switches_upstreams_and_drops_their_answers(self):
@@ -271,7 +279,7 @@ class UpstreamChangesTest(unittest.TestCase):
         self.addCleanup(new.stop)
         inv = forwarding_inventory([old.address])
         with Server(inv, upstreams=None) as server:
-            self.assertEqual(server.dig("moved.example.test", source=INTERNAL).rdata("A"), ["192.0.2.10"])
+            self.assertEqual(rdig(server, "moved.example.test", source=INTERNAL).rdata("A"), ["192.0.2.10"])
             cfg = inv / "phoenix_hypervisor_config.json"
             data = json.loads(cfg.read_text())
             data["dns_server"]["upstream_servers"] = [new.address]
@@ -281,8 +289,8 @@ class UpstreamChangesTest(unittest.TestCase):
             while "reload:" not in server.output() and time.monotonic() < deadline:
                 time.sleep(0.05)
             # The cached answer came from the old upstream: it must not outlive the switch.
-            self.assertEqual(server.dig("moved.example.test", source=INTERNAL).rdata("A"), ["192.0.2.20"])
-            self.assertEqual(server.dig("other.example.test", source=INTERNAL).rdata("A"), ["192.0.2.20"])
+            self.assertEqual(rdig(server, "moved.example.test", source=INTERNAL).rdata("A"), ["192.0.2.20"])
+            self.assertEqual(rdig(server, "other.example.test", source=INTERNAL).rdata("A"), ["192.0.2.20"])
 
 
 class UpstreamMisbehaviourTest(unittest.TestCase):
@@ -301,20 +309,20 @@ class UpstreamMisbehaviourTest(unittest.TestCase):
             time.sleep(0.2)
             up.send(FakeUpstream.answer(query, "192.0.2.7"), addr)
         _, server = self.serve(behaviour)
-        r = server.dig("spoof.example.test", source=INTERNAL)
+        r = rdig(server, "spoof.example.test", source=INTERNAL)
         self.assertEqual(r.rcode, "NOERROR")
         self.assertEqual(r.rdata("A"), ["192.0.2.7"])
 
     def test_only_spoofed_replies_give_servfail(self):
         _, server = self.serve(lambda up, query, addr: send_spoofs(up, query, addr))
-        r = server.dig("spoof.example.test", source=INTERNAL)
+        r = rdig(server, "spoof.example.test", source=INTERNAL)
         self.assertEqual(r.rcode, "SERVFAIL")
         self.assertEqual(r.answer, [])
 
     def test_silent_upstream_gives_servfail_within_the_bound(self):
         up, server = self.serve(lambda *_: None)
         start = time.monotonic()
-        r = server.dig("silent.example.test", source=INTERNAL, extra=["+time=5"], timeout=5)
+        r = rdig(server, "silent.example.test", source=INTERNAL, extra=["+time=5"], timeout=5)
         elapsed = time.monotonic() - start
         self.assertEqual(r.rcode, "SERVFAIL")
         self.assertIn("EDE: 22", r.text)  # No Reachable Authority (RFC 8914)
@@ -328,7 +336,7 @@ class UpstreamMisbehaviourTest(unittest.TestCase):
                                     "+time=6", "+tries=1"], stdout=subprocess.DEVNULL)
         try:
             time.sleep(0.2)
-            r = server.dig("ollama.internal.thinkheads.ai", source=INTERNAL)
+            r = rdig(server, "ollama.internal.thinkheads.ai", source=INTERNAL)
             self.assertEqual(r.rdata("A"), ["10.0.0.155"])
             self.assertIsNone(pending.poll())  # the forwarded one is indeed still waiting
         finally:

@@ -82,7 +82,7 @@ class PrivilegeTest(unittest.TestCase):
     def run_refused(self, *args):
         port = free_port()
         p = subprocess.run([BINARY, "--inventory", str(copy_inventory()), "--listen", f"127.0.0.1:{port}",
-                            "--state-dir", tempfile.mkdtemp(), *args], capture_output=True, text=True, timeout=30)
+                            "--state-dir", tempfile.mkdtemp(), "--upstream", "none", *args], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertNotIn("serving", p.stdout + p.stderr)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

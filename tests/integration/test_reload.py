@@ -70,6 +70,17 @@ def reload_and_wait(server, ok=True):
     wait_for(lambda: count(server, pattern) > before, what=pattern)
 
 
+def settle(server, quiet=1.0, timeout=15.0):
+    """Waits until no reload has finished for `quiet` seconds: the ones a SIGHUP storm left queued are done."""
+    deadline = time.monotonic() + timeout
+    last, since = count(server, r"reload: (generation|failed)"), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.1)
+        now = count(server, r"reload: (generation|failed)")
+        if now != last:
+            last, since = now, time.monotonic()
+
+
 def truth(port):
     """The reply key for each probe name, as served right now."""
     return {n: udp_ask(port, n).key() for n in NAMES}
@@ -191,7 +202,9 @@ class ReloadSoakTest(unittest.TestCase):
             self.assertIn('phoenix_lxc_configs.json: /lxc_configs/914/network_config/ip: "10.0.0.300/24"',
                           server.output())
 
-            # Broken now: the last good data stays; then a good file recovers.
+            # Broken now: the last good data stays; then a good file recovers. First the reloads the storm
+            # left queued finish, so that each wait below sees its own reload and not an earlier one.
+            settle(server)
             flip.put("A")
             reload_and_wait(server)
             flip.put("broken")

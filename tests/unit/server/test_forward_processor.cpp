@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "server/forward/message.hpp"
+#include "example_inventory.hpp"
 #include "server/query/processor.hpp"
 #include "wire/format.hpp"
 #include "wire/query_builder.hpp"
@@ -14,15 +15,7 @@ using namespace phoenix;
 
 namespace {
 
-/// The example inventory (internal view has recursion, upstreams 8.8.8.8 and 1.1.1.1; never contacted here).
-const zones::Snapshot& example() {
-  static std::shared_ptr<zones::Snapshot> snap = [] {
-    zones::SerialStore serials(std::nullopt);
-    return server::load_snapshot(std::filesystem::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory", serials)
-        .snapshot;
-  }();
-  return *snap;
-}
+const zones::Snapshot& example() { return test_data::example_snapshot(); }
 
 
 std::vector<uint8_t> query_for(const std::string& name) { return wire::build_query(name, 1, 0x1234, true, std::nullopt); }

@@ -1,0 +1,139 @@
+"""Issue 12: a restart with a broken inventory keeps DNS up with the last good data of --state-dir.
+
+Each server is started here on a free port with its own state directory and stopped by its PID; the
+systemd status line is read from a NOTIFY_SOCKET the test binds; every wait is bounded.
+"""
+import json
+import os
+import signal
+import socket
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from harness import Server, copy_inventory, free_port, run_binary
+
+HYPERVISOR = "phoenix_hypervisor_config.json"
+LXC = "phoenix_lxc_configs.json"
+
+
+def wait_for_file(path, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} was not written")
+
+
+def start_refused(inventory, state_dir, *args):
+    port = free_port()
+    p = run_binary("--inventory", str(inventory), "--listen", f"127.0.0.1:{port}", "--state-dir", str(state_dir),
+                   "--upstream", "none", "--allow-root", *args)
+    return p.returncode, p.stdout + p.stderr
+
+
+class LastGoodTest(unittest.TestCase):
+    def setUp(self):
+        self.inv = copy_inventory()
+        self.state = Path(tempfile.mkdtemp(prefix="phoenix-state-"))
+        self.good_lxc = (self.inv / LXC).read_text()
+        # One good start leaves the last good data behind.
+        with Server(self.inv, state_dir=self.state) as server:
+            wait_for_file(self.state / "last-good.json")
+            self.assertEqual(server.dig("ollama.internal.thinkheads.ai").rdata("A"), ["10.0.0.155"])
+        self.last_good = self.state / "last-good.json"
+        doc = json.loads(self.last_good.read_text())
+        self.assertEqual(doc["version"], 1)
+        self.assertEqual([v["name"] for v in doc["views"]], ["internal", "external"])
+        self.assertEqual(list(self.state.glob("*.tmp")), [])  # written through a temp file, renamed
+
+    def break_inventory(self):
+        # Half-edited: the guest file stops mid-object, and the host file gains a bad address.
+        (self.inv / LXC).write_text(self.good_lxc[: len(self.good_lxc) // 2])
+        h = json.loads((self.inv / HYPERVISOR).read_text())
+        h["dns_server"]["upstream_servers"] = ["not-an-address"]
+        (self.inv / HYPERVISOR).write_text(json.dumps(h))
+
+    def test_broken_inventory_at_start_serves_the_last_good_data(self):
+        self.break_inventory()
+        d = tempfile.mkdtemp(prefix="phoenix-notify-")
+        path = os.path.join(d, "notify")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.bind(path)
+            sock.settimeout(10)
+            server = Server(self.inv, state_dir=self.state, env=dict(os.environ, NOTIFY_SOCKET=path)).start()
+            try:
+                out = server.output()
+                # Every error is logged, with its file and pointer, then what is served instead.
+                self.assertIn(f"error: {LXC}", out)
+                self.assertIn("/dns_server/upstream_servers/0", out)
+                self.assertIn("inventory", out)
+                self.assertRegex(out, r"2 errors; serving the last good data from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+                msg = sock.recv(4096).decode()
+                self.assertIn("READY=1", msg.splitlines())
+                self.assertRegex(msg, r"STATUS=serving last good data from \S+Z; inventory has 2 errors")
+                self.assertEqual(server.dig("ollama.internal.thinkheads.ai").rdata("A"), ["10.0.0.155"])
+                self.assertEqual(server.dig("ollama.phoenix.thinkheads.ai", source="127.0.0.2").rdata("A"),
+                                 ["10.0.0.153"])
+                self.assertEqual(len(server.dig("155.0.0.10.in-addr.arpa", "PTR").answer), 1)
+                # A reload that is still broken says so and keeps the fallback line.
+                server.signal(signal.SIGHUP)
+                self.assertIn("RELOADING=1", sock.recv(4096).decode())
+                msg = sock.recv(4096).decode()
+                self.assertIn("last reload failed", msg)
+                self.assertIn("serving last good data from", msg)
+                # Fixed, a reload serves the inventory again.
+                (self.inv / LXC).write_text(self.good_lxc.replace("10.0.0.155", "10.0.0.156"))
+                h = json.loads((self.inv / HYPERVISOR).read_text())
+                h["dns_server"]["upstream_servers"] = []
+                (self.inv / HYPERVISOR).write_text(json.dumps(h))
+                server.signal(signal.SIGHUP)
+                self.assertIn("RELOADING=1", sock.recv(4096).decode())
+                msg = sock.recv(4096).decode()
+                self.assertIn("STATUS=serving generation 2", msg.splitlines())
+                self.assertEqual(server.dig("ollama.internal.thinkheads.ai").rdata("A"), ["10.0.0.156"])
+            finally:
+                rc = server.stop()
+            self.assertEqual(rc, 0, server.output())
+        # ... and that is now the last good data.
+        self.assertIn("10.0.0.156", self.last_good.read_text())
+
+    def test_check_still_fails_and_strict_still_refuses(self):
+        self.break_inventory()
+        p = run_binary("--check", "--inventory", str(self.inv))
+        self.assertEqual(p.returncode, 1)
+        rc, out = start_refused(self.inv, self.state, "--strict")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("not starting (--strict)", out)
+        self.assertNotIn("serving", out)
+
+    def test_no_last_good_data_and_a_broken_inventory_refuses(self):
+        self.break_inventory()
+        rc, out = start_refused(self.inv, tempfile.mkdtemp(prefix="phoenix-empty-"))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("errors; not starting", out)
+
+    def test_corrupt_last_good_data_is_a_clear_error_and_treated_as_absent(self):
+        self.break_inventory()
+        text = self.last_good.read_text()
+        for bad, why in [(text[: len(text) // 3], "parse error"),
+                         (text.replace('"version": 1', '"version": 7'), "version 7, this build reads version 1")]:
+            self.last_good.write_text(bad)
+            rc, out = start_refused(self.inv, self.state)
+            self.assertEqual(rc, 1, out)
+            self.assertIn("the last good data cannot be used", out)
+            self.assertIn(str(self.last_good), out)
+            self.assertIn(why, out)
+            self.assertIn("errors; not starting", out)
+
+    def test_good_inventory_wins_over_last_good_data(self):
+        (self.inv / LXC).write_text(self.good_lxc.replace("10.0.0.155", "10.0.0.157"))
+        with Server(self.inv, state_dir=self.state) as server:
+            self.assertNotIn("last good data from", server.output())
+            self.assertEqual(server.dig("ollama.internal.thinkheads.ai").rdata("A"), ["10.0.0.157"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -148,6 +148,19 @@ class AuditTest(unittest.TestCase):
                     for n, u in (("ca", "https://10.0.0.10:9000"), ("ollama", "http://10.0.0.155:11434"),
                                  ("portainer", "https://10.0.0.111:9443"), ("qdrant", "http://10.0.0.102:6333"))))
             self.assertEqual(audit(root), (0, []))
+            # The router without its TLS, or with the middlewares in the other order, serves qdrant differently.
+            hand = (t / "by-hand.yaml").read_text()
+            for old, new in ((", tls: {certResolver: internal-resolver}", ""),
+                             ("[secure-headers@file, 'compress@file']", "[compress@file, secure-headers@file]")):
+                self.assertIn(old, hand)
+                (t / "by-hand.yaml").write_text(hand.replace(old, new))
+                code, findings = audit(root)
+                self.assertEqual(code, 1)
+                self.assertEqual(sorted((f["code"], Path(f["deployed"]["file"]).name, f["deployed"]["line"],
+                                         f["message"].split("'")[0]) for f in findings),
+                                 [("route-differs", "by-hand.yaml", 6, "qdrant.internal.thinkheads.ai"),
+                                  ("route-differs", "by-hand.yaml", 6, "qdrant.phoenix.thinkheads.ai")])
+            (t / "by-hand.yaml").write_text(hand)
             (t / "broken.yml").write_text("http:\n  routers: [\n")
             code, findings = audit(root)
             self.assertEqual([(f["code"], Path(f["deployed"]["file"]).name) for f in findings], [("deployed-invalid", "broken.yml")])

@@ -82,7 +82,7 @@ class AuditTest(unittest.TestCase):
             ("route-missing", "proxy/traefik/traefik-dynamic.yml", 0, "/lxc_configs/914/traefik_service"),
             ("route-extra", "proxy/traefik/traefik-dynamic.yml", 11, None),
             ("route-differs", "proxy/traefik/traefik-dynamic.yml", 8, "/lxc_configs/103/traefik_service"),
-            ("route-extra", "proxy/nginx/phoenix-gateway.conf", 24, None),
+            ("route-extra", "proxy/nginx/phoenix-gateway.conf", 25, None),
         }
         self.assertEqual(got, expected)
         missing = [f for f in findings if f["code"] == "guest-missing"]
@@ -135,15 +135,32 @@ class AuditTest(unittest.TestCase):
             # Flow style, other quoting, another file of the directory: the same routes.
             gen = (t / "traefik-dynamic.yml").read_text()
             (t / "traefik-dynamic.yml").write_text(gen.split("http:")[0] + "http: {}\n")
+            # qdrant's router carries what its stack's labels say: entry point, middlewares, TLS.
+            extra = {"qdrant": ", entryPoints: ['websecure'], middlewares: [secure-headers@file, 'compress@file'],"
+                               " tls: {certResolver: internal-resolver}"}
             (t / "by-hand.yaml").write_text(
                 "http:\n  routers:\n" + "".join(
-                    f"    {n}: {{rule: 'Host(`{n}.internal.thinkheads.ai`) || Host(`{n}.phoenix.thinkheads.ai`)', service: {n}}}\n"
+                    f"    {n}: {{rule: 'Host(`{n}.internal.thinkheads.ai`) || Host(`{n}.phoenix.thinkheads.ai`)', service: {n}"
+                    f"{extra.get(n, '')}}}\n"
                     for n in ("ca", "ollama", "portainer", "qdrant")) +
                 "  services:\n" + "".join(
                     f"    {n}: {{loadBalancer: {{servers: [{{url: '{u}'}}]}}}}\n"
-                    for n, u in (("ca", "http://10.0.0.10:9000"), ("ollama", "http://10.0.0.155:11434"),
+                    for n, u in (("ca", "https://10.0.0.10:9000"), ("ollama", "http://10.0.0.155:11434"),
                                  ("portainer", "https://10.0.0.111:9443"), ("qdrant", "http://10.0.0.102:6333"))))
             self.assertEqual(audit(root), (0, []))
+            # The router without its TLS, or with the middlewares in the other order, serves qdrant differently.
+            hand = (t / "by-hand.yaml").read_text()
+            for old, new in ((", tls: {certResolver: internal-resolver}", ""),
+                             ("[secure-headers@file, 'compress@file']", "[compress@file, secure-headers@file]")):
+                self.assertIn(old, hand)
+                (t / "by-hand.yaml").write_text(hand.replace(old, new))
+                code, findings = audit(root)
+                self.assertEqual(code, 1)
+                self.assertEqual(sorted((f["code"], Path(f["deployed"]["file"]).name, f["deployed"]["line"],
+                                         f["message"].split("'")[0]) for f in findings),
+                                 [("route-differs", "by-hand.yaml", 6, "qdrant.internal.thinkheads.ai"),
+                                  ("route-differs", "by-hand.yaml", 6, "qdrant.phoenix.thinkheads.ai")])
+            (t / "by-hand.yaml").write_text(hand)
             (t / "broken.yml").write_text("http:\n  routers: [\n")
             code, findings = audit(root)
             self.assertEqual([(f["code"], Path(f["deployed"]["file"]).name) for f in findings], [("deployed-invalid", "broken.yml")])

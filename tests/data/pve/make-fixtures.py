@@ -70,7 +70,7 @@ def make_drift():
         "name: scratch\nnet0: virtio=BC:24:11:7E:01:20,bridge=vmbr0,firewall=1\nipconfig0: ip=10.0.0.120/24\nmemory: 1024\n")
     traefik = drift / "proxy" / "traefik" / "traefik-dynamic.yml"
     edit(traefik, lambda s: s.replace("Host(`ollama.internal.thinkheads.ai`)", "Host(`llm.internal.thinkheads.ai`)", 1))
-    edit(traefik, lambda s: s.replace("http://10.0.0.10:9000", "http://10.0.0.10:9001", 1))
+    edit(traefik, lambda s: s.replace("https://10.0.0.10:9000", "https://10.0.0.10:9001", 1))
     edit(drift / "proxy" / "nginx" / "phoenix-gateway.conf",
          lambda s: s.replace("server_name ca.phoenix.thinkheads.ai;", "server_name ca.phoenix.thinkheads.ai old.phoenix.thinkheads.ai;", 1))
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <yaml-cpp/yaml.h>
 
@@ -241,20 +242,45 @@ class Auditor {
     std::string file;
     size_t line = 0;
     std::set<std::string> backends;
+    /// What else the router says that changes how the name is served (Traefik YAML only):
+    /// its entry points (any order), middlewares (in order) and TLS with its certificate resolver.
+    std::optional<std::string> router;
   };
   using RouteMap = std::map<std::string, Routed>;
 
   static void host_names(const std::string& rule, const std::string& file, size_t line, const std::set<std::string>& backends,
-                         RouteMap& out) {
+                         RouteMap& out, const std::optional<std::string>& router = std::nullopt) {
     for (size_t pos = rule.find("Host("); pos != std::string::npos; pos = rule.find("Host(", pos + 5)) {
       size_t close = rule.find(')', pos);
       if (close == std::string::npos) break;
       for (auto& h : split(rule.substr(pos + 5, close - pos - 5), ',')) {
         std::string name = h;
         std::erase_if(name, [](char c) { return c == '`' || c == '"' || c == '\''; });
-        if (!name.empty() && !out.count(lower(name))) out[lower(name)] = {file, line, backends};
+        if (!name.empty() && !out.count(lower(name))) out[lower(name)] = {file, line, backends, router};
       }
     }
+  }
+
+  /// A router's entryPoints, middlewares and tls, in words that compare equal whatever the YAML style.
+  static std::string router_settings(const YAML::Node& router) {
+    auto names = [](const YAML::Node& n) {
+      std::vector<std::string> v;
+      if (n && n.IsSequence())
+        for (auto e : n)
+          if (e.IsScalar()) v.push_back(e.as<std::string>());
+      if (n && n.IsScalar()) v.push_back(n.as<std::string>());
+      return v;
+    };
+    auto eps = names(router["entryPoints"]);
+    std::sort(eps.begin(), eps.end());
+    eps.erase(std::unique(eps.begin(), eps.end()), eps.end());
+    std::string s = "entryPoints [" + join(eps, ", ") + "], middlewares [" + join(names(router["middlewares"]), ", ") + "], ";
+    YAML::Node tls = router["tls"];
+    if (!tls || tls.IsNull() || (tls.IsScalar() && lower(tls.as<std::string>()) == "false")) return s + "no tls";
+    s += "tls";
+    if (tls.IsMap() && tls["certResolver"] && tls["certResolver"].IsScalar())
+      s += " (certResolver " + tls["certResolver"].as<std::string>() + ")";
+    return s;
   }
 
   /// Traefik's dynamic YAML, read with yaml-cpp: http.routers.<r>.rule's Host() names, each with the
@@ -273,7 +299,8 @@ class Auditor {
           if (auto lb = http["services"][svc.as<std::string>()]["loadBalancer"]; lb && lb["servers"])
             for (auto server : lb["servers"])
               if (server["url"] && server["url"].IsScalar()) urls.insert(lower(server["url"].as<std::string>()));
-        host_names(rule.as<std::string>(), file, static_cast<size_t>(rule.Mark().line) + 1, urls, out);
+        host_names(rule.as<std::string>(), file, static_cast<size_t>(rule.Mark().line) + 1, urls, out,
+                   router_settings(r.second));
       }
     } catch (const YAML::Exception& e) {
       add(Severity::error, "deployed-invalid", "not valid YAML: " + e.msg, file, static_cast<size_t>(e.mark.line) + 1,
@@ -293,7 +320,7 @@ class Auditor {
         std::string rest = l.substr(11);
         rest = rest.substr(0, rest.find(';'));
         for (auto& w : split(trim(rest), ' '))
-          if (!w.empty() && w != "_" && !out.count(lower(w))) out[lower(w)] = {file, i + 1, {}};
+          if (!w.empty() && w != "_" && !out.count(lower(w))) out[lower(w)] = {file, i + 1, {}, std::nullopt};
       }
     }
   }
@@ -331,6 +358,9 @@ class Auditor {
         add(Severity::error, "route-differs", name + " goes to " + join({d->second.backends.begin(), d->second.backends.end()}, ", ") +
             " deployed, to " + join({g.backends.begin(), g.backends.end()}, ", ") + " in the inventory",
             d->second.file, d->second.line, route_location(name));
+      else if (d->second.router && g.router && *d->second.router != *g.router)
+        add(Severity::error, "route-differs", name + "'s router has " + *d->second.router + " deployed, " + *g.router +
+            " in the inventory", d->second.file, d->second.line, route_location(name));
     }
     for (auto& [name, d] : deployed)
       if (!generated.count(name))

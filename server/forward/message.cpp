@@ -158,9 +158,8 @@ size_t write_servfail(const wire::ParsedQuery& q, uint8_t* out, size_t limit) no
   return wire::write_error_reply(q, wire::rcode::SERVFAIL, wire::ede::NO_REACHABLE_AUTHORITY, true, out, limit);
 }
 
-size_t write_refused(const query::ParsedQuery& q, int ede, uint8_t* out, size_t limit) noexcept {
-  uint8_t flags2 = static_cast<uint8_t>(0x80 | (q.cd ? 0x10 : 0) | 5);
-  return write_empty(q, flags2, false, ede, out, limit);
+size_t write_refused(const wire::ParsedQuery& q, int ede, uint8_t* out, size_t limit) noexcept {
+  return wire::write_error_reply(q, wire::rcode::REFUSED, ede, true, out, limit);
 }
 
 }  // namespace phoenix::forward

@@ -77,6 +77,6 @@ size_t write_servfail(const wire::ParsedQuery& q, uint8_t* out, size_t limit) no
 
 /// REFUSED with RA and EDE `ede` for a forwarded query the policy will not resolve or whose answer it
 /// will not pass on (server/forward/policy.hpp).
-size_t write_refused(const query::ParsedQuery& q, int ede, uint8_t* out, size_t limit) noexcept;
+size_t write_refused(const wire::ParsedQuery& q, int ede, uint8_t* out, size_t limit) noexcept;
 
 }  // namespace phoenix::forward

@@ -4,7 +4,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "server/query/wire_reader.hpp"
+#include "wire/format.hpp"
 #include "zones/name.hpp"
 #include "zones/rrset.hpp"
 
@@ -153,11 +153,11 @@ std::optional<std::string> rebind_violation(const std::vector<uint8_t>& wire, st
   const size_t len = wire.size();
   if (len < 12) return std::string("(short message)");
   size_t off = 12;
-  if (!query::skip_name(p, len, off) || off + 4 > len) return std::string("(bad question)");
+  if (!wire::skip_name(p, len, off) || off + 4 > len) return std::string("(bad question)");
   off += 4;
   const unsigned an = zones::read_u16(p + 6);
   for (unsigned i = 0; i < an; ++i) {
-    if (!query::skip_name(p, len, off) || off + 10 > len) return std::string("(bad record)");
+    if (!wire::skip_name(p, len, off) || off + 10 > len) return std::string("(bad record)");
     uint16_t type = zones::read_u16(p + off);
     uint16_t rclass = zones::read_u16(p + off + 2);
     size_t rdlen = zones::read_u16(p + off + 8);

@@ -7,7 +7,7 @@
 
 #include "server/last_good.hpp"
 #include "server/query/processor.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 
 using namespace phoenix;
 
@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> out(1232);
   for (horizon::ViewId v = 0; v < lg->snapshot->view_data.size(); ++v)
     for (auto* name : {"ollama.internal.thinkheads.ai", "1.1.168.192.in-addr.arpa", "foo"}) {
-      auto q = query::build_query(name, 1, 7, true, std::nullopt);
+      auto q = wire::build_query(name, 1, 7, true, std::nullopt);
       query::QueryContext ctx{lg->snapshot.get(), *horizon::IpAddr::parse("127.0.0.1"), false, nullptr, nullptr};
       ctx.view_override = v;
       if (query::process_query(q.data(), q.size(), ctx, out.data(), out.size()) > out.size()) std::abort();

@@ -8,7 +8,7 @@
 #include "example_inventory.hpp"
 #include "server/forward/policy.hpp"
 #include "server/query/processor.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "server/reload.hpp"
 #include "zones/rrset.hpp"
 
@@ -16,7 +16,7 @@ using namespace phoenix;
 
 namespace {
 
-std::string wire(const std::string& text) { return zones::Name::from_text(text)->wire(); }
+std::string to_wire(const std::string& text) { return zones::Name::from_text(text)->wire(); }
 
 horizon::IpAddr ip(const char* s) { return *horizon::IpAddr::parse(s); }
 
@@ -24,7 +24,7 @@ horizon::IpAddr ip(const char* s) { return *horizon::IpAddr::parse(s); }
 std::vector<uint8_t> reply(const std::string& qname, uint16_t qtype,
                            const std::vector<std::pair<uint16_t, std::string>>& answers) {
   std::vector<uint8_t> m = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, static_cast<uint8_t>(answers.size()), 0, 0, 0, 0};
-  for (char c : wire(qname)) m.push_back(static_cast<uint8_t>(c));
+  for (char c : to_wire(qname)) m.push_back(static_cast<uint8_t>(c));
   m.insert(m.end(), {static_cast<uint8_t>(qtype >> 8), static_cast<uint8_t>(qtype), 0, 1});
   for (auto& [type, rdata] : answers) {
     m.insert(m.end(), {0xc0, 0x0c, static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type), 0, 1, 0, 0, 0, 60, 0,
@@ -41,19 +41,19 @@ std::string v6(const char* s) { return std::string(reinterpret_cast<const char*>
 
 TEST(ForwardPolicy, SingleLabelNamesAreNeverForwarded) {
   horizon::ForwardSettings s;
-  EXPECT_EQ(forward::route_outside_zones(wire("foo"), s), forward::Route::nxdomain);
-  EXPECT_EQ(forward::route_outside_zones(wire("www.example.com"), s), forward::Route::forward);
-  EXPECT_EQ(forward::route_outside_zones(wire("example.com"), s), forward::Route::forward);
-  EXPECT_EQ(forward::route_outside_zones(wire("."), s), forward::Route::forward);  // the root is no single label
+  EXPECT_EQ(forward::route_outside_zones(to_wire("foo"), s), forward::Route::nxdomain);
+  EXPECT_EQ(forward::route_outside_zones(to_wire("www.example.com"), s), forward::Route::forward);
+  EXPECT_EQ(forward::route_outside_zones(to_wire("example.com"), s), forward::Route::forward);
+  EXPECT_EQ(forward::route_outside_zones(to_wire("."), s), forward::Route::forward);  // the root is no single label
   s.search_single_label = true;
   s.search_zone = "internal.thinkheads.ai";
-  EXPECT_EQ(forward::route_outside_zones(wire("foo"), s), forward::Route::search);
+  EXPECT_EQ(forward::route_outside_zones(to_wire("foo"), s), forward::Route::search);
   uint8_t out[256];
-  size_t n = forward::search_name(wire("foo"), s, out);
-  EXPECT_EQ(std::string(reinterpret_cast<char*>(out), n), wire("foo.internal.thinkheads.ai"));
+  size_t n = forward::search_name(to_wire("foo"), s, out);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(out), n), to_wire("foo.internal.thinkheads.ai"));
   // A label so long that the searched name would pass 255 octets is not searched.
   s.search_zone = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c');
-  EXPECT_EQ(forward::search_name(wire(std::string(63, 'x')), s, out), 0u);
+  EXPECT_EQ(forward::search_name(to_wire(std::string(63, 'x')), s, out), 0u);
 }
 
 TEST(ForwardPolicy, PrivateAddresses) {
@@ -69,7 +69,7 @@ TEST(ForwardPolicy, PrivateAddresses) {
 
 TEST(ForwardPolicy, RebindViolationFindsThePrivateAddressInTheAnswer) {
   horizon::ForwardSettings s;
-  auto q = wire("rebind.example");
+  auto q = to_wire("rebind.example");
   EXPECT_EQ(forward::rebind_violation(reply("rebind.example", 1, {{1, v4("192.0.2.1")}}), q, s), std::nullopt);
   EXPECT_EQ(forward::rebind_violation(reply("rebind.example", 1, {{1, v4("192.0.2.1")}, {1, v4("192.168.1.5")}}), q, s),
             "192.168.1.5");
@@ -122,7 +122,7 @@ struct Answer {
 
 Answer ask(const zones::Snapshot& snap, const std::string& name, uint16_t type, const char* client) {
   Answer a;
-  auto q = query::build_query(name, type, 0x4242, true, std::nullopt);
+  auto q = wire::build_query(name, type, 0x4242, true, std::nullopt);
   query::QueryContext ctx{&snap, ip(client), false, nullptr, &a.fwd};
   a.len = query::process_query(q.data(), q.size(), ctx, a.reply.data(), a.reply.size());
   return a;

@@ -9,7 +9,7 @@
 #include "example_inventory.hpp"
 #include "server/last_good.hpp"
 #include "server/query/processor.hpp"
-#include "server/query/query_builder.hpp"
+#include "wire/query_builder.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;
@@ -26,7 +26,7 @@ server::LoadOutcome example() {
 }
 
 std::vector<uint8_t> answer(const zones::Snapshot& snap, const std::string& name, uint16_t type, const char* client) {
-  auto q = query::build_query(name, type, 0x0102, true, std::nullopt);
+  auto q = wire::build_query(name, type, 0x0102, true, std::nullopt);
   std::vector<uint8_t> out(1232);
   query::QueryContext ctx{&snap, *horizon::IpAddr::parse(client), false, nullptr, nullptr};
   out.resize(query::process_query(q.data(), q.size(), ctx, out.data(), out.size()));

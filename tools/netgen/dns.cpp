@@ -89,8 +89,11 @@ std::string zone_text(const zones::Zone& zone, const std::string& view) {
 
 std::vector<OutputFile> zone_files(const zones::Snapshot& snap) {
   std::vector<OutputFile> out;
+  // The locally served reverse zones (RFC 6303) follow a view's own zones: they are the server's
+  // defaults, not the inventory's data, and every server makes its own.
   for (auto& vd : snap.view_data)
-    for (auto& z : vd.zones.zones()) {
+    for (size_t i = 0; i < vd.own_zone_count(); ++i) {
+      const auto& z = vd.zones.zones()[i];
       std::string origin = z->origin().to_text();
       origin.pop_back();
       out.push_back({vd.name + "/" + origin + ".zone", zone_text(*z, vd.name)});

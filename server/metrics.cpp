@@ -225,11 +225,11 @@ std::string render_metrics(const MetricsInput& in) {
   if (in.snapshot) {
     e.family(n("zone_records"), "gauge", "Records in each zone, per view.");
     for (auto& vd : in.snapshot->view_data)
-      for (auto& z : vd.zones.zones())
+      for (auto& z : vd.own_zones())
         e.sample(n("zone_records"), {{"view", vd.name}, {"zone", z->origin().to_text()}}, uint64_t{z->record_count()});
     e.family(n("zone_serial"), "gauge", "The SOA serial of each zone, per view.");
     for (auto& vd : in.snapshot->view_data)
-      for (auto& z : vd.zones.zones())
+      for (auto& z : vd.own_zones())
         e.sample(n("zone_serial"), {{"view", vd.name}, {"zone", z->origin().to_text()}}, uint64_t{z->serial()});
   }
 

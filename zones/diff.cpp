@@ -98,7 +98,7 @@ std::vector<ZoneDiff> diff_with(const Snapshot& after, const std::set<std::pair<
   std::vector<ZoneDiff> out;
   std::set<std::pair<std::string, std::string>> seen;
   for (auto& vd : after.view_data)
-    for (auto& z : vd.zones.zones()) {
+    for (auto& z : vd.own_zones()) {
       std::pair<std::string, std::string> key{vd.name, z->origin().to_text()};
       seen.insert(key);
       if (before_keys.count(key) && before_serial(key) == z->serial()) continue;  // same serial, same content
@@ -120,7 +120,7 @@ std::vector<ZoneDiff> diff_with(const Snapshot& after, const std::set<std::pair<
 const Zone* find(const Snapshot& s, const std::pair<std::string, std::string>& key) {
   for (auto& vd : s.view_data)
     if (vd.name == key.first)
-      for (auto& z : vd.zones.zones())
+      for (auto& z : vd.own_zones())
         if (z->origin().to_text() == key.second) return z.get();
   return nullptr;
 }
@@ -130,7 +130,7 @@ const Zone* find(const Snapshot& s, const std::pair<std::string, std::string>& k
 std::vector<ZoneDiff> diff_snapshots(const Snapshot& before, const Snapshot& after) {
   std::set<std::pair<std::string, std::string>> keys;
   for (auto& vd : before.view_data)
-    for (auto& z : vd.zones.zones()) keys.insert({vd.name, z->origin().to_text()});
+    for (auto& z : vd.own_zones()) keys.insert({vd.name, z->origin().to_text()});
   return diff_with(
       after, keys, [&](const auto& k) { return find(before, k)->serial(); },
       [&](const auto& k) { return zone_to_text(*find(before, k)); });
@@ -173,7 +173,7 @@ std::string summarize(const std::vector<ZoneDiff>& diffs) {
 ServedText served_text(const Snapshot& snap) {
   ServedText out;
   for (auto& vd : snap.view_data)
-    for (auto& z : vd.zones.zones()) out[{vd.name, z->origin().to_text()}] = zone_to_text(*z);
+    for (auto& z : vd.own_zones()) out[{vd.name, z->origin().to_text()}] = zone_to_text(*z);
   return out;
 }
 
@@ -185,7 +185,7 @@ std::string write_served(const std::filesystem::path& dir, const Snapshot& snap)
     if (!safe_component(vd.name)) continue;
     fs::create_directories(dir / vd.name, ec);
     if (ec) return "cannot create " + (dir / vd.name).string() + ": " + ec.message();
-    for (auto& z : vd.zones.zones()) {
+    for (auto& z : vd.own_zones()) {
       fs::path file = dir / vd.name / (z->origin().to_text() + "zone");
       keep.insert(file);
       fs::path tmp = file;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,7 @@ struct ViewData {
   size_t local_zones = 0;
   /// The zones from the inventory (without the locally served ones).
   size_t own_zone_count() const { return zones.zones().size() - local_zones; }
+  std::span<const std::shared_ptr<const Zone>> own_zones() const { return {zones.zones().data(), own_zone_count()}; }
 };
 
 struct Snapshot {

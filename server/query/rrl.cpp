@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "wire/format.hpp"
+#include "zones/name.hpp"
 #include "zones/rrset.hpp"
 
 namespace phoenix::query {
@@ -43,7 +45,7 @@ bool hash_name(const uint8_t* msg, size_t len, size_t off, uint64_t& h, size_t& 
     uint64_t word = l;
     for (size_t k = 1; k <= l; ++k) {
       uint8_t c = msg[off + k];
-      word = (word << 8) | ((c >= 'A' && c <= 'Z') ? c + 32u : c);
+      word = (word << 8) | zones::lower_octet(c);
       if (k % 8 == 7) {
         h = add(h, word);
         word = 0;
@@ -60,8 +62,7 @@ bool hash_name(const uint8_t* msg, size_t len, size_t off, uint64_t& h, size_t& 
 
 /// Skips one resource record at `off`; false if it runs past the message.
 bool skip_rr(const uint8_t* msg, size_t len, size_t& off, uint16_t* type) {
-  uint64_t ignored = 0;
-  if (!hash_name(msg, len, off, ignored, off) || off + 10 > len) return false;
+  if (!wire::skip_name(msg, len, off) || off + 10 > len) return false;
   *type = zones::read_u16(msg + off);
   off += 10 + zones::read_u16(msg + off + 8);
   return off <= len;

@@ -16,9 +16,9 @@
 #include "server/query/precompiled.hpp"
 #include "server/query/processor.hpp"
 #include "server/query/rrl.hpp"
-#include "wire/query_builder.hpp"
-#include "wire/reader.hpp"
-#include "wire/writer.hpp"
+#include "server/wire/query_builder.hpp"
+#include "server/wire/reader.hpp"
+#include "server/wire/writer.hpp"
 #include "zones/snapshot.hpp"
 
 // ---- Counting allocator: every allocation in this binary goes through here.

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "wire/query_builder.hpp"
-#include "wire/writer.hpp"
+#include "server/wire/query_builder.hpp"
+#include "server/wire/writer.hpp"
 
 namespace phoenix::forward {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "horizon/inventory.hpp"
-#include "wire/reader.hpp"
+#include "server/wire/reader.hpp"
 
 namespace phoenix::forward {
 

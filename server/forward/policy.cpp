@@ -4,7 +4,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "wire/format.hpp"
+#include "server/wire/format.hpp"
 #include "zones/name.hpp"
 #include "zones/rrset.hpp"
 

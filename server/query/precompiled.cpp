@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "wire/query_builder.hpp"
-#include "wire/writer.hpp"
+#include "server/wire/query_builder.hpp"
+#include "server/wire/writer.hpp"
 
 namespace phoenix::query {
 

@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "precompiled.hpp"
-#include "wire/writer.hpp"
+#include "server/wire/writer.hpp"
 #include "server/forward/policy.hpp"
 
 namespace phoenix::query {

@@ -13,7 +13,7 @@
 #include "horizon/ip_prefix.hpp"
 #include "server/query/cookie.hpp"
 #include "server/query/counters.hpp"
-#include "wire/reader.hpp"
+#include "server/wire/reader.hpp"
 #include "zones/snapshot.hpp"
 
 namespace phoenix::query {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "wire/format.hpp"
+#include "server/wire/format.hpp"
 #include "zones/name.hpp"
 #include "zones/rrset.hpp"
 

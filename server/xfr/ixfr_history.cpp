@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "zones/serial.hpp"
-#include "zones/wire_name.hpp"
+#include "server/wire/format.hpp"
 
 namespace phoenix::xfr {
 namespace {
@@ -210,12 +210,12 @@ bool ixfr_request_serial(const uint8_t* msg, size_t len, uint32_t& serial) noexc
   if (len < 12 || zones::read_u16(msg + 4) != 1) return false;
   uint8_t qname[256], owner[256];
   size_t qname_len = 0, owner_len = 0, off = 12;
-  if (!zones::read_message_name(msg, len, off, qname, &qname_len) || off + 4 > len) return false;
+  if ((qname_len = wire::decode_name(msg, len, off, qname, true)) == 0 || off + 4 > len) return false;
   if (zones::read_u16(msg + off) != zones::rrtype::IXFR) return false;
   off += 4;
   const unsigned an = zones::read_u16(msg + 6), ns = zones::read_u16(msg + 8);
   for (unsigned i = 0; i < an + ns; ++i) {
-    if (!zones::read_message_name(msg, len, off, owner, &owner_len) || off + 10 > len) return false;
+    if ((owner_len = wire::decode_name(msg, len, off, owner, true)) == 0 || off + 10 > len) return false;
     const uint16_t type = zones::read_u16(msg + off);
     const size_t rdata = off + 10, end = rdata + zones::read_u16(msg + off + 8);
     if (end > len) return false;
@@ -225,7 +225,7 @@ bool ixfr_request_serial(const uint8_t* msg, size_t len, uint32_t& serial) noexc
       continue;
     // MNAME and RNAME, each read only up to the end of the rdata, then the serial.
     size_t p = rdata;
-    if (!zones::read_message_name(msg, end, p) || !zones::read_message_name(msg, end, p) || p + 20 != end)
+    if (!wire::skip_name(msg, end, p) || !wire::skip_name(msg, end, p) || p + 20 != end)
       return false;
     serial = zones::read_u32(msg + p);
     return true;

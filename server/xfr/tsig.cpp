@@ -10,7 +10,7 @@
 
 #include "zones/name.hpp"
 #include "zones/rrset.hpp"
-#include "zones/wire_name.hpp"
+#include "server/wire/format.hpp"
 
 namespace phoenix::xfr {
 namespace {
@@ -215,14 +215,14 @@ TsigParse find_tsig(const uint8_t* msg, size_t len, TsigRecord& out) noexcept {
   const unsigned qd = read_u16(msg + 4), an = read_u16(msg + 6), ns = read_u16(msg + 8), ar = read_u16(msg + 10);
   size_t off = 12;
   for (unsigned i = 0; i < qd; ++i) {
-    if (!zones::read_message_name(msg, len, off) || off + 4 > len) return TsigParse::malformed;
+    if (!wire::skip_name(msg, len, off) || off + 4 > len) return TsigParse::malformed;
     off += 4;
   }
   const unsigned records = an + ns + ar;
   for (unsigned i = 0; i < records; ++i) {
     const size_t start = off;
     // Each owner is decoded into key_name: the last one, the TSIG's, is what stays.
-    if (!zones::read_message_name(msg, len, off, out.key_name, &out.key_name_len) || off + 10 > len)
+    if ((out.key_name_len = wire::decode_name(msg, len, off, out.key_name, true)) == 0 || off + 10 > len)
       return TsigParse::malformed;
     const uint16_t type = read_u16(msg + off), rrclass = read_u16(msg + off + 2);
     const size_t rdlen = read_u16(msg + off + 8);

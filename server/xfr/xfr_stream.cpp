@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "wire/writer.hpp"
+#include "server/wire/writer.hpp"
 
 namespace phoenix::xfr {
 

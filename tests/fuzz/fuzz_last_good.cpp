@@ -7,7 +7,7 @@
 
 #include "server/last_good.hpp"
 #include "server/query/processor.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 
 using namespace phoenix;
 

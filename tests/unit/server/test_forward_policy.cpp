@@ -8,7 +8,7 @@
 #include "example_inventory.hpp"
 #include "server/forward/policy.hpp"
 #include "server/query/processor.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 #include "server/reload.hpp"
 #include "zones/rrset.hpp"
 

@@ -7,8 +7,8 @@
 #include "server/forward/message.hpp"
 #include "example_inventory.hpp"
 #include "server/query/processor.hpp"
-#include "wire/format.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/format.hpp"
+#include "server/wire/query_builder.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 #include "horizon/tsig_keys.hpp"
 #include "server/xfr/ixfr_history.hpp"
 #include "unit/server/dns_tool_peer.hpp"

@@ -9,7 +9,7 @@
 #include "example_inventory.hpp"
 #include "server/last_good.hpp"
 #include "server/query/processor.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;

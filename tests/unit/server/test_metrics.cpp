@@ -12,7 +12,7 @@
 
 #include "server/metrics.hpp"
 #include "server/query/precompiled.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;

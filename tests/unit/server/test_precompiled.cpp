@@ -13,7 +13,7 @@
 #include "server/query/precompiled.hpp"
 #include "server/query/processor.hpp"
 #include "server/reload.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 
 using namespace phoenix;
 

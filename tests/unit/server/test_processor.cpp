@@ -4,9 +4,9 @@
 
 #include "horizon/loader.hpp"
 #include "server/query/processor.hpp"
-#include "wire/format.hpp"
-#include "wire/query_builder.hpp"
-#include "wire/reader.hpp"
+#include "server/wire/format.hpp"
+#include "server/wire/query_builder.hpp"
+#include "server/wire/reader.hpp"
 #include "server/reload.hpp"
 #include "zones/zonefile.hpp"
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "server/query/processor.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 #include "server/query/rrl.hpp"
 #include "unit/server/example_snapshot.hpp"
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "horizon/tsig_keys.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 #include "server/xfr/tsig.hpp"
 #include "unit/server/dns_tool_peer.hpp"
 

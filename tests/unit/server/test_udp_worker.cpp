@@ -17,7 +17,7 @@
 
 #include "server/forward/forwarder.hpp"
 #include "server/net/udp_worker.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 #include "server/reload.hpp"
 
 using namespace phoenix;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "horizon/tsig_keys.hpp"
-#include "wire/query_builder.hpp"
+#include "server/wire/query_builder.hpp"
 #include "server/xfr/xfr_stream.hpp"
 #include "unit/server/dns_tool_peer.hpp"
 #include "zones/zonefile.hpp"

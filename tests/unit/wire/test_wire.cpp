@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "wire/format.hpp"
-#include "wire/query_builder.hpp"
-#include "wire/reader.hpp"
-#include "wire/writer.hpp"
+#include "server/wire/format.hpp"
+#include "server/wire/query_builder.hpp"
+#include "server/wire/reader.hpp"
+#include "server/wire/writer.hpp"
 
 using namespace phoenix;
 
@@ -168,4 +168,21 @@ TEST(WireReplies, ErrorRepliesEchoTheQuestionAndCarryEde) {
   ASSERT_EQ(wire::parse_query(shortq.data(), shortq.size(), none), wire::ParseStatus::formerr);
   EXPECT_EQ(wire::write_error_reply(none, wire::rcode::FORMERR, wire::ede::kNoEde, false, out.data(), out.size()), 12u);
   EXPECT_EQ(wire::count(out.data(), wire::Count::question), 0);
+}
+
+TEST(WireNames, TheBoundIsExactly255OctetsWithTheRoot) {
+  // 127 one-letter labels and the root are 255 octets (RFC 1035 §2.3.4); one more label is too many.
+  std::vector<uint8_t> name(12, 0);
+  for (int i = 0; i < 128; ++i) name.insert(name.end(), {1, 'A'});
+  name.push_back(0);
+  size_t off = 12;
+  EXPECT_FALSE(wire::skip_name(name.data(), name.size(), off));
+  name.erase(name.begin() + 12, name.begin() + 14);
+  off = 12;
+  ASSERT_TRUE(wire::skip_name(name.data(), name.size(), off));
+  EXPECT_EQ(off, name.size());
+  uint8_t out[255];
+  off = 12;
+  ASSERT_EQ(wire::decode_name(name.data(), name.size(), off, out, true), 255u);
+  EXPECT_EQ(out[1], 'a');
 }

@@ -128,6 +128,46 @@ struct RateLimitSettings {
   friend bool operator==(const RateLimitSettings&, const RateLimitSettings&) = default;
 };
 
+/// The HMAC algorithms of RFC 8945 §6 that a TSIG key may use here (MD5 and GSS-TSIG are not offered).
+enum class TsigAlgorithm : uint8_t { hmac_sha1, hmac_sha224, hmac_sha256, hmac_sha384, hmac_sha512 };
+
+/// dns_server.tsig_keys / tsig_keys_file: one shared secret (horizon/tsig_keys.hpp reads them).
+struct TsigKey {
+  std::string name;  ///< lower-cased, without trailing dot: names compare case-insensitively (RFC 8945 §4.2)
+  TsigAlgorithm algorithm = TsigAlgorithm::hmac_sha256;
+  std::string secret;  ///< the decoded secret bytes
+  Location where;      ///< file and JSON pointer or "line N", for messages that name the key
+  friend bool operator==(const TsigKey& a, const TsigKey& b) {
+    return a.name == b.name && a.algorithm == b.algorithm && a.secret == b.secret;
+  }
+};
+
+/// One entry of a view's transfer.allow: an address prefix, or "key:NAME" (signed with that key).
+struct TransferAllow {
+  std::optional<IpPrefix> prefix;  ///< set for an address entry
+  std::string key;                 ///< set (lower-case, no trailing dot) for a key entry
+  Location where;
+  friend bool operator==(const TransferAllow& a, const TransferAllow& b) {
+    return a.prefix == b.prefix && a.key == b.key;
+  }
+};
+
+/// One entry of a view's transfer.notify: where NOTIFY (RFC 1996) goes, signed with `key` if set.
+struct NotifyTarget {
+  Endpoint address;  ///< port 53 unless given
+  std::string key;   ///< lower-case, no trailing dot; empty = unsigned
+  Location where;
+  friend bool operator==(const NotifyTarget& a, const NotifyTarget& b) {
+    return a.address == b.address && a.key == b.key;
+  }
+};
+
+struct TransferSettings {
+  std::vector<TransferAllow> allow;  ///< empty: every AXFR/IXFR of the view is REFUSED
+  std::vector<NotifyTarget> notify;
+  friend bool operator==(const TransferSettings&, const TransferSettings&) = default;
+};
+
 struct ViewSpec {
   std::string name;
   std::vector<IpPrefix> match_clients;  ///< "any" is stored as 0.0.0.0/0 and ::/0
@@ -136,6 +176,16 @@ struct ViewSpec {
   std::optional<bool> recursion;
   Location where;
   std::optional<RateLimitSettings> rate_limit;  ///< the view's own rate_limit, over dns_server.rate_limit
+  /// A request validly signed with one of these keys selects this view before any address matching
+  /// (first such view), as BIND's match-clients { key ...; } does. Lower-case, no trailing dot.
+  std::vector<std::string> match_keys;
+  /// When not empty, an unsigned request matches only if it arrived on one of these local addresses
+  /// (and match_clients matches its source too).
+  std::vector<IpPrefix> match_destinations;
+  TransferSettings transfer;
+  /// The RFC 9432 (version 2) catalog zone this view also serves and transfers, listing its zones;
+  /// lower-case, no trailing dot. Unset: no catalog.
+  std::optional<std::string> catalog;
 };
 
 struct ZoneFileSpec {
@@ -195,6 +245,9 @@ struct DnsSettings {
   /// dns_server.require_cookie: UDP clients that send a client cookie must come back with a valid
   /// server cookie (RFC 7873 §5.2.3), else BADCOOKIE; the views' rate_limit.exempt prefixes are spared.
   bool require_cookie = false;
+  /// dns_server.tsig_keys (inline) and tsig_keys_file (tsig-keygen format, relative to the inventory
+  /// directory), merged; a name defined twice is an error.
+  std::vector<TsigKey> tsig_keys;
   Location where;
 };
 

@@ -286,10 +286,11 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
 
   std::vector<ViewSpec> specs = inv.dns.views;
   if (specs.empty()) {
-    ViewSpec in{"internal", {inv.host.default_subnet, *IpPrefix::parse("127.0.0.0/8"), *IpPrefix::parse("::1/128")},
-                std::nullopt, "internal", std::nullopt, {}, std::nullopt};
-    ViewSpec ex{"external", {*IpPrefix::parse("0.0.0.0/0"), *IpPrefix::parse("::/0")}, std::nullopt, "external",
-                std::nullopt, {}, std::nullopt};
+    ViewSpec in, ex;
+    in.name = in.horizon = "internal";
+    in.match_clients = {inv.host.default_subnet, *IpPrefix::parse("127.0.0.0/8"), *IpPrefix::parse("::1/128")};
+    ex.name = ex.horizon = "external";
+    ex.match_clients = {*IpPrefix::parse("0.0.0.0/0"), *IpPrefix::parse("::/0")};
     specs = {in, ex};
   }
   std::set<std::string> known = {plan.internal_zone, plan.external_zone, plan.reverse_zone};

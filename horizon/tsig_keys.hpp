@@ -14,8 +14,6 @@
 
 namespace phoenix::horizon {
 
-/// The HMAC algorithms of RFC 8945 §6 that a TSIG key may use here (MD5 and GSS-TSIG are not offered).
-enum class TsigAlgorithm : uint8_t { hmac_sha1, hmac_sha224, hmac_sha256, hmac_sha384, hmac_sha512 };
 
 /// "hmac-sha256" (any case, one trailing dot allowed, as in the TSIG algorithm name) -> algorithm.
 std::optional<TsigAlgorithm> tsig_algorithm_from_name(std::string_view name);
@@ -24,12 +22,6 @@ const char* tsig_algorithm_name(TsigAlgorithm a);
 /// Bytes of the algorithm's HMAC output.
 size_t tsig_mac_size(TsigAlgorithm a);
 
-struct TsigKey {
-  std::string name;  ///< lower-cased, without trailing dot: names compare case-insensitively (RFC 8945 §4.2)
-  TsigAlgorithm algorithm = TsigAlgorithm::hmac_sha256;
-  std::string secret;  ///< the decoded secret bytes
-  Location where;      ///< file and JSON pointer or "line N", for messages that name the key
-};
 
 /// Strict RFC 4648 §4 base64 (whitespace between characters is skipped, as BIND does in key files);
 /// nullopt on any other character, bad padding or non-zero trailing bits.

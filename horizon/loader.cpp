@@ -484,10 +484,21 @@ std::vector<std::string> hosts_in_rule(const std::string& rule) {
   return out;
 }
 
+/// The traefik.http.* labels of one service of a stack, sorted by what they say; linked into routes
+/// by link_routes once all of them are read (a router may come before its service).
+struct ServiceLabels {
+  struct RouterLabel {
+    std::string field, value, ptr;
+  };
+  std::vector<StackRoute> routes;                                 ///< one per Host() name of a router's rule
+  std::map<std::string, uint16_t> ports;                          ///< service -> loadbalancer.server.port
+  std::map<std::string, std::string> schemes;                     ///< service -> loadbalancer.server.scheme
+  std::map<std::string, std::vector<RouterLabel>> router_labels;  ///< router -> its labels other than rule
+};
+
 /// The router labels netgen writes into Traefik's file provider; any other one would be lost there,
 /// so it is named (a warning: the route itself still works, only that setting is missing).
-template <typename Labels>
-void apply_router_labels(FileReader& r, const Labels& labels, StackRoute& route) {
+void apply_router_labels(FileReader& r, const std::vector<ServiceLabels::RouterLabel>& labels, StackRoute& route) {
   auto list = [](const std::string& v) {
     std::vector<std::string> out;
     std::string cur;
@@ -515,6 +526,92 @@ void apply_router_labels(FileReader& r, const Labels& labels, StackRoute& route)
   }
 }
 
+/// traefik.http.routers.<router>.<field>=<value>: a rule gives one route per Host() name (a copy of
+/// `origin`, which names the stack, environment and service); any other field is kept for the router.
+void read_router_label(FileReader& r, const std::string& rest, const std::string& value, const std::string& ptr,
+                       const StackRoute& origin, ServiceLabels& out) {
+  auto dot = rest.find('.');
+  if (dot == std::string::npos) return;
+  auto router = rest.substr(0, dot), field = rest.substr(dot + 1);
+  if (field != "rule") {
+    out.router_labels[router].push_back({field, value, ptr});
+    return;
+  }
+  auto hosts = hosts_in_rule(value);
+  if (hosts.empty()) r.warning(ptr, "router \"" + router + "\" has no Host() rule; ignored");
+  for (auto& h : hosts) {
+    if (!is_valid_hostname(h)) {
+      r.error(ptr, "invalid host name \"" + h + "\" in Host() rule");
+      continue;
+    }
+    StackRoute route = origin;
+    route.router = router;
+    route.host = h;
+    route.where = r.at(ptr);
+    out.routes.push_back(std::move(route));
+  }
+}
+
+/// traefik.http.services.<name>.<field>=<value>: the backend's port and scheme.
+void read_service_label(FileReader& r, const std::string& rest, const std::string& value, const std::string& ptr,
+                        ServiceLabels& out) {
+  auto dot = rest.find('.');
+  if (dot == std::string::npos) return;
+  auto name = rest.substr(0, dot), field = rest.substr(dot + 1);
+  if (field == "loadbalancer.server.port") {
+    try {
+      size_t used = 0;
+      long v = std::stol(value, &used);
+      if (used != value.size() || v < 1 || v > 65535) throw std::out_of_range("port");
+      out.ports[name] = static_cast<uint16_t>(v);
+    } catch (const std::exception&) {
+      r.error(ptr, "invalid port \"" + value + "\" (expected 1..65535)");
+    }
+  } else if (field == "loadbalancer.server.scheme") {
+    out.schemes[name] = value;
+  }
+}
+
+/// A service's traefik_labels array at `lp`; labels that are not key=value or not traefik.http.* are ignored.
+ServiceLabels read_traefik_labels(FileReader& r, const json& labels, const std::string& lp, const StackRoute& origin) {
+  static const std::string router_prefix = "traefik.http.routers.";
+  static const std::string service_prefix = "traefik.http.services.";
+  ServiceLabels out;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (!labels[i].is_string()) {
+      r.error(child(lp, i), "invalid label " + quoted(labels[i]) + " (expected a string)");
+      continue;
+    }
+    auto label = labels[i].get<std::string>();
+    auto eq = label.find('=');
+    if (eq == std::string::npos) continue;
+    auto key = label.substr(0, eq), value = label.substr(eq + 1);
+    if (key.rfind(router_prefix, 0) == 0)
+      read_router_label(r, key.substr(router_prefix.size()), value, child(lp, i), origin, out);
+    else if (key.rfind(service_prefix, 0) == 0)
+      read_service_label(r, key.substr(service_prefix.size()), value, child(lp, i), out);
+  }
+  return out;
+}
+
+/// The routes with their backend port, scheme and router settings. Traefik links a router to the
+/// service of the same name, or to the only service declared.
+std::vector<StackRoute> link_routes(FileReader& r, ServiceLabels labels) {
+  for (auto& route : labels.routes) {
+    auto pick = [&](auto& m) -> decltype(m.begin()) {
+      auto it = m.find(route.router);
+      if (it == m.end() && m.size() == 1) it = m.begin();
+      return it;
+    };
+    if (auto it = pick(labels.ports); it != labels.ports.end()) route.port = it->second;
+    if (auto it = pick(labels.schemes); it != labels.schemes.end()) route.scheme = it->second;
+    apply_router_labels(r, labels.router_labels[route.router], route);
+  }
+  return std::move(labels.routes);
+}
+
+/// docker_stacks.<stack>.environments.<env>.services.<service>.traefik_labels, for every stack: the
+/// environment names (a guest's docker_stacks entry picks one) and the routes.
 void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
   FileReader r(kStacksFile, diag);
   const json* stacks = r.object(doc, "", "docker_stacks");
@@ -536,81 +633,12 @@ void read_stacks(const json& doc, Diagnostics& diag, Inventory& inv) {
         if (!vj.is_object()) continue;
         const json* labels = r.array(vj, vp, "traefik_labels");
         if (!labels) continue;
-        auto lp = child(vp, "traefik_labels");
-        std::map<std::string, uint16_t> ports;
-        std::map<std::string, std::string> schemes;
-        struct RouterLabel {
-          std::string field, value, ptr;
-        };
-        std::map<std::string, std::vector<RouterLabel>> router_labels;
-        std::vector<StackRoute> routes;
-        for (size_t i = 0; i < labels->size(); ++i) {
-          if (!(*labels)[i].is_string()) {
-            r.error(child(lp, i), "invalid label " + quoted((*labels)[i]) + " (expected a string)");
-            continue;
-          }
-          auto label = (*labels)[i].get<std::string>();
-          auto eq = label.find('=');
-          if (eq == std::string::npos) continue;
-          auto key = label.substr(0, eq), value = label.substr(eq + 1);
-          static const std::string router_prefix = "traefik.http.routers.";
-          static const std::string service_prefix = "traefik.http.services.";
-          if (key.rfind(router_prefix, 0) == 0) {
-            auto rest = key.substr(router_prefix.size());
-            auto dot = rest.find('.');
-            if (dot == std::string::npos) continue;
-            auto router = rest.substr(0, dot), field = rest.substr(dot + 1);
-            if (field != "rule") {
-              router_labels[router].push_back({field, value, child(lp, i)});
-              continue;
-            }
-            auto hosts = hosts_in_rule(value);
-            if (hosts.empty()) r.warning(child(lp, i), "router \"" + router + "\" has no Host() rule; ignored");
-            for (auto& h : hosts) {
-              if (!is_valid_hostname(h)) {
-                r.error(child(lp, i), "invalid host name \"" + h + "\" in Host() rule");
-                continue;
-              }
-              StackRoute route;
-              route.stack = stack;
-              route.environment = env;
-              route.service = svc;
-              route.router = router;
-              route.host = h;
-              route.where = r.at(child(lp, i));
-              routes.push_back(std::move(route));
-            }
-          } else if (key.rfind(service_prefix, 0) == 0) {
-            auto rest = key.substr(service_prefix.size());
-            auto dot = rest.find('.');
-            if (dot == std::string::npos) continue;
-            auto name = rest.substr(0, dot), field = rest.substr(dot + 1);
-            if (field == "loadbalancer.server.port") {
-              try {
-                size_t used = 0;
-                long v = std::stol(value, &used);
-                if (used != value.size() || v < 1 || v > 65535) throw std::out_of_range("port");
-                ports[name] = static_cast<uint16_t>(v);
-              } catch (const std::exception&) {
-                r.error(child(lp, i), "invalid port \"" + value + "\" (expected 1..65535)");
-              }
-            } else if (field == "loadbalancer.server.scheme") {
-              schemes[name] = value;
-            }
-          }
-        }
-        // Traefik links a router to the service of the same name, or to the only service declared.
-        for (auto& route : routes) {
-          auto pick = [&](auto& m) -> decltype(m.begin()) {
-            auto it = m.find(route.router);
-            if (it == m.end() && m.size() == 1) it = m.begin();
-            return it;
-          };
-          if (auto it = pick(ports); it != ports.end()) route.port = it->second;
-          if (auto it = pick(schemes); it != schemes.end()) route.scheme = it->second;
-          apply_router_labels(r, router_labels[route.router], route);
-          inv.stack_routes.push_back(route);
-        }
+        StackRoute origin;
+        origin.stack = stack;
+        origin.environment = env;
+        origin.service = svc;
+        for (auto& route : link_routes(r, read_traefik_labels(r, *labels, child(vp, "traefik_labels"), origin)))
+          inv.stack_routes.push_back(std::move(route));
       }
     }
   }
@@ -656,59 +684,218 @@ void read_rate_limit(FileReader& r, const json& o, const std::string& p, RateLim
   }
 }
 
+/// One object of dns_server.views. `dns` holds the global settings read so far (a view's rate_limit
+/// starts from them) and the views before this one (a name may appear once).
+std::optional<ViewSpec> read_view(FileReader& r, const json& vj, const std::string& p, const DnsSettings& dns) {
+  if (!vj.is_object()) {
+    r.error(p, "invalid view " + quoted(vj) + " (expected an object)");
+    return std::nullopt;
+  }
+  ViewSpec v;
+  v.where = r.at(p);
+  v.name = r.string(vj, p, "name", true).value_or("");
+  if (v.name.empty()) return std::nullopt;
+  if (std::any_of(dns.views.begin(), dns.views.end(), [&](const ViewSpec& o) { return o.name == v.name; }))
+    r.error(child(p, "name"), "duplicate view \"" + v.name + "\"");
+  auto clients = r.string_list(vj, p, "match_clients");
+  if (clients.empty()) r.error(p, "view \"" + v.name + "\" has no \"match_clients\"");
+  for (size_t k = 0; k < clients.size(); ++k) {
+    const auto& c = clients[k];
+    if (c == "any") {
+      v.match_clients.push_back(*IpPrefix::parse("0.0.0.0/0"));
+      v.match_clients.push_back(*IpPrefix::parse("::/0"));
+    } else if (auto pfx = IpPrefix::parse(c)) {
+      v.match_clients.push_back(*pfx);
+    } else {
+      r.error(child(child(p, "match_clients"), k), "\"" + c + "\" is not an address prefix or \"any\"");
+    }
+  }
+  if (vj.contains("zones")) {
+    std::vector<std::string> zones;
+    for (auto& z : r.string_list(vj, p, "zones")) zones.push_back(normalize_fqdn(z));
+    v.zones = zones;
+  }
+  v.horizon = r.string(vj, p, "horizon").value_or(v.name == "internal" ? "internal" : "external");
+  if (v.horizon != "internal" && v.horizon != "external")
+    r.error(child(p, "horizon"), "invalid horizon \"" + v.horizon + "\" (expected internal or external)");
+  v.recursion = r.boolean(vj, p, "recursion");
+  if (auto it = vj.find("rate_limit"); it != vj.end() && !it->is_null()) {
+    // true/false turn the global numbers on or off here; an object also overrides some of them.
+    RateLimitSettings rl = dns.rate_limit;
+    std::optional<bool> on = true;
+    if (it->is_boolean()) on = it->get<bool>();
+    else if (it->is_object()) read_rate_limit(r, *it, child(p, "rate_limit"), rl, on);
+    else r.error(child(p, "rate_limit"), "invalid value " + quoted(*it) + " (expected true, false or an object)");
+    rl.enabled = on.value_or(true);
+    v.rate_limit = rl;
+  }
+  return v;
+}
+
 void read_views(FileReader& r, const json& dns, const std::string& dp, DnsSettings& out) {
   const json* views = r.array(dns, dp, "views");
   if (!views) return;
   auto vp = child(dp, "views");
-  std::set<std::string> seen;
-  for (size_t i = 0; i < views->size(); ++i) {
-    const json& vj = (*views)[i];
-    auto p = child(vp, i);
-    if (!vj.is_object()) {
-      r.error(p, "invalid view " + quoted(vj) + " (expected an object)");
-      continue;
-    }
-    ViewSpec v;
-    v.where = r.at(p);
-    v.name = r.string(vj, p, "name", true).value_or("");
-    if (v.name.empty()) continue;
-    if (!seen.insert(v.name).second) r.error(child(p, "name"), "duplicate view \"" + v.name + "\"");
-    auto clients = r.string_list(vj, p, "match_clients");
-    if (clients.empty()) r.error(p, "view \"" + v.name + "\" has no \"match_clients\"");
-    for (size_t k = 0; k < clients.size(); ++k) {
-      const auto& c = clients[k];
-      if (c == "any") {
-        v.match_clients.push_back(*IpPrefix::parse("0.0.0.0/0"));
-        v.match_clients.push_back(*IpPrefix::parse("::/0"));
-      } else if (auto pfx = IpPrefix::parse(c)) {
-        v.match_clients.push_back(*pfx);
-      } else {
-        r.error(child(child(p, "match_clients"), k), "\"" + c + "\" is not an address prefix or \"any\"");
-      }
-    }
-    if (vj.contains("zones")) {
-      std::vector<std::string> zones;
-      for (auto& z : r.string_list(vj, p, "zones")) zones.push_back(normalize_fqdn(z));
-      v.zones = zones;
-    }
-    v.horizon = r.string(vj, p, "horizon").value_or(v.name == "internal" ? "internal" : "external");
-    if (v.horizon != "internal" && v.horizon != "external")
-      r.error(child(p, "horizon"), "invalid horizon \"" + v.horizon + "\" (expected internal or external)");
-    v.recursion = r.boolean(vj, p, "recursion");
-    if (auto it = vj.find("rate_limit"); it != vj.end() && !it->is_null()) {
-      // true/false turn the global numbers on or off here; an object also overrides some of them.
-      RateLimitSettings rl = out.rate_limit;
-      std::optional<bool> on = true;
-      if (it->is_boolean()) on = it->get<bool>();
-      else if (it->is_object()) read_rate_limit(r, *it, child(p, "rate_limit"), rl, on);
-      else r.error(child(p, "rate_limit"), "invalid value " + quoted(*it) + " (expected true, false or an object)");
-      rl.enabled = on.value_or(true);
-      v.rate_limit = rl;
-    }
-    out.views.push_back(std::move(v));
+  for (size_t i = 0; i < views->size(); ++i)
+    if (auto v = read_view(r, (*views)[i], child(vp, i), out)) out.views.push_back(std::move(*v));
+}
+
+/// What the forwarder needs: upstreams, timeouts, cache bounds, rebinding exceptions.
+void read_forwarding(FileReader& r, const json& dns, const std::string& dp, DnsSettings& d) {
+  auto ups = r.string_list(dns, dp, "upstream_servers");
+  for (size_t i = 0; i < ups.size(); ++i) {
+    if (auto e = Endpoint::parse(ups[i], 53)) d.upstreams.push_back(*e);
+    else r.error(child(child(dp, "upstream_servers"), i), "\"" + ups[i] + "\" is not an address or address:port");
+  }
+  if (auto v = r.uint(dns, dp, "forward_timeout_ms", 60000)) d.forward.timeout_ms = *v;
+  if (auto v = r.uint(dns, dp, "forward_total_timeout_ms", 60000)) d.forward.total_timeout_ms = *v;
+  if (auto v = r.uint(dns, dp, "cache_max_bytes", 1u << 30)) d.forward.cache_max_bytes = *v;
+  if (auto v = r.uint(dns, dp, "cache_max_ttl", 2147483647)) d.forward.cache_max_ttl = *v;
+  if (auto v = r.uint(dns, dp, "cache_max_negative_ttl", 2147483647)) d.forward.cache_max_negative_ttl = *v;
+  auto allow = r.string_list(dns, dp, "rebind_allow");
+  for (size_t i = 0; i < allow.size(); ++i) {
+    if (is_valid_hostname(allow[i])) d.forward.rebind_allow.push_back(normalize_fqdn(allow[i]));
+    else r.error(child(child(dp, "rebind_allow"), i), "invalid domain name \"" + allow[i] + "\"");
+  }
+  d.forward.search_single_label = r.boolean(dns, dp, "search_single_label").value_or(false);
+}
+
+void read_listen(FileReader& r, const json& dns, const std::string& dp, DnsSettings& d) {
+  auto listen = r.string_list(dns, dp, "listen");
+  for (size_t i = 0; i < listen.size(); ++i) {
+    if (auto e = Endpoint::parse(listen[i], 53)) d.listen.push_back(*e);
+    else r.error(child(child(dp, "listen"), i), "\"" + listen[i] + "\" is not an address or address:port");
   }
 }
 
+void read_chaos(FileReader& r, const json& dns, const std::string& dp, DnsSettings& d) {
+  const json* ch = r.object(dns, dp, "chaos");
+  if (!ch) return;
+  // One TXT character-string each (RFC 1035 §3.3: at most 255 octets).
+  auto cp = child(dp, "chaos");
+  for (auto [key, out] : {std::pair{"version", &d.chaos_version}, std::pair{"identity", &d.chaos_identity}}) {
+    auto v = r.string(*ch, cp, key, false);
+    if (v && v->size() > 255) r.error(child(cp, key), "invalid text (longer than 255 characters)");
+    else *out = v;
+  }
+}
+
+void read_metrics(FileReader& r, const json& dns, const std::string& dp, DnsSettings& d) {
+  const json* m = r.object(dns, dp, "metrics");
+  if (!m) return;
+  // A new object: a key we do not know is an error rather than a silently missing endpoint.
+  auto mp = child(dp, "metrics");
+  for (auto& [key, value] : m->items())
+    if (key != "listen") r.error(child(mp, key), "unknown key \"" + key + "\" (expected \"listen\")");
+  if (auto l = r.string(*m, mp, "listen", true)) {
+    if (auto e = Endpoint::parse(*l, 9153)) d.metrics_listen = *e;
+    else r.error(child(mp, "listen"), "\"" + *l + "\" is not an address or address:port");
+  }
+}
+
+void read_dnstap(FileReader& r, const json& dns, const std::string& dp, DnsSettings& d) {
+  const json* t = r.object(dns, dp, "dnstap");
+  if (!t) return;
+  auto tp = child(dp, "dnstap");
+  for (auto& [key, value] : t->items())
+    if (key != "socket" && key != "file" && key != "queries" && key != "responses")
+      r.error(child(tp, key), "unknown key \"" + key + "\" (expected socket, file, queries, responses)");
+  DnstapSettings ts;
+  auto socket = r.string(*t, tp, "socket"), file = r.string(*t, tp, "file");
+  ts.queries = r.boolean(*t, tp, "queries").value_or(true);
+  ts.responses = r.boolean(*t, tp, "responses").value_or(true);
+  if (socket.has_value() == file.has_value()) {
+    r.error(tp, "expected exactly one of \"socket\" and \"file\"");
+  } else {
+    const char* key = socket ? "socket" : "file";
+    const std::string& path = socket ? *socket : *file;
+    // The server's working directory is not the inventory's: a relative path would mean different files.
+    if (path.empty() || path[0] != '/') r.error(child(tp, key), "\"" + path + "\" is not an absolute path");
+    else (socket ? ts.socket : ts.file) = path;
+    if (!ts.socket.empty() || !ts.file.empty()) d.dnstap = ts;
+  }
+}
+
+/// One record of an authoritative_zones entry; nullopt (with the error said) when unusable.
+std::optional<ExplicitRecord> read_explicit_record(FileReader& r, const json& rj, const std::string& rp,
+                                                   const std::string& zone) {
+  if (!rj.is_object()) {
+    r.error(rp, "invalid record " + quoted(rj) + " (expected an object)");
+    return std::nullopt;
+  }
+  ExplicitRecord rec;
+  rec.zone = zone;
+  rec.where = r.at(rp);
+  rec.hostname = r.string(rj, rp, "hostname", true).value_or("");
+  if (rec.hostname.empty()) return std::nullopt;
+  if (rec.hostname != "@" && !is_valid_hostname(rec.hostname)) {
+    r.error(child(rp, "hostname"), "invalid host name \"" + rec.hostname + "\"");
+    return std::nullopt;
+  }
+  rec.ip_internal = r.address(rj, rp, "ip_internal");
+  rec.ip_external = r.address(rj, rp, "ip_external");
+  if (!rec.ip_internal && !rec.ip_external) {
+    if (!rj.contains("ip_internal") && !rj.contains("ip_external"))
+      r.error(rp, "record \"" + rec.hostname + "\" has neither \"ip_internal\" nor \"ip_external\"");
+    return std::nullopt;
+  }
+  return rec;
+}
+
+void read_authoritative_zones(FileReader& r, const json& dns, const std::string& dp, DnsSettings& d) {
+  const json* zones = r.array(dns, dp, "authoritative_zones");
+  if (!zones) return;
+  auto zp = child(dp, "authoritative_zones");
+  for (size_t i = 0; i < zones->size(); ++i) {
+    const json& zj = (*zones)[i];
+    auto p = child(zp, i);
+    if (!zj.is_object()) {
+      r.error(p, "invalid zone " + quoted(zj) + " (expected an object)");
+      continue;
+    }
+    auto zname = zone_name(r, zj, p, "zone_name");
+    if (!zname) {
+      if (!zj.contains("zone_name")) r.error(p, "missing required field \"zone_name\"");
+      continue;
+    }
+    const json* recs = r.array(zj, p, "records");
+    if (!recs) continue;
+    for (size_t k = 0; k < recs->size(); ++k)
+      if (auto rec = read_explicit_record(r, (*recs)[k], child(child(p, "records"), k), *zname))
+        d.explicit_records.push_back(std::move(*rec));
+  }
+}
+
+/// dns_server.zone_files; a relative file name is relative to the inventory directory `dir`.
+void read_zone_files(FileReader& r, const json& dns, const std::string& dp, const std::filesystem::path& dir,
+                     DnsSettings& d) {
+  const json* files = r.array(dns, dp, "zone_files");
+  if (!files) return;
+  auto fp = child(dp, "zone_files");
+  for (size_t i = 0; i < files->size(); ++i) {
+    const json& fj = (*files)[i];
+    auto p = child(fp, i);
+    if (!fj.is_object()) {
+      r.error(p, "invalid zone file entry " + quoted(fj) + " (expected an object)");
+      continue;
+    }
+    ZoneFileSpec z;
+    z.where = r.at(p);
+    auto file = r.string(fj, p, "file", true);
+    auto origin = zone_name(r, fj, p, "origin");
+    if (!file) continue;
+    if (!origin) {
+      if (!fj.contains("origin")) r.error(p, "missing required field \"origin\"");
+      continue;
+    }
+    z.file = std::filesystem::path(*file).is_absolute() ? std::filesystem::path(*file) : dir / *file;
+    z.origin = *origin;
+    z.views = r.string_list(fj, p, "views");
+    d.zone_files.push_back(std::move(z));
+  }
+}
+
+/// dns_server: each stage reads its own keys; their order is the order of the messages.
 void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, Inventory& inv) {
   DnsSettings& d = inv.dns;
   const json* dns = r.object(doc, "", "dns_server");
@@ -716,27 +903,8 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
   const std::string dp = "/dns_server";
   d.where = r.at(dp);
   d.enabled = r.boolean(*dns, dp, "enabled").value_or(true);
-  auto ups = r.string_list(*dns, dp, "upstream_servers");
-  for (size_t i = 0; i < ups.size(); ++i) {
-    if (auto e = Endpoint::parse(ups[i], 53)) d.upstreams.push_back(*e);
-    else r.error(child(child(dp, "upstream_servers"), i), "\"" + ups[i] + "\" is not an address or address:port");
-  }
-  if (auto v = r.uint(*dns, dp, "forward_timeout_ms", 60000)) d.forward.timeout_ms = *v;
-  if (auto v = r.uint(*dns, dp, "forward_total_timeout_ms", 60000)) d.forward.total_timeout_ms = *v;
-  if (auto v = r.uint(*dns, dp, "cache_max_bytes", 1u << 30)) d.forward.cache_max_bytes = *v;
-  if (auto v = r.uint(*dns, dp, "cache_max_ttl", 2147483647)) d.forward.cache_max_ttl = *v;
-  if (auto v = r.uint(*dns, dp, "cache_max_negative_ttl", 2147483647)) d.forward.cache_max_negative_ttl = *v;
-  auto allow = r.string_list(*dns, dp, "rebind_allow");
-  for (size_t i = 0; i < allow.size(); ++i) {
-    if (is_valid_hostname(allow[i])) d.forward.rebind_allow.push_back(normalize_fqdn(allow[i]));
-    else r.error(child(child(dp, "rebind_allow"), i), "invalid domain name \"" + allow[i] + "\"");
-  }
-  d.forward.search_single_label = r.boolean(*dns, dp, "search_single_label").value_or(false);
-  auto listen = r.string_list(*dns, dp, "listen");
-  for (size_t i = 0; i < listen.size(); ++i) {
-    if (auto e = Endpoint::parse(listen[i], 53)) d.listen.push_back(*e);
-    else r.error(child(child(dp, "listen"), i), "\"" + listen[i] + "\" is not an address or address:port");
-  }
+  read_forwarding(r, *dns, dp, d);
+  read_listen(r, *dns, dp, d);
   d.internal_zone = zone_name(r, *dns, dp, "internal_zone");
   d.external_zone = zone_name(r, *dns, dp, "external_zone");
   d.gateway_ip = r.address(*dns, dp, "gateway_ip");
@@ -745,116 +913,11 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
   if (const json* rl = r.object(*dns, dp, "rate_limit"))
     read_rate_limit(r, *rl, child(dp, "rate_limit"), d.rate_limit, d.rate_limit_enabled);
   read_views(r, *dns, dp, d);
-  if (const json* ch = r.object(*dns, dp, "chaos")) {
-    // One TXT character-string each (RFC 1035 §3.3: at most 255 octets).
-    auto cp = child(dp, "chaos");
-    for (auto [key, out] : {std::pair{"version", &d.chaos_version}, std::pair{"identity", &d.chaos_identity}}) {
-      auto v = r.string(*ch, cp, key, false);
-      if (v && v->size() > 255) r.error(child(cp, key), "invalid text (longer than 255 characters)");
-      else *out = v;
-    }
-  }
-
-  if (const json* m = r.object(*dns, dp, "metrics")) {
-    // A new object: a key we do not know is an error rather than a silently missing endpoint.
-    auto mp = child(dp, "metrics");
-    for (auto& [key, value] : m->items())
-      if (key != "listen") r.error(child(mp, key), "unknown key \"" + key + "\" (expected \"listen\")");
-    if (auto l = r.string(*m, mp, "listen", true)) {
-      if (auto e = Endpoint::parse(*l, 9153)) d.metrics_listen = *e;
-      else r.error(child(mp, "listen"), "\"" + *l + "\" is not an address or address:port");
-    }
-  }
-
-  if (const json* t = r.object(*dns, dp, "dnstap")) {
-    auto tp = child(dp, "dnstap");
-    for (auto& [key, value] : t->items())
-      if (key != "socket" && key != "file" && key != "queries" && key != "responses")
-        r.error(child(tp, key), "unknown key \"" + key + "\" (expected socket, file, queries, responses)");
-    DnstapSettings ts;
-    auto socket = r.string(*t, tp, "socket"), file = r.string(*t, tp, "file");
-    ts.queries = r.boolean(*t, tp, "queries").value_or(true);
-    ts.responses = r.boolean(*t, tp, "responses").value_or(true);
-    if (socket.has_value() == file.has_value()) {
-      r.error(tp, "expected exactly one of \"socket\" and \"file\"");
-    } else {
-      const char* key = socket ? "socket" : "file";
-      const std::string& path = socket ? *socket : *file;
-      // The server's working directory is not the inventory's: a relative path would mean different files.
-      if (path.empty() || path[0] != '/') r.error(child(tp, key), "\"" + path + "\" is not an absolute path");
-      else (socket ? ts.socket : ts.file) = path;
-      if (!ts.socket.empty() || !ts.file.empty()) d.dnstap = ts;
-    }
-  }
-
-  if (const json* zones = r.array(*dns, dp, "authoritative_zones")) {
-    auto zp = child(dp, "authoritative_zones");
-    for (size_t i = 0; i < zones->size(); ++i) {
-      const json& zj = (*zones)[i];
-      auto p = child(zp, i);
-      if (!zj.is_object()) {
-        r.error(p, "invalid zone " + quoted(zj) + " (expected an object)");
-        continue;
-      }
-      auto zname = zone_name(r, zj, p, "zone_name");
-      if (!zname) {
-        if (!zj.contains("zone_name")) r.error(p, "missing required field \"zone_name\"");
-        continue;
-      }
-      const json* recs = r.array(zj, p, "records");
-      if (!recs) continue;
-      for (size_t k = 0; k < recs->size(); ++k) {
-        const json& rj = (*recs)[k];
-        auto rp = child(child(p, "records"), k);
-        if (!rj.is_object()) {
-          r.error(rp, "invalid record " + quoted(rj) + " (expected an object)");
-          continue;
-        }
-        ExplicitRecord rec;
-        rec.zone = *zname;
-        rec.where = r.at(rp);
-        rec.hostname = r.string(rj, rp, "hostname", true).value_or("");
-        if (rec.hostname.empty()) continue;
-        if (rec.hostname != "@" && !is_valid_hostname(rec.hostname)) {
-          r.error(child(rp, "hostname"), "invalid host name \"" + rec.hostname + "\"");
-          continue;
-        }
-        rec.ip_internal = r.address(rj, rp, "ip_internal");
-        rec.ip_external = r.address(rj, rp, "ip_external");
-        if (!rec.ip_internal && !rec.ip_external) {
-          if (!rj.contains("ip_internal") && !rj.contains("ip_external"))
-            r.error(rp, "record \"" + rec.hostname + "\" has neither \"ip_internal\" nor \"ip_external\"");
-          continue;
-        }
-        d.explicit_records.push_back(std::move(rec));
-      }
-    }
-  }
-
-  if (const json* files = r.array(*dns, dp, "zone_files")) {
-    auto fp = child(dp, "zone_files");
-    for (size_t i = 0; i < files->size(); ++i) {
-      const json& fj = (*files)[i];
-      auto p = child(fp, i);
-      if (!fj.is_object()) {
-        r.error(p, "invalid zone file entry " + quoted(fj) + " (expected an object)");
-        continue;
-      }
-      ZoneFileSpec z;
-      z.where = r.at(p);
-      auto file = r.string(fj, p, "file", true);
-      auto origin = zone_name(r, fj, p, "origin");
-      if (!file) continue;
-      if (!origin) {
-        if (!fj.contains("origin")) r.error(p, "missing required field \"origin\"");
-        continue;
-      }
-      z.file = std::filesystem::path(*file).is_absolute() ? std::filesystem::path(*file) : dir / *file;
-      z.origin = *origin;
-      z.views = r.string_list(fj, p, "views");
-      d.zone_files.push_back(std::move(z));
-    }
-  }
+  read_chaos(r, *dns, dp, d);
+  read_metrics(r, *dns, dp, d);
+  read_dnstap(r, *dns, dp, d);
+  read_authoritative_zones(r, *dns, dp, d);
+  read_zone_files(r, *dns, dp, dir, d);
 }
 
 /// The global rules: "firewall" or "shared_volumes.firewall" (real files have used both), each an
@@ -881,6 +944,49 @@ void read_global_firewall(FileReader& r, const json& doc, Inventory& inv) {
     r.warning(fw.where.pointer, "no \"enabled\": cluster.fw is written with enable: 0, and no rule applies anywhere");
 }
 
+/// network: the host address and subnet, the Portainer agent port, the host's own resolvers.
+void read_network(FileReader& r, const json& doc, Inventory& inv) {
+  const json* net = r.object(doc, "", "network");
+  if (!net) {
+    r.error("", "missing required field \"network\"");
+    return;
+  }
+  std::optional<IpPrefix> host;
+  auto ifp = std::string("/network/interfaces");
+  auto it = net->find("interfaces");
+  const json* iface = nullptr;
+  if (it != net->end() && it->is_object()) iface = &*it;
+  else if (it != net->end() && it->is_array() && !it->empty() && (*it)[0].is_object()) {
+    iface = &(*it)[0];
+    ifp += "/0";
+  }
+  if (!iface) {
+    r.error("/network", "missing required field \"interfaces\" (with the host's \"address\")");
+  } else if (auto addr = r.string(*iface, ifp, "address", true)) {
+    host = IpPrefix::parse(*addr);
+    if (!host || !host->addr.is_v4()) {
+      r.error(ifp + "/address", "\"" + *addr + "\" is not an IPv4 address/prefix");
+      host.reset();
+    } else {
+      inv.host.address = *host;
+    }
+  }
+  if (auto subnet = r.string(*net, "/network", "default_subnet")) {
+    auto p = IpPrefix::parse(*subnet);
+    if (!p || !p->addr.is_v4()) r.error("/network/default_subnet", "\"" + *subnet + "\" is not an IPv4 prefix");
+    else inv.host.default_subnet = p->network();
+  } else if (host) {
+    r.warning("/network", "no \"default_subnet\"; using the host's network " + host->network().to_string());
+    inv.host.default_subnet = host->network();
+  }
+  if (auto p = r.port(*net, "/network", "portainer_agent_port")) inv.host.portainer_agent_port = *p;
+  if (iface) {
+    inv.host.interface_name = r.string(*iface, ifp, "name").value_or("");
+    inv.host.dns_nameservers = r.string_list(*iface, ifp, "dns_nameservers");
+    inv.host.dns_nameservers_where = r.at(child(ifp, "dns_nameservers"));
+  }
+}
+
 void read_hypervisor(const json& doc, const std::filesystem::path& dir, Diagnostics& diag, Inventory& inv) {
   FileReader r(kHypervisorFile, diag);
   auto domain = r.string(doc, "", "domain_name", true);
@@ -890,45 +996,7 @@ void read_hypervisor(const json& doc, const std::filesystem::path& dir, Diagnost
     else
       inv.host.domain_name = normalize_fqdn(*domain);
   }
-  const json* net = r.object(doc, "", "network");
-  if (!net) {
-    r.error("", "missing required field \"network\"");
-  } else {
-    std::optional<IpPrefix> host;
-    auto ifp = std::string("/network/interfaces");
-    auto it = net->find("interfaces");
-    const json* iface = nullptr;
-    if (it != net->end() && it->is_object()) iface = &*it;
-    else if (it != net->end() && it->is_array() && !it->empty() && (*it)[0].is_object()) {
-      iface = &(*it)[0];
-      ifp += "/0";
-    }
-    if (!iface) {
-      r.error("/network", "missing required field \"interfaces\" (with the host's \"address\")");
-    } else if (auto addr = r.string(*iface, ifp, "address", true)) {
-      host = IpPrefix::parse(*addr);
-      if (!host || !host->addr.is_v4()) {
-        r.error(ifp + "/address", "\"" + *addr + "\" is not an IPv4 address/prefix");
-        host.reset();
-      } else {
-        inv.host.address = *host;
-      }
-    }
-    if (auto subnet = r.string(*net, "/network", "default_subnet")) {
-      auto p = IpPrefix::parse(*subnet);
-      if (!p || !p->addr.is_v4()) r.error("/network/default_subnet", "\"" + *subnet + "\" is not an IPv4 prefix");
-      else inv.host.default_subnet = p->network();
-    } else if (host) {
-      r.warning("/network", "no \"default_subnet\"; using the host's network " + host->network().to_string());
-      inv.host.default_subnet = host->network();
-    }
-    if (auto p = r.port(*net, "/network", "portainer_agent_port")) inv.host.portainer_agent_port = *p;
-    if (iface) {
-      inv.host.interface_name = r.string(*iface, ifp, "name").value_or("");
-      inv.host.dns_nameservers = r.string_list(*iface, ifp, "dns_nameservers");
-      inv.host.dns_nameservers_where = r.at(child(ifp, "dns_nameservers"));
-    }
-  }
+  read_network(r, doc, inv);
   read_global_firewall(r, doc, inv);
   read_dns(r, doc, dir, inv);
 }

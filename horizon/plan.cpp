@@ -99,6 +99,7 @@ void serving_settings(const Inventory& inv, const ZoneNames& zones, HorizonPlan&
   plan.zone_files = inv.dns.zone_files;
   plan.chaos_version = inv.dns.chaos_version;
   plan.require_cookie = inv.dns.require_cookie;
+  plan.tsig_keys = inv.dns.tsig_keys;
   plan.chaos_identity = inv.dns.chaos_identity;
   plan.listen = inv.dns.listen;
   plan.metrics_listen = inv.dns.metrics_listen;
@@ -326,6 +327,10 @@ ViewPlan plan_view(const ViewSpec& spec, const DerivedZones& zones, const Invent
   v.recursion = spec.recursion.value_or(spec.horizon == "internal");
   v.rate_limit = view_rate_limit(spec, inv.dns);
   v.where = spec.where;
+  v.match_keys = spec.match_keys;
+  v.match_destinations = spec.match_destinations;
+  v.transfer = spec.transfer;
+  v.catalog = spec.catalog;
   auto names = view_zone_list(spec, zones, diag);
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string& zn = names[i];

@@ -16,6 +16,7 @@ packages=(
   prometheus  # promtool check metrics, and the Prometheus that scrapes us in test_metrics
   clang libclang-rt-dev nsd  # libFuzzer builds (scripts/fuzz.sh); nsd: the second reference server of test_differential
   dnsmasq-base  # the real dnsmasq of test_dnsmasq_diff (the binary only: no service that takes port 53)
+  unbound  # bench/compare's cache section: the resolver whose cache hits phoenix-dns's are measured against
 )
 if [ $# -gt 0 ]; then packages+=("$@"); fi
 missing=()

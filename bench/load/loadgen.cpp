@@ -60,6 +60,7 @@ struct Options {
   unsigned batch = 32;
   double timeout_ms = 20;     // a UDP query unanswered this long is counted lost and its slot reused
   bool edns = true;
+  bool rd = false;            // --rd: ask for recursion (resolvers and forwarders answering from their cache)
   double interval = 0;        // > 0: a line per interval on stderr, warm-up included
 };
 
@@ -495,7 +496,7 @@ struct Run {
   std::fprintf(stderr,
                "usage: phoenix-loadgen --queries FILE [--server IP] [--port N] [--mode udp|tcp|tcp1]\n"
                "       [--duration S] [--warmup S] [--cpu N] [--rate QPS] [--sockets N] [--window N]\n"
-               "       [--batch N] [--timeout-ms MS] [--no-edns] [--interval S]\n");
+               "       [--batch N] [--timeout-ms MS] [--no-edns] [--rd] [--interval S]\n");
   std::exit(2);
 }
 
@@ -522,6 +523,7 @@ int main(int argc, char** argv) {
     else if (a == "--batch") o.batch = static_cast<unsigned>(std::stoul(val()));
     else if (a == "--timeout-ms") o.timeout_ms = std::stod(val());
     else if (a == "--no-edns") o.edns = false;
+    else if (a == "--rd") o.rd = true;
     else if (a == "--interval") o.interval = std::stod(val());
     else usage();
   }
@@ -539,7 +541,7 @@ int main(int argc, char** argv) {
       CPU_SET(o.cpu, &set);
       if (sched_setaffinity(0, sizeof set, &set) != 0) std::perror("sched_setaffinity");
     }
-    auto qs = phoenix::bench::load_queries(o.queries, o.edns);
+    auto qs = phoenix::bench::load_queries(o.queries, o.edns, o.rd);
     Run run(o, qs);
     run.start = now_ns();
     run.measure_from = run.start + static_cast<uint64_t>(o.warmup * 1e9);

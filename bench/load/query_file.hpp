@@ -13,7 +13,8 @@ struct WireQuery {
 };
 
 /// Reads "name type" lines ("WwW.Host1.bench.test A"); the name keeps its case (0x20 style mixes).
-/// Types: A, AAAA, NS, SOA, MX, TXT, PTR, CNAME, SRV, ANY or TYPEnnn. Throws on a bad line.
-std::vector<WireQuery> load_queries(const std::string& path, bool edns);
+/// Types: any mnemonic zones::type_from_text knows, or TYPEnnn. `rd`: ask for recursion (resolver
+/// benchmarks). Throws on a bad line.
+std::vector<WireQuery> load_queries(const std::string& path, bool edns, bool rd = false);
 
 }  // namespace phoenix::bench

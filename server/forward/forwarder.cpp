@@ -59,25 +59,31 @@ void Forwarder::sync_cache(const zones::Snapshot& snap) {
     cache_rebind_allow_ = snap.forward.rebind_allow;
     cache_own_subnets_ = snap.forward.own_subnets;
   }
+  std::vector<std::string> views;
+  for (auto& vd : snap.view_data) views.push_back(vd.name);
+  if (views != cache_views_) {
+    // Keys number the views: after views are added, removed or reordered, one number may name another view.
+    if (!cache_views_.empty()) cache_.clear();
+    cache_views_ = std::move(views);
+  }
   if (snap.forward.cache_max_bytes != cache_.max_bytes()) cache_.set_max_bytes(snap.forward.cache_max_bytes);
   cache_generation_.store(snap.generation, std::memory_order_release);
 }
 
-size_t Forwarder::answer_from_cache(const zones::Snapshot& snap, const query::ParsedQuery& q, uint8_t* out,
-                                    size_t limit) noexcept {
+size_t Forwarder::reply(const zones::Snapshot& snap, const query::PrecompiledInput& in, uint8_t* out) noexcept {
   try {
-    sync_cache(snap);
-    uint8_t key[kMaxKey];
-    size_t n = make_key(q.qname_lower, q.qname_len, q.qtype, q.qclass, q.do_bit, q.cd, key);
-    auto now = Clock::now();
-    auto a = cache_.find(std::string_view(reinterpret_cast<const char*>(key), n), now);
-    if (!a) return 0;
-    auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - a->stored).count();
-    size_t len = write_client_reply(*a, q, static_cast<uint32_t>(elapsed), out, limit);
-    return len;  // counted by the caller, in its own per-worker counters
+    sync_cache(snap);  // one atomic load unless a reload happened
   } catch (const std::exception&) {
-    return 0;  // a lock that cannot be taken: treat as a miss
+    return 0;  // out of memory following a reload: a miss, which the forwarder thread answers
   }
+  const query::ParsedQuery& q = in.q;
+  uint8_t key[kMaxKey];
+  const size_t n = make_key(in.view, q.qname_lower, q.qname_len, q.qtype, q.qclass, q.do_bit, q.cd, key);
+  const auto now = Clock::now();
+  // Counted by the caller, in its own per-worker counters.
+  return cache_.serve(std::string_view(reinterpret_cast<const char*>(key), n), now, [&](const Answer& a) {
+    return query::write_stored_reply(stored_reply(a, age_of(a, now)), in, out);
+  });
 }
 
 void Forwarder::count_upstream(const horizon::Endpoint& upstream, uint64_t UpstreamCounters::*field) {
@@ -98,8 +104,9 @@ std::vector<std::pair<horizon::Endpoint, Forwarder::UpstreamCounters>> Forwarder
   return upstream_counters_;
 }
 
-void Forwarder::resolve(const zones::Snapshot& snap, const query::ParsedQuery& q, size_t limit, Deliver deliver) {
-  asio::post(io_, [this, w = Waiter{q, limit, std::move(deliver)}, ups = snap.upstreams, s = snap.forward]() mutable {
+void Forwarder::resolve(const zones::Snapshot& snap, const query::ForwardRequest& req, size_t limit, Deliver deliver) {
+  asio::post(io_, [this, w = Waiter{req.view, req.query, limit, std::move(deliver)}, ups = snap.upstreams,
+                   s = snap.forward]() mutable {
     enqueue(std::move(w), std::move(ups), s);
   });
 }
@@ -131,12 +138,13 @@ void Forwarder::refuse(Waiter& w, int ede) {
 
 void Forwarder::enqueue(Waiter w, std::vector<horizon::Endpoint> upstreams, horizon::ForwardSettings settings) {
   Question question = question_of(w.q);
-  std::string key = make_key(question);
+  // Per view: coalesced with the same question from the same view, cached for that view.
+  std::string key = make_key(question, w.view);
   // The answer may have arrived while this question was on its way here.
   auto now = Clock::now();
   if (auto a = cache_.find(key, now)) {
     stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-    answer(w, a.get(), static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(now - a->stored).count()));
+    answer(w, a.get(), age_of(*a, now));
     return;
   }
   if (!w.q.rd) {

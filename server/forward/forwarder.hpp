@@ -39,8 +39,8 @@ struct ForwardStats {
 /// Owns the cache and a thread with its own io_context for every upstream exchange, so a slow or dead
 /// upstream can only ever delay forwarded queries: the workers answering our zones never wait on it.
 ///
-/// The processor asks answer_from_cache() inline (a locked map lookup and a copy), and on a miss the
-/// transport calls resolve(),
+/// The processor asks reply() inline (a lookup without lock or allocation, and the precompiled
+/// stage's copy of the cached bytes; see Cache), and on a miss the transport calls resolve(),
 /// which posts the question to the forwarder thread and returns at once. There identical questions
 /// are coalesced into one upstream resolution; upstreams are tried in turn (starting with the one
 /// that last answered), each for at most forward_timeout_ms, all within forward_total_timeout_ms,
@@ -58,20 +58,16 @@ class Forwarder final : public query::ForwardedReplies {
   /// Stops the thread; questions still pending are dropped unanswered (clients retry). Idempotent.
   void stop();
 
-  /// Any thread: the reply to `q` from the cache, written into `out` (at most `limit` bytes), or 0 on a miss.
-  /// `snap` is the caller's snapshot: the first query after a reload that changed the upstreams empties
-  /// the cache, so no answer from a former upstream is served once the new list is published.
-  size_t answer_from_cache(const zones::Snapshot& snap, const query::ParsedQuery& q, uint8_t* out,
-                           size_t limit) noexcept;
-  /// The processor's forwarded stage (query::ForwardedReplies): answer_from_cache.
-  size_t reply(const zones::Snapshot& snap, const query::ParsedQuery& q, uint8_t* out, size_t limit) noexcept override {
-    return answer_from_cache(snap, q, out, limit);
-  }
+  /// Any thread, the processor's forwarded stage (query::ForwardedReplies): the cached reply to `in.q`
+  /// in view `in.view`, written by the precompiled stage into `out`, or 0 on a miss. `snap` is the
+  /// caller's snapshot: the first query after a reload that changed the upstreams or the views
+  /// empties the cache, so no answer from a former upstream is served once the new list is published.
+  size_t reply(const zones::Snapshot& snap, const query::PrecompiledInput& in, uint8_t* out) noexcept override;
 
-  /// Any thread: resolves `q` with the upstreams and settings of `snap` (copied, so `snap` may go away),
-  /// then calls `deliver` exactly once with a reply of at most `limit` bytes (answer or SERVFAIL) --
-  /// unless the forwarder is stopped first.
-  void resolve(const zones::Snapshot& snap, const query::ParsedQuery& q, size_t limit, Deliver deliver);
+  /// Any thread: resolves `req.query` for `req.view` with the upstreams and settings of `snap` (copied,
+  /// so `snap` may go away), then calls `deliver` exactly once with a reply of at most `limit` bytes
+  /// (answer or SERVFAIL) -- unless the forwarder is stopped first.
+  void resolve(const zones::Snapshot& snap, const query::ForwardRequest& req, size_t limit, Deliver deliver);
 
   /// dnstap: where the forwarder thread records its upstream exchanges (set before start()).
   void set_tap(dnstap::Ring* ring) { tap_ = ring; }
@@ -94,6 +90,7 @@ class Forwarder final : public query::ForwardedReplies {
 
  private:
   struct Waiter {
+    horizon::ViewId view;
     query::ParsedQuery q;
     size_t limit;
     Deliver deliver;
@@ -127,6 +124,7 @@ class Forwarder final : public query::ForwardedReplies {
   /// Guarded by cache_config_mu_: the rebind rules the cached answers passed (policy.hpp).
   std::vector<std::string> cache_rebind_allow_;
   std::vector<horizon::IpPrefix> cache_own_subnets_;
+  std::vector<std::string> cache_views_;  ///< guarded by cache_config_mu_: the view names cache keys number
   // Owned by the forwarder thread:
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
   std::vector<horizon::Endpoint> upstreams_;  ///< the list preferred_ refers to

@@ -24,19 +24,20 @@ Question question_of(const wire::ParsedQuery& q) {
   return out;
 }
 
-size_t make_key(const uint8_t* qname_lower, size_t qname_len, uint16_t qtype, uint16_t qclass, bool do_bit, bool cd,
-                uint8_t* buf) noexcept {
-  std::memcpy(buf, qname_lower, qname_len);
-  wire::write_u16(buf + qname_len, qtype);
-  wire::write_u16(buf + qname_len + 2, qclass);
-  buf[qname_len + 4] = static_cast<uint8_t>((do_bit ? 1 : 0) | (cd ? 2 : 0));
-  return qname_len + 5;
+size_t make_key(horizon::ViewId view, const uint8_t* qname_lower, size_t qname_len, uint16_t qtype, uint16_t qclass,
+                bool do_bit, bool cd, uint8_t* buf) noexcept {
+  wire::write_u16(buf, view);
+  std::memcpy(buf + 2, qname_lower, qname_len);
+  wire::write_u16(buf + 2 + qname_len, qtype);
+  wire::write_u16(buf + 2 + qname_len + 2, qclass);
+  buf[2 + qname_len + 4] = static_cast<uint8_t>((do_bit ? 1 : 0) | (cd ? 2 : 0));
+  return 2 + qname_len + 5;
 }
 
-std::string make_key(const Question& q) {
+std::string make_key(const Question& q, horizon::ViewId view) {
   uint8_t buf[kMaxKey];
-  size_t n = make_key(reinterpret_cast<const uint8_t*>(q.qname.data()), q.qname.size(), q.qtype, q.qclass, q.do_bit,
-                      q.cd, buf);
+  size_t n = make_key(view, reinterpret_cast<const uint8_t*>(q.qname.data()), q.qname.size(), q.qtype, q.qclass,
+                      q.do_bit, q.cd, buf);
   return std::string(reinterpret_cast<const char*>(buf), n);
 }
 
@@ -102,9 +103,15 @@ ReplyCheck check_reply(const uint8_t* p, size_t len, const Question& q, uint16_t
 
   out.wire.assign(p, p + (opt_start ? opt_start : len));
   if (opt_start) wire::set_count(out.wire.data(), Count::additional, static_cast<uint16_t>(ar - 1));
+  out.body_at = static_cast<uint16_t>(wire::kHeaderSize + q.qname.size() + 4);
   out.ttl_offsets = std::move(ttl_offsets);
   out.rcode = rcode;
   out.ad = p[3] & wire::flags2::AD;
+  // The header keeps what belongs to the answer; the rest is each client's (write_stored_reply). AD
+  // only for clients that showed they understand it (RFC 6840 §5.8): DO is part of the cache key.
+  wire::write_u16(out.wire.data(), 0);
+  out.wire[2] = 0;  // QR, opcode, RD: the client's; AA never for forwarded data; TC was refused above
+  out.wire[3] = static_cast<uint8_t>(rcode | (out.ad && q.do_bit ? wire::flags2::AD : 0));
   out.negative = rcode == wire::rcode::NXDOMAIN || an == 0;
   out.stored = now;
   // RFC 2181 §8: a TTL with the top bit set means zero. Caps keep one odd record from pinning an entry.
@@ -125,33 +132,25 @@ ReplyCheck check_reply(const uint8_t* p, size_t len, const Question& q, uint16_t
   return ReplyCheck::ok;
 }
 
+query::StoredReply stored_reply(const Answer& a, uint32_t age) noexcept {
+  return query::StoredReply{a.wire.data(), a.wire.data() + a.body_at, a.wire.size() - a.body_at, a.ttl_offsets, age,
+                            /*truncate=*/true};
+}
+
+uint32_t age_of(const Answer& a, Clock::time_point now) noexcept {
+  return now <= a.stored ? 0 : static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(now - a.stored).count());
+}
+
 size_t write_client_reply(const Answer& a, const wire::ParsedQuery& q, uint32_t elapsed, uint8_t* out,
                           size_t limit) noexcept {
-  // AD only for clients that showed they understand it (RFC 6840 §5.8); RA: we recurse for this view.
-  const bool ad = a.ad && q.do_bit;
-  const uint8_t flags1 = wire::reply_flags1(q, false);
-  const uint8_t flags2 = static_cast<uint8_t>(wire::reply_flags2(q, a.rcode, true) | (ad ? wire::flags2::AD : 0));
-  const wire::OptRecord opt = wire::reply_opt(q, a.rcode);
-  const size_t opt_len = q.has_edns ? wire::opt_size(opt) : 0;
-  if (a.wire.size() < wire::kHeaderSize + 4 + q.qname_len) return 0;
-  if (a.wire.size() + opt_len > limit)
-    return wire::write_empty_reply(q, flags1 | wire::flags1::TC, flags2, a.rcode, wire::ede::kNoEde, out, limit);
-  std::memcpy(out, a.wire.data(), a.wire.size());
-  // The upstream's question has the same length as the client's (same name, maybe other case), so
-  // every compression pointer in the copied sections still lands where it did.
-  wire::WireWriter w(out, limit);
-  w.put_header_and_question(q.id, flags1, flags2, q.qname_orig, q.qname_len, q.qtype, q.qclass);
-  std::memcpy(out + 6, a.wire.data() + 6, 6);  // the upstream's section counts
-  for (uint16_t at : a.ttl_offsets) {
-    uint32_t t = wire::read_u32(out + at);
-    wire::write_u32(out + at, t > elapsed ? t - elapsed : 0);
-  }
-  size_t n = a.wire.size();
-  if (q.has_edns) {
-    n += wire::write_opt(out + n, limit - n, opt);
-    wire::bump_count(out, wire::Count::additional);
-  }
-  return n;
+  // The client's question takes the place of the upstream's: same name (maybe other case), so the
+  // same length, and every compression pointer in the copied sections still lands where it did.
+  if (a.body_at < wire::kHeaderSize || a.body_at != wire::kHeaderSize + q.qname_len + 4 || a.wire.size() < a.body_at)
+    return 0;
+  // RA: we recurse for this view.
+  const query::PrecompiledInput in{q, horizon::kNoView, wire::reply_flags1(q, false), wire::reply_flags2(q, 0, true),
+                                   limit};
+  return query::write_stored_reply(stored_reply(a, elapsed), in, out);
 }
 
 size_t write_servfail(const wire::ParsedQuery& q, uint8_t* out, size_t limit) noexcept {

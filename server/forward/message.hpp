@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "horizon/inventory.hpp"
+#include "server/query/precompiled.hpp"
 #include "server/wire/reader.hpp"
 
 namespace phoenix::forward {
@@ -26,12 +27,12 @@ struct Question {
 
 Question question_of(const wire::ParsedQuery& q);
 
-/// The cache and coalescing key of a question: name, type, class and the DO and CD bits.
-/// Writes at most kMaxKey bytes into `buf` and returns the length.
-inline constexpr size_t kMaxKey = 255 + 5;
-size_t make_key(const uint8_t* qname_lower, size_t qname_len, uint16_t qtype, uint16_t qclass, bool do_bit, bool cd,
-                uint8_t* buf) noexcept;
-std::string make_key(const Question& q);
+/// The cache and coalescing key of a question asked in a view: the view, name, type, class and the
+/// DO and CD bits. Writes at most kMaxKey bytes into `buf` and returns the length.
+inline constexpr size_t kMaxKey = 2 + 255 + 5;
+size_t make_key(horizon::ViewId view, const uint8_t* qname_lower, size_t qname_len, uint16_t qtype, uint16_t qclass,
+                bool do_bit, bool cd, uint8_t* buf) noexcept;
+std::string make_key(const Question& q, horizon::ViewId view = 0);
 
 /// Our query to an upstream: header with `id`, RD set (we want the upstream to recurse), the
 /// question, and an OPT advertising `payload` (RFC 6891) with the client's DO bit.
@@ -47,10 +48,12 @@ enum class ReplyCheck {
 };
 
 /// A usable upstream reply, ready to be replayed to any client that asked the same question.
-/// `wire` is the upstream message without its OPT (hop-by-hop, RFC 6891 §6.1.1); the header's ID,
-/// flags and the question's case are replaced per client, and every TTL is counted down.
+/// `wire` is the upstream message without its OPT (hop-by-hop, RFC 6891 §6.1.1), its header reduced
+/// to what belongs to the answer (ID 0; AD, the rcode, the counts): a query::StoredReply, written by
+/// the precompiled stage with each client's ID, flags and question case, every TTL counted down.
 struct Answer {
   std::vector<uint8_t> wire;
+  uint16_t body_at = 0;               ///< where the sections start in `wire` (after the question)
   std::vector<uint16_t> ttl_offsets;  ///< where each record's TTL sits in `wire` (values are as stored)
   uint8_t rcode = 0;                  ///< NOERROR or NXDOMAIN
   bool ad = false;                    ///< the upstream's AD bit
@@ -67,9 +70,16 @@ struct Answer {
 ReplyCheck check_reply(const uint8_t* p, size_t len, const Question& q, uint16_t id,
                        const horizon::ForwardSettings& limits, Clock::time_point now, Answer& out);
 
+/// `a` as the precompiled stage writes it, `age` seconds after it was stored; too big, it truncates.
+query::StoredReply stored_reply(const Answer& a, uint32_t age) noexcept;
+/// Seconds from when `a` was stored to `now`.
+uint32_t age_of(const Answer& a, Clock::time_point now) noexcept;
+
 /// Writes the reply to one client from `a`, `elapsed` seconds after it was stored: the client's ID,
 /// RD, CD and question case, RA set, TTLs lowered by `elapsed`, our OPT if the client sent one.
-/// If it does not fit in `limit`, writes an empty reply with TC set (RFC 2181 §9). Returns the length.
+/// If it does not fit in `limit`, writes an empty reply with TC set (RFC 2181 §9). Returns the length
+/// (0 when `q` is not the question `a` answers). What the processor does for a cache hit, for the
+/// clients the forwarder thread answers itself.
 size_t write_client_reply(const Answer& a, const wire::ParsedQuery& q, uint32_t elapsed, uint8_t* out, size_t limit) noexcept;
 
 /// SERVFAIL for a forwarded query nobody answered, with EDE 22 "No Reachable Authority" (RFC 8914 §4.23).

@@ -330,7 +330,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
           // The replies before this one go out first: they must not wait for an upstream.
           co_await flush();
           if (ec) break;
-          reply = co_await forward(fwd.query, *snap, out.get() + 2);
+          reply = co_await forward(fwd, *snap, out.get() + 2);
         }
         if (tap_) tap_->exchange(*snap, true, s.client, client_port, q, len, out.get() + pending + 2, reply, forwarded);
         if (reply == 0) continue;  // dropped (a response, say): does not count as activity
@@ -374,7 +374,8 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
   close(s, CloseReason::done);
 }
 
-asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out) {
+asio::awaitable<size_t> TcpListener::forward(const query::ForwardRequest& req, const zones::Snapshot& snap, uint8_t* out) {
+  const query::ParsedQuery& q = req.query;
   // The forwarder thread posts the reply back here and wakes us by cancelling the timer; the timer's
   // own expiry is only a backstop, since the forwarder always answers within its total timeout.
   struct Wait {
@@ -385,7 +386,7 @@ asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const 
   };
   auto w = std::make_shared<Wait>(io_);
   w->timer.expires_after(std::chrono::milliseconds(snap.forward.total_timeout_ms) + std::chrono::seconds(2));
-  forwarder_->resolve(snap, q, query::kMaxTcpReply, [w, &io = io_](std::vector<uint8_t> reply) {
+  forwarder_->resolve(snap, req, query::kMaxTcpReply, [w, &io = io_](std::vector<uint8_t> reply) {
     asio::post(io, [w, reply = std::move(reply)]() mutable {
       w->reply = std::move(reply);
       w->done = true;

@@ -106,7 +106,7 @@ class TcpListener {
   enum class CloseReason { evicted, idle, slow, unsent, done };
 
   /// Answers a query the processor handed to the forwarder into `out`; only this connection waits.
-  boost::asio::awaitable<size_t> forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out);
+  boost::asio::awaitable<size_t> forward(const query::ForwardRequest& req, const zones::Snapshot& snap, uint8_t* out);
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
   boost::asio::awaitable<void> serve(std::shared_ptr<Session> session);
   /// Takes the session out of the table and closes its socket; its coroutine ends at its next step.

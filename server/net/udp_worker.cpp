@@ -193,7 +193,7 @@ void UdpWorker::forward(const zones::Snapshot& snap, unsigned i) {
     dnstap::Ring* tap = fwd_tap_ && fwd_tap_->responses() ? fwd_tap_ : nullptr;
     uint8_t slot = 0;
     if (tap) slot = snap.view_data[snap.views.match(to_ip(to))].metrics_slot;
-    forwarder_->resolve(snap, q, limit, [socket = socket_, to, to_len, tap, slot](std::vector<uint8_t> reply) {
+    forwarder_->resolve(snap, fwd_, limit, [socket = socket_, to, to_len, tap, slot](std::vector<uint8_t> reply) {
       socket->send(reply, to, to_len);
       if (tap) {
         uint16_t port = 0;

@@ -69,30 +69,46 @@ bool precompile_answers(zones::Snapshot& snap, size_t max_entries) {
   return true;
 }
 
-size_t precompiled_reply(const zones::AnswerTable& table, const PrecompiledInput& in, uint8_t* out) noexcept {
+size_t write_stored_reply(const StoredReply& r, const PrecompiledInput& in, uint8_t* out) noexcept {
   const ParsedQuery& q = in.q;
-  zones::AnswerTable::Entry e;
-  if (!table.find(in.view, std::string_view(reinterpret_cast<const char*>(q.qname_lower), q.qname_len), q.qtype, e))
-    return 0;
-  const wire::OptRecord opt = wire::reply_opt(q, e.header[3] & 0x0f);
+  const uint8_t rc = r.header[3] & 0x0f;
+  const wire::OptRecord opt = wire::reply_opt(q, rc);
   const size_t question = q.qname_len + 4;
-  const size_t body = wire::kHeaderSize + question + e.body_len;
+  const size_t body = wire::kHeaderSize + question + r.body_len;
   const size_t total = body + (q.has_edns ? wire::opt_size(opt) : 0);
-  if (total > in.limit) return 0;  // would truncate: the full path decides what to drop
+  const auto flags1 = static_cast<uint8_t>(r.header[2] | in.flags1);
+  const auto flags2 = static_cast<uint8_t>(r.header[3] | in.flags2);
+  if (total > in.limit) {
+    if (!r.truncate) return 0;  // the full path decides what to drop
+    return wire::write_empty_reply(q, flags1 | wire::flags1::TC, flags2, rc, wire::ede::kNoEde, out, in.limit);
+  }
 
-  std::memcpy(out, e.header, wire::kHeaderSize);
+  std::memcpy(out, r.header, wire::kHeaderSize);
   wire::write_u16(out, q.id);
-  out[2] = static_cast<uint8_t>(out[2] | in.flags1);
-  out[3] = static_cast<uint8_t>(out[3] | in.flags2);
+  out[2] = flags1;
+  out[3] = flags2;
   std::memcpy(out + wire::kHeaderSize, q.qname_orig, q.qname_len);  // the client's exact bytes: 0x20 case echo
   wire::write_u16(out + wire::kHeaderSize + q.qname_len, q.qtype);
   wire::write_u16(out + wire::kHeaderSize + q.qname_len + 2, q.qclass);
-  std::memcpy(out + wire::kHeaderSize + question, e.body, e.body_len);
+  std::memcpy(out + wire::kHeaderSize + question, r.body, r.body_len);
+  for (uint16_t at : r.ttls) {
+    if (at + 4u > body) continue;  // never outside the copied bytes
+    const uint32_t t = wire::read_u32(out + at);
+    wire::write_u32(out + at, t > r.age ? t - r.age : 0);
+  }
   if (q.has_edns) {
     wire::write_opt(out + body, total - body, opt);
     wire::bump_count(out, wire::Count::additional);
   }
   return total;
+}
+
+size_t precompiled_reply(const zones::AnswerTable& table, const PrecompiledInput& in, uint8_t* out) noexcept {
+  zones::AnswerTable::Entry e;
+  const ParsedQuery& q = in.q;
+  if (!table.find(in.view, std::string_view(reinterpret_cast<const char*>(q.qname_lower), q.qname_len), q.qtype, e))
+    return 0;
+  return write_stored_reply(StoredReply{e.header, e.body, e.body_len}, in, out);
 }
 
 }  // namespace phoenix::query

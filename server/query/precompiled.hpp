@@ -8,10 +8,13 @@
 // compression pointers to offset 12 stay valid), the stored sections, and the processor's OPT. A
 // reply that would not fit the processor's size limit is left to the full path, which truncates it,
 // so the bytes on the wire are identical either way (tests/unit/server/test_precompiled.cpp).
+// The forwarder's cache hits take the same stage (write_stored_reply): their replies are kept as
+// wire bytes per view and question, and only their TTLs are aged on the way out.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "processor.hpp"
 #include "zones/snapshot.hpp"
@@ -27,15 +30,28 @@ inline constexpr size_t kPrecompileMax = 500000;
 /// snapshot has more than `max_entries` answers. Call before the snapshot is published.
 bool precompile_answers(zones::Snapshot& snap, size_t max_entries = kPrecompileMax);
 
-/// What the processor decided before the precompiled stage runs.
-struct PrecompiledInput {
-  const ParsedQuery& q;  ///< a plain query (ParsedQuery::plain), class IN, opcode QUERY
-  horizon::ViewId view;
-  uint8_t flags1, flags2;  ///< the reply's header flags so far (QR, opcode, RD; RA, CD): OR-ed in
-  size_t limit;            ///< the largest reply the client takes
+/// A reply kept as wire bytes: one of the precompiled table, or one the forwarder's cache holds.
+struct StoredReply {
+  /// 12 bytes: ID 0, only the flags that belong to the answer itself (AA, AD, the rcode), the counts.
+  const uint8_t* header = nullptr;
+  const uint8_t* body = nullptr;  ///< the sections after the question
+  size_t body_len = 0;
+  /// Where TTLs sit (offsets from the message start), to be counted down by `age` seconds: a cached
+  /// answer ages, a precompiled one does not (it has none).
+  std::span<const uint16_t> ttls = {};
+  uint32_t age = 0;
+  /// When the reply does not fit the limit: false, return 0 (the full path truncates it by RRsets);
+  /// true, an empty reply with TC (RFC 2181 §9), for answers no other stage can rebuild.
+  bool truncate = false;
 };
 
-/// Stage: precompiled. The reply from `table` for `in`, or 0 (no entry, or too big for the limit).
+/// Stage: precompiled. Writes `r` as the reply to `in.q`: the stored header with the client's ID and
+/// the processor's flags, the client's own question bytes (so its case is echoed and compression
+/// pointers to offset 12 stay valid; its length must be the stored question's), the stored sections
+/// with TTLs aged, and the processor's OPT. Returns the length, or 0 (see StoredReply::truncate).
+size_t write_stored_reply(const StoredReply& r, const PrecompiledInput& in, uint8_t* out) noexcept;
+
+/// The reply from `table` for `in`, or 0 (no entry, or too big for the limit).
 size_t precompiled_reply(const zones::AnswerTable& table, const PrecompiledInput& in, uint8_t* out) noexcept;
 
 }  // namespace phoenix::query

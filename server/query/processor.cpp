@@ -258,9 +258,11 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     if (auto route = forward::route_outside_zones(qname, snap.forward); route != forward::Route::forward)
       return answer_single_label(a, vd, route);
     count_forwarded(ctx.stats, a.view_slot, q.qtype);
-    // Stage: forwarded. A cached answer goes out from here, with the limit decided above.
+    // Stage: forwarded. A cached answer goes out through the precompiled stage, with the flags and
+    // the limit decided above (AA clear: forwarded data is never ours).
     if (ctx.forwarded)
-      if (size_t n = ctx.forwarded->reply(snap, q, out, a.w.limit())) {
+      if (size_t n = ctx.forwarded->reply(
+              snap, PrecompiledInput{q, view, reply_flags1(q, false), reply_flags2(q, 0, a.ra), a.w.limit()}, out)) {
         if (QueryStats* s = ctx.stats) {
           ++s->answered;
           ++s->forward_cached;
@@ -271,6 +273,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
       }
     if (ctx.stats) ++ctx.stats->cache_misses;
     ctx.forward->wanted = true;
+    ctx.forward->view = view;
     ctx.forward->query = q;
     return 0;
   }

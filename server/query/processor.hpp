@@ -3,8 +3,8 @@
 // Stages, in order (in processor.cpp): parse -> view -> precompiled -> zone (-> forwarded, for a
 // name outside the view's zones) -> lookup -> answer -> authority -> additional -> EDNS -> truncate.
 // The query is parsed once, the view chosen once, and the size limit, RA and our OPT decided once;
-// the precompiled stage (precompiled.hpp) only copies a reply built earlier by these same stages,
-// the forwarded stage one the forwarder's cache holds. Only finish_error() turns a failure into an rcode.
+// the precompiled stage (precompiled.hpp) only copies a reply built earlier by these same stages, and
+// the forwarded stage copies one the forwarder's cache holds through that same stage. Only finish_error() turns a failure into an rcode.
 #pragma once
 
 #include <cstddef>
@@ -57,16 +57,26 @@ inline void count_forwarded(QueryStats* st, uint8_t view_slot, uint16_t qtype) n
 struct ForwardRequest {
   bool wanted = false;
   bool from_cache = false;  ///< set when the forwarded stage answered from the cache (for dnstap's CLIENT_*)
+  horizon::ViewId view = horizon::kNoView;  ///< the view that forwards it: cached answers are kept per view
   ParsedQuery query;
+};
+
+/// What the processor decided before a stored reply (precompiled, or the forwarder's cache) is copied.
+struct PrecompiledInput {
+  const ParsedQuery& q;  ///< class IN, opcode QUERY (for the precompiled table: a plain query, ParsedQuery::plain)
+  horizon::ViewId view;
+  uint8_t flags1, flags2;  ///< the reply's header flags so far (QR, opcode, RD; RA, CD): OR-ed in
+  size_t limit;            ///< the largest reply the client takes
 };
 
 /// Finished replies for names the processor would forward (the forwarder's cache). The processor asks
 /// it after choosing a view that forwards, before handing the query to the transport, so a cache hit
-/// is answered inside process_query like any other reply. Must not block for long or allocate.
+/// is answered inside process_query like any other reply. Must not block or allocate.
 class ForwardedReplies {
  public:
-  /// The reply to `q` in at most `limit` bytes written to `out`, or 0 when there is none.
-  virtual size_t reply(const zones::Snapshot& snap, const ParsedQuery& q, uint8_t* out, size_t limit) noexcept = 0;
+  /// The reply to `in.q` in view `in.view`, written by the precompiled stage (write_stored_reply in
+  /// precompiled.hpp) with the processor's flags and limit into `out`, or 0 when there is none.
+  virtual size_t reply(const zones::Snapshot& snap, const PrecompiledInput& in, uint8_t* out) noexcept = 0;
 
  protected:
   ~ForwardedReplies() = default;

@@ -1,12 +1,18 @@
 // Issue 7: the forwarder's reply checks, answer replay and cache (positive, negative, bounded, expiring).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "example_inventory.hpp"
 #include "server/forward/cache.hpp"
+#include "server/forward/forwarder.hpp"
 #include "server/forward/message.hpp"
+#include "server/query/processor.hpp"
+#include "server/wire/writer.hpp"
 #include "server/wire/query_builder.hpp"
 #include "server/wire/reader.hpp"
 #include "zones/name.hpp"
@@ -320,4 +326,152 @@ TEST(ForwardReply, GarbageNeverCrashesOrMatches) {
       EXPECT_LE(forward::write_client_reply(a, cq, 1, out.data(), out.size()), out.size());
     }
   }
+}
+
+// ---- Cache hits as stored wire bytes: the precompiled stage ages TTLs, and entries are kept per view.
+
+namespace {
+
+/// An upstream answer for `name` A: one record per address in `last_octets`, TTL `ttl` each,
+/// checked as the forwarder checks it, stored at `stored`.
+std::shared_ptr<Answer> upstream_answer(const std::string& name, std::vector<std::pair<uint32_t, uint8_t>> records,
+                                        Clock::time_point stored) {
+  ReplyBuilder r(0x4242, name, 1, 0, static_cast<uint16_t>(records.size()), 0, 0);
+  for (auto [ttl, octet] : records) r.a(ttl, octet);
+  auto a = std::make_shared<Answer>();
+  EXPECT_EQ(forward::check_reply(r.b.data(), r.b.size(), question(name), 0x4242, kLimits, stored, *a), ReplyCheck::ok);
+  return a;
+}
+
+/// The reply the forwarded stage gives a client of `view` for `name` (RD, mixed case, EDNS 1232).
+std::vector<uint8_t> hit(forward::Forwarder& f, horizon::ViewId view, const std::string& name) {
+  auto cq = client(name, 0x5151, true);
+  std::vector<uint8_t> out(1232);
+  query::PrecompiledInput in{cq, view, wire::reply_flags1(cq, false), wire::reply_flags2(cq, 0, true), out.size()};
+  out.resize(f.reply(test_data::example_snapshot(), in, out.data()));
+  return out;
+}
+
+/// Where the i-th answer record's TTL and address sit in a reply to `name` (each record 16 bytes).
+size_t record_at(const std::string& name, size_t i) { return 12 + wire::text_to_wire(name).size() + 4 + 16 * i; }
+
+}  // namespace
+
+TEST(ForwardCacheHit, TtlsAreCountedDownByTheEntrysAge) {
+  forward::Forwarder f;
+  auto stored = Clock::now() - std::chrono::seconds(10);
+  f.cache().insert(forward::make_key(question("www.example.test"), 0),
+                   upstream_answer("www.example.test", {{300, 1}, {60, 2}}, stored));
+  auto r = hit(f, 0, "WWW.example.TEST");
+  ASSERT_GT(r.size(), 12u);
+  EXPECT_EQ(wire::read_u16(r.data()), 0x5151);
+  EXPECT_EQ(std::memcmp(r.data() + 12, wire::text_to_wire("WWW.example.TEST").data(), wire::text_to_wire("www.example.test").size()), 0);
+  EXPECT_EQ(r[3] & wire::flags2::RA, wire::flags2::RA);
+  EXPECT_EQ(wire::count(r.data(), wire::Count::answer), 2);
+  // 10 or 11 seconds have passed, depending on where the second boundary fell.
+  uint32_t first = ttl_at(r, record_at("www.example.test", 0) + 6), second = ttl_at(r, record_at("www.example.test", 1) + 6);
+  EXPECT_TRUE(first == 290u || first == 289u) << first;
+  EXPECT_EQ(300u - first, 60u - second);
+  EXPECT_EQ(r[record_at("www.example.test", 1) + 15], 2);
+  EXPECT_EQ(wire::count(r.data(), wire::Count::additional), 1);  // our OPT
+}
+
+TEST(ForwardCacheHit, AnAgeBeyondATtlGivesZeroAndAnExpiredEntryIsAMiss) {
+  Answer a = *upstream_answer("www.example.test", {{30, 1}, {90, 2}}, Clock::now());
+  std::vector<uint8_t> out(1232);
+  auto cq = client("www.example.test", 1);
+  size_t n = forward::write_client_reply(a, cq, 45, out.data(), out.size());
+  ASSERT_GT(n, 12u);
+  out.resize(n);
+  EXPECT_EQ(ttl_at(out, record_at("www.example.test", 0) + 6), 0u);   // never wraps below zero
+  EXPECT_EQ(ttl_at(out, record_at("www.example.test", 1) + 6), 45u);
+  // The stored bytes are untouched: every client ages them from the stored TTL.
+  EXPECT_EQ(ttl_at(a.wire, a.ttl_offsets[0]), 30u);
+
+  forward::Forwarder f;
+  f.cache().insert(forward::make_key(question("old.example.test"), 0),
+                   upstream_answer("old.example.test", {{30, 1}}, Clock::now() - std::chrono::seconds(31)));
+  EXPECT_TRUE(hit(f, 0, "old.example.test").empty());
+}
+
+TEST(ForwardCacheHit, EntriesAreKeptPerView) {
+  forward::Forwarder f;
+  auto now = Clock::now();
+  EXPECT_NE(forward::make_key(question("www.example.test"), 0), forward::make_key(question("www.example.test"), 1));
+  f.cache().insert(forward::make_key(question("www.example.test"), 0), upstream_answer("www.example.test", {{60, 1}}, now));
+  f.cache().insert(forward::make_key(question("www.example.test"), 1), upstream_answer("www.example.test", {{60, 2}}, now));
+  const size_t address_end = record_at("www.example.test", 0) + 16;
+  auto v0 = hit(f, 0, "www.example.test");
+  auto v1 = hit(f, 1, "www.example.test");
+  ASSERT_GT(v0.size(), address_end);
+  ASSERT_GT(v1.size(), address_end);
+  EXPECT_EQ(v0[address_end - 1], 1);
+  EXPECT_EQ(v1[address_end - 1], 2);
+  EXPECT_TRUE(hit(f, 2, "www.example.test").empty());  // a view that never asked has nothing cached
+}
+
+TEST(ForwardCacheHit, TheProcessorServesAHitInTheClientsViewWithItsFlags) {
+  const zones::Snapshot& snap = test_data::example_snapshot();
+  const horizon::ViewId internal = snap.views.match(*horizon::IpAddr::parse("127.0.0.1"));
+  forward::Forwarder f;
+  f.cache().insert(forward::make_key(question("www.example.test"), internal),
+                   upstream_answer("www.example.test", {{60, 9}}, Clock::now()));
+  query::ForwardRequest fwd;
+  query::QueryContext ctx{&snap, *horizon::IpAddr::parse("127.0.0.1"), false, nullptr, &fwd};
+  ctx.forwarded = &f;
+  auto m = wire::build_query("www.Example.test", 1, 0x7777, true, std::nullopt);
+  std::vector<uint8_t> out(512);
+  size_t n = query::process_query(m.data(), m.size(), ctx, out.data(), out.size());
+  ASSERT_GT(n, 12u);
+  EXPECT_FALSE(fwd.wanted);
+  EXPECT_TRUE(fwd.from_cache);
+  EXPECT_EQ(wire::read_u16(out.data()), 0x7777);
+  EXPECT_EQ(out[2] & (wire::flags1::QR | wire::flags1::RD | wire::flags1::AA), wire::flags1::QR | wire::flags1::RD);
+  EXPECT_EQ(out[3] & wire::flags2::RA, wire::flags2::RA);
+  EXPECT_EQ(out[record_at("www.example.test", 0) + 15], 9);
+  EXPECT_EQ(wire::count(out.data(), wire::Count::additional), 0);  // no OPT for a client without EDNS
+  // A miss names the view it is to be cached for.
+  auto miss = wire::build_query("other.example.test", 1, 1, true, std::nullopt);
+  EXPECT_EQ(query::process_query(miss.data(), miss.size(), ctx, out.data(), out.size()), 0u);
+  EXPECT_TRUE(fwd.wanted);
+  EXPECT_EQ(fwd.view, internal);
+}
+
+TEST(ForwardCache, HitsStaySafeWhileWritersReplaceEvictAndClear) {
+  // Readers on two threads, a writer replacing, evicting and clearing: every hit sees a whole entry
+  // (ASan builds catch an entry freed under a reader). Bounded by iterations, not time.
+  Cache c(64 * 1024);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> hits{0}, torn{0};
+  auto key = [](int i) { return "key" + std::to_string(i); };
+  auto make = [](int i, size_t payload) {
+    auto a = std::make_shared<Answer>();
+    a->wire.assign(payload, static_cast<uint8_t>(i));
+    a->lifetime = 300;
+    a->stored = Clock::now();
+    return a;
+  };
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t)
+    readers.emplace_back([&] {
+      std::vector<std::string> keys;
+      for (int i = 0; i < 64; ++i) keys.push_back(key(i));
+      while (!stop.load(std::memory_order_relaxed))
+        for (int i = 0; i < 64; ++i)
+          c.serve(keys[i], Clock::now(), [&](const Answer& a) {
+            hits.fetch_add(1, std::memory_order_relaxed);
+            for (uint8_t b : a.wire)
+              if (b != static_cast<uint8_t>(i)) torn.fetch_add(1, std::memory_order_relaxed);
+            return a.wire.size();
+          });
+    });
+  for (int round = 0; round < 3000; ++round) {
+    c.insert(key(round % 64), make(round % 64, 100 + round % 300));
+    if (round % 500 == 499) c.clear();
+    if (round % 1000 == 999) c.set_max_bytes(round % 2000 == 999 ? 1 << 20 : 64 * 1024);
+  }
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(torn.load(), 0u);
+  EXPECT_LE(c.bytes(), c.max_bytes());
 }

@@ -91,7 +91,9 @@ struct OneAnswerCache final : query::ForwardedReplies {
     EXPECT_EQ(forward::check_reply(m.data(), m.size(), fq, 0x4242, {}, forward::Clock::now(), answer),
               forward::ReplyCheck::ok);
   }
-  size_t reply(const zones::Snapshot&, const query::ParsedQuery& q, uint8_t* out, size_t limit) noexcept override {
+  size_t reply(const zones::Snapshot&, const query::PrecompiledInput& in, uint8_t* out) noexcept override {
+    const query::ParsedQuery& q = in.q;
+    const size_t limit = in.limit;
     ++asked;
     last_limit = limit;
     if (std::string_view(reinterpret_cast<const char*>(q.qname_lower), q.qname_len) != wire::text_to_wire("www.example.com"))

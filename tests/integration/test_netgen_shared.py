@@ -33,11 +33,22 @@ class SharedInventoryNetgenTest(unittest.TestCase):
         for f in out.rglob("*.zone"):
             r = subprocess.run(["named-checkzone", "-k", "fail", f.name[:-5], str(f)], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, r.stdout)
-        # The real files route portainer.internal twice (VM 1001's traefik_service and the portainer
-        # stack's label): netgen refuses to write that, and writes the file once one of them is gone.
+        # The real files route portainer.internal two ways: VM 1001's traefik_service to 9443 (https,
+        # which its firewall rules and Traefik's were written for) and the portainer stack's label to
+        # 9000 (http), both on 10.0.0.111. That is the inventory contradicting itself, not one route
+        # described twice: netgen says so and refuses, and writes the file once one of them is gone.
         r = netgen("traefik", inventory=SHARED_INVENTORY)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("portainer.internal.thinkheads.ai is claimed by route portainer", r.stderr)
+        self.assertIn("error: portainer.internal.thinkheads.ai is claimed by route portainer -> "
+                      "https://10.0.0.111:9443 (vm 1001 (Portainer) at phoenix_vm_configs.json: /vms/1/traefik_service) "
+                      "and route portainer-2 -> http://10.0.0.111:9000 (stack portainer_service/production/portainer at "
+                      "phoenix_stacks_config.json: /docker_stacks/portainer_service/environments/production/services/"
+                      "portainer/traefik_labels/1): the inventory gives one Host() two backends; keep one of the two, "
+                      "or make them agree", r.stderr)
+        self.assertIn("error: traefik-dynamic.yml not written: the inventory contradicts itself on a Host()", r.stderr)
+        rc, findings = check(SHARED_INVENTORY)
+        self.assertIn("portainer.internal.thinkheads.ai is routed twice",
+                      " ".join(f["message"] for f in findings if f["code"] == "duplicate-route" and f["severity"] == "error"))
 
         def one_portainer_route(f):
             next(v for v in f["phoenix_vm_configs.json"]["vms"] if v["vmid"] == 1001).pop("traefik_service")

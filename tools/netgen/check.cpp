@@ -7,6 +7,7 @@
 #include "horizon/label.hpp"
 #include "horizon/loader.hpp"
 #include "reach.hpp"
+#include "routes.hpp"
 
 namespace phoenix::netgen {
 namespace {
@@ -398,10 +399,12 @@ class Checker {
     for (auto& [host, list] : by_host)
       for (size_t i = 1; i < list.size(); ++i) {
         if (!seen.insert({list[0], list[i]}).second) continue;
-        bool differ = list[0]->url != list[i]->url;
+        bool differ = !routes_agree(*list[0], *list[i]);
+        bool settings = differ && list[0]->url == list[i]->url;
         add(differ ? Severity::error : Severity::warning, "duplicate-route",
             host + " is routed twice: " + list[0]->id + " -> " + list[0]->url + " (" + list[0]->service->owner + ") and " +
                 list[i]->id + " -> " + list[i]->url + " (" + list[i]->service->owner + ")" +
+                (settings ? " with different router settings (entry points, middlewares, TLS)" : "") +
                 (differ ? "; Traefik picks one of them by rule length, not by intent" : ""),
             {list[0]->service->where, list[i]->service->where});
       }

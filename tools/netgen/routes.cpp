@@ -22,6 +22,13 @@ std::set<std::string> names_at_gateway(const Model& m) {
 
 }  // namespace
 
+bool routes_agree(const Route& a, const Route& b) {
+  const auto& x = *a.service;
+  const auto& y = *b.service;
+  return a.url == b.url && x.entrypoints == y.entrypoints && x.middlewares == y.middlewares &&
+         x.tls.value_or(false) == y.tls.value_or(false) && x.certresolver == y.certresolver;
+}
+
 std::vector<OutputFile> traefik_files(const Model& m, std::vector<std::string>& warnings) {
   std::vector<const Route*> routes;
   for (auto& r : m.routes()) {
@@ -31,20 +38,32 @@ std::vector<OutputFile> traefik_files(const Model& m, std::vector<std::string>& 
     }
     routes.push_back(&r);
   }
-  // Two routers claiming one Host(): Traefik would pick one by rule length, not by intent.
+  // Two routers claiming one Host() that disagree (backend or router settings): the inventory
+  // contradicts itself, and Traefik would pick one by rule length, not by intent. Two that agree
+  // only repeat each other.
   std::map<std::string, const Route*> claimed;
   bool clash = false;
+  auto describe = [](const Route* r) {
+    return "route " + r->id + " -> " + r->url + " (" + r->service->owner + " at " + r->service->where.to_string() + ")";
+  };
   for (auto* r : routes)
     for (auto& h : r->hosts) {
       auto [it, fresh] = claimed.emplace(h, r);
       if (fresh) continue;
+      if (routes_agree(*it->second, *r)) {
+        warnings.push_back("warning: " + h + " is claimed by " + describe(it->second) + " and " + describe(r) +
+                           ": the same backend and router settings twice");
+        continue;
+      }
       clash = true;
-      warnings.push_back("error: " + h + " is claimed by route " + it->second->id + " (" + it->second->service->owner +
-                         " at " + it->second->service->where.to_string() + ") and route " + r->id + " (" +
-                         r->service->owner + " at " + r->service->where.to_string() + ")");
+      warnings.push_back("error: " + h + " is claimed by " + describe(it->second) + " and " + describe(r) +
+                         (it->second->url != r->url ? ": the inventory gives one Host() two backends"
+                                                    : ": the inventory gives one Host() two sets of router settings "
+                                                      "(entry points, middlewares, TLS)") +
+                         "; keep one of the two, or make them agree");
     }
   if (clash) {
-    warnings.push_back("error: two routes claim one Host(); traefik-dynamic.yml not written");
+    warnings.push_back("error: traefik-dynamic.yml not written: the inventory contradicts itself on a Host() (see above)");
     return {};
   }
 

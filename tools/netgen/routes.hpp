@@ -10,6 +10,11 @@
 
 namespace phoenix::netgen {
 
+/// Whether two routes claiming one Host() lead to the same place the same way: the same backend URL
+/// and the same router settings (entry points, middlewares, TLS). Only then does it not matter which
+/// of the two Traefik picks; otherwise the inventory contradicts itself.
+bool routes_agree(const Route& a, const Route& b);
+
 /// traefik-dynamic.yml: one router per HTTP route with Host() for its names in both zones, one
 /// service per backend. Raw-TCP services are listed in a comment, never routed.
 std::vector<OutputFile> traefik_files(const Model& m, std::vector<std::string>& warnings);

@@ -185,5 +185,78 @@ TEST(NetgenTraefik, RouterLabelsHttpsCaAndOneHostOneRoute) {
   EXPECT_TRUE(named);
 }
 
+TEST(NetgenTraefik, OneHostTwoWaysIsAnInventoryContradictionTheSameRouteTwiceIsNot) {
+  TempInventory two([](auto& f) {
+    f["phoenix_stacks_config.json"]["docker_stacks"]["qdrant_service"]["environments"]["production"]["services"]
+     ["qdrant"]["traefik_labels"]
+         .push_back("traefik.http.routers.llm.rule=Host(`ollama.internal.thinkheads.ai`)");
+  });
+  auto bad = run("traefik", two.dir());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(bad.files.empty());
+  std::string all;
+  for (auto& msg : bad.messages) all += msg + "\n";
+  // Both routes with their backends and places, what is wrong, and what to do.
+  EXPECT_NE(all.find("error: ollama.internal.thinkheads.ai is claimed by route ollama -> http://10.0.0.155:11434 "
+                     "(lxc 914 (ollama-gpu0) at phoenix_lxc_configs.json: /lxc_configs/914/traefik_service) and "
+                     "route ollama-2 -> http://10.0.0.102:6333 (stack qdrant_service/production/qdrant at "
+                     "phoenix_stacks_config.json: /docker_stacks/qdrant_service/environments/production/services/"
+                     "qdrant/traefik_labels/7): the inventory gives one Host() two backends; keep one of the two, "
+                     "or make them agree\n"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("error: traefik-dynamic.yml not written: the inventory contradicts itself on a Host() (see above)\n"),
+            std::string::npos)
+      << all;
+
+  // A second router of the qdrant service on its own name, without qdrant's TLS and middlewares:
+  // Traefik might serve the name without them.
+  auto qdrant_labels = [](auto& f) -> nlohmann::json& {
+    return f["phoenix_stacks_config.json"]["docker_stacks"]["qdrant_service"]["environments"]["production"]
+            ["services"]["qdrant"]["traefik_labels"];
+  };
+  TempInventory bare([&](auto& f) { qdrant_labels(f).push_back("traefik.http.routers.vectors.rule=Host(`qdrant.internal.thinkheads.ai`)"); });
+  auto refused = run("traefik", bare.dir());
+  EXPECT_EQ(refused.exit_code, 1);
+  all.clear();
+  for (auto& msg : refused.messages) all += msg + "\n";
+  EXPECT_NE(all.find("error: qdrant.internal.thinkheads.ai is claimed by route qdrant -> http://10.0.0.102:6333"), std::string::npos) << all;
+  EXPECT_NE(all.find("the inventory gives one Host() two sets of router settings (entry points, middlewares, TLS)"),
+            std::string::npos)
+      << all;
+  // check gives the same verdict.
+  bool checked = false;
+  for (auto& x : findings(bare.dir()))
+    checked |= x.code == "duplicate-route" && x.severity == Severity::error &&
+               x.message.find("with different router settings (entry points, middlewares, TLS)") != std::string::npos;
+  EXPECT_TRUE(checked);
+
+  // The same router settings to the same backend: only a repetition, so the file is written.
+  TempInventory same([&](auto& f) {
+    for (const char* l : {"traefik.http.routers.vectors.rule=Host(`qdrant.internal.thinkheads.ai`)",
+                          "traefik.http.routers.vectors.entrypoints=websecure", "traefik.http.routers.vectors.tls=true",
+                          "traefik.http.routers.vectors.tls.certresolver=internal-resolver",
+                          "traefik.http.routers.vectors.middlewares=secure-headers@file,compress@file"})
+      qdrant_labels(f).push_back(l);
+  });
+  auto ok = run("traefik", same.dir());
+  EXPECT_EQ(ok.exit_code, 0);
+  ASSERT_EQ(ok.files.size(), 1u);
+  EXPECT_NE(ok.files[0].content.find("    qdrant-2:\n"), std::string::npos) << ok.files[0].content;
+  bool warned = false;
+  for (auto& msg : ok.messages)
+    warned |= msg.rfind("warning: qdrant.internal.thinkheads.ai is claimed by route qdrant -> http://10.0.0.102:6333", 0) == 0 &&
+              msg.find("route qdrant-2 -> http://10.0.0.102:6333") != std::string::npos &&
+              msg.find(": the same backend and router settings twice") != std::string::npos;
+  EXPECT_TRUE(warned);
+  size_t repeats = 0;
+  for (auto& x : findings(same.dir()))
+    if (x.code == "duplicate-route") {
+      EXPECT_EQ(x.severity, Severity::warning) << x.format();
+      ++repeats;
+    }
+  EXPECT_EQ(repeats, 1u);  // one finding for the pair of routes, not one per name
+}
+
 }  // namespace
 }  // namespace phoenix::netgen::testing

@@ -56,6 +56,9 @@ struct Service {
   uint16_t port = 0;
   std::string protocol;  ///< "http" (default) or "tcp"; raw TCP is never published behind the gateway
   Location where;
+  /// Keys of the traefik_service object other than name, port and protocol: netgen refuses to write
+  /// a route without what they may ask for (the DNS names do not depend on them).
+  std::vector<std::string> unknown_keys;
 };
 
 struct Guest {

@@ -327,6 +327,8 @@ std::optional<Service> read_service(FileReader& r, const json& parent, const std
     r.error(child(p, "name"), "invalid service name \"" + svc.name + "\" (no usable DNS label)");
     return std::nullopt;
   }
+  for (auto& [key, value] : s->items())
+    if (key != "name" && key != "port" && key != "protocol") svc.unknown_keys.push_back(key);
   return svc;
 }
 

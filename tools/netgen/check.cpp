@@ -34,6 +34,7 @@ class Checker {
           d.code.empty() ? "inventory" : d.code, d.message, where);
     }
     for (auto& p : fw_.problems) out_.push_back(p);
+    for (auto& p : service_key_problems(m_)) out_.push_back(p);
     shadowed_rules();
     nameservers();
     dhcp_routes();

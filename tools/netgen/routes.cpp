@@ -29,7 +29,25 @@ bool routes_agree(const Route& a, const Route& b) {
          x.tls.value_or(false) == y.tls.value_or(false) && x.certresolver == y.certresolver;
 }
 
+std::vector<Finding> service_key_problems(const Model& m) {
+  std::vector<Finding> out;
+  for (auto& g : m.inventory().guests)
+    if (g.service)
+      for (auto& key : g.service->unknown_keys)
+        out.push_back({Severity::error, "invalid-service",
+                       "unknown traefik_service key \"" + key + "\" of " + g.describe() +
+                           " (netgen would write the route without it; known: name, port, protocol)",
+                       {{g.service->where.file, g.service->where.pointer + "/" + key}}});
+  return out;
+}
+
 std::vector<OutputFile> traefik_files(const Model& m, std::vector<std::string>& warnings) {
+  auto unknown = service_key_problems(m);
+  if (!unknown.empty()) {
+    for (auto& f : unknown) warnings.push_back(f.format());
+    warnings.push_back("error: traefik-dynamic.yml not written: a traefik_service has keys netgen does not know");
+    return {};
+  }
   std::vector<const Route*> routes;
   for (auto& r : m.routes()) {
     if (r.url.empty()) {

@@ -15,6 +15,10 @@ namespace phoenix::netgen {
 /// of the two Traefik picks; otherwise the inventory contradicts itself.
 bool routes_agree(const Route& a, const Route& b);
 
+/// An error ("invalid-service") for each traefik_service key netgen does not know: a route written
+/// without it could be another route than the one asked for. traefik refuses, check reports them.
+std::vector<Finding> service_key_problems(const Model& m);
+
 /// traefik-dynamic.yml: one router per HTTP route with Host() for its names in both zones, one
 /// service per backend. Raw-TCP services are listed in a comment, never routed.
 std::vector<OutputFile> traefik_files(const Model& m, std::vector<std::string>& warnings);

@@ -371,3 +371,23 @@ TEST(LoaderStages, TraefikLabelsSayWhatTheyCannotCarry) {
                                   "warning: " + f + "3: router label \"priority\" is not written to Traefik's file by netgen",
                                   "error: " + f + "4: invalid value \"yes\" for tls (expected true or false)"}));
 }
+
+TEST(LoaderStages, TraefikServiceKeepsTheKeysItDoesNotKnowByName) {
+  // The DNS names do not depend on them, so the loader (and phoenix-dns) accepts them; netgen,
+  // which would write a route without them, refuses (tests/unit/tools/test_netgen_checks.cpp).
+  Dir dir;
+  dir.write(kHypervisorFile, hypervisor());
+  dir.write(kVmFile, {{"vms", json::array()}});
+  dir.write(kLxcFile, {{"lxc_configs",
+                        {{"110", {{"name", "wiki"},
+                                  {"network_config", {{"ip", "10.0.0.60/24"}}},
+                                  {"traefik_service", {{"name", "wiki"}, {"port", 3000}, {"protocol", "http"},
+                                                       {"path_prefix", "/wiki"}, {"scheme", "https"}}}}}}}});
+  auto r = load_inventory(dir.path());
+  ASSERT_TRUE(r.inventory);
+  EXPECT_TRUE(r.diagnostics.items().empty());
+  const Service& s = *r.inventory->guests.at(0).service;
+  EXPECT_EQ(s.port, 3000);
+  EXPECT_EQ(s.unknown_keys, (std::vector<std::string>{"path_prefix", "scheme"}));
+  EXPECT_EQ(s.where.pointer, "/lxc_configs/110/traefik_service");
+}

@@ -35,7 +35,7 @@ Guest& add_guest(Inventory& inv, uint32_t id, const std::string& name, const cha
 }
 
 void give_service(Guest& g, const std::string& name, uint16_t port, const std::string& protocol = "") {
-  g.service = Service{name, port, protocol, {g.where.file, g.where.pointer + "/traefik_service"}};
+  g.service = Service{name, port, protocol, {g.where.file, g.where.pointer + "/traefik_service"}, {}};
 }
 
 StackRoute route(const std::string& stack, const std::string& env, const std::string& host, uint16_t port = 80) {
@@ -165,14 +165,14 @@ TEST(PlanStages, GatewayByAddressThenServiceThenName) {
 TEST(PlanStages, TcpServiceByProtocolAgentPortOrAgentName) {
   Inventory inv = host_only();
   Guest& g = add_guest(inv, 900, "docker", "10.0.0.90/24");
-  EXPECT_TRUE(is_tcp_service(g, {"db", 5432, "tcp", {}}, inv));
-  EXPECT_FALSE(is_tcp_service(g, {"web", 9001, "", {}}, inv));  // not an agent: port alone says nothing
+  EXPECT_TRUE(is_tcp_service(g, {"db", 5432, "tcp", {}, {}}, inv));
+  EXPECT_FALSE(is_tcp_service(g, {"web", 9001, "", {}, {}}, inv));  // not an agent: port alone says nothing
   g.portainer_role = "agent";
   g.portainer_agent_hostname = "agent-900.internal.example.org";
-  EXPECT_TRUE(is_tcp_service(g, {"portainer", 9001, "", {}}, inv));
-  EXPECT_TRUE(is_tcp_service(g, {"agent-900", 8000, "", {}}, inv));
-  EXPECT_FALSE(is_tcp_service(g, {"ui", 8000, "", {}}, inv));
-  EXPECT_FALSE(is_tcp_service(g, {"portainer", 9001, "http", {}}, inv));  // the protocol says otherwise
+  EXPECT_TRUE(is_tcp_service(g, {"portainer", 9001, "", {}, {}}, inv));
+  EXPECT_TRUE(is_tcp_service(g, {"agent-900", 8000, "", {}, {}}, inv));
+  EXPECT_FALSE(is_tcp_service(g, {"ui", 8000, "", {}, {}}, inv));
+  EXPECT_FALSE(is_tcp_service(g, {"portainer", 9001, "http", {}, {}}, inv));  // the protocol says otherwise
 }
 
 TEST(PlanStages, PublishGuestsNamesServicesAndAgents) {

@@ -185,6 +185,30 @@ TEST(NetgenTraefik, RouterLabelsHttpsCaAndOneHostOneRoute) {
   EXPECT_TRUE(named);
 }
 
+TEST(NetgenTraefik, AnUnknownTraefikServiceKeyIsAnErrorInTraefikAndCheck) {
+  TempInventory odd([](auto& f) { f["phoenix_lxc_configs.json"]["lxc_configs"]["914"]["traefik_service"]["path"] = "/api"; });
+  auto bad = run("traefik", odd.dir());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(bad.files.empty());
+  std::string all;
+  for (auto& msg : bad.messages) all += msg + "\n";
+  EXPECT_NE(all.find("error invalid-service: unknown traefik_service key \"path\" of lxc 914 (ollama-gpu0) (netgen would "
+                     "write the route without it; known: name, port, protocol) [phoenix_lxc_configs.json: "
+                     "/lxc_configs/914/traefik_service/path]\n"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("error: traefik-dynamic.yml not written: a traefik_service has keys netgen does not know\n"),
+            std::string::npos)
+      << all;
+  bool checked = false;
+  for (auto& x : findings(odd.dir()))
+    checked |= x.code == "invalid-service" && x.severity == Severity::error &&
+               x.where.at(0).pointer == "/lxc_configs/914/traefik_service/path";
+  EXPECT_TRUE(checked);
+  // DNS is not affected: zones are still written.
+  EXPECT_EQ(run("zones", odd.dir()).exit_code, 0);
+}
+
 TEST(NetgenTraefik, OneHostTwoWaysIsAnInventoryContradictionTheSameRouteTwiceIsNot) {
   TempInventory two([](auto& f) {
     f["phoenix_stacks_config.json"]["docker_stacks"]["qdrant_service"]["environments"]["production"]["services"]

@@ -31,6 +31,7 @@ namespace {
 
 UdpWorker::UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder)
     : holder_(holder), rrl_(std::random_device{}()) {
+  local_ = ep.addr;
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(ep, ss);
   int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -147,6 +148,7 @@ void UdpWorker::answer_batch(unsigned n) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
     cookie.valid = false;
     if (cookies_) ctx.cookie = &cookie;
+    ctx.local = local_;
     ctx.forwarded = forwarder_;
     size_t len = query::process_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
     // Forwarded: a cache hit answered by the processor, or a miss answered later by the forwarder thread.
@@ -156,7 +158,7 @@ void UdpWorker::answer_batch(unsigned n) {
     if (len != 0 && snap->rate_limited && !cookie.valid) {  // a valid server cookie proves the source
       // RRL applies to UDP only (TCP, like a cookie, proves the source address); the view is matched again here so
       // that the processor's stages stay untouched.
-      const horizon::ViewId view = snap->views.match(ctx.client);
+      const horizon::ViewId view = snap->views.match(ctx.client, ctx.local);
       if (view != horizon::kNoView)
         len = rrl_.limit(tx_[out].data(), len, ctx.client, view, snap->view_data[view].rate_limit, now_ms);
     }

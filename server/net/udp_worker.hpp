@@ -100,6 +100,9 @@ class UdpWorker {
 
   int fd_ = -1;  ///< the worker's own copy: only the worker thread closes the socket, after its last use
   uint16_t port_ = 0;
+  /// The bound address: where every datagram arrived, for views with match_destinations (a wildcard
+  /// bind leaves it unspecified, which such views do not match).
+  horizon::IpAddr local_{};
   std::shared_ptr<SharedSocket> socket_;
   SnapshotHolder& holder_;
   SnapshotHolder::Slot slot_;

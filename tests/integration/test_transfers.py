@@ -308,6 +308,7 @@ class SecondariesFollowTheirView(unittest.TestCase):
         for s in self.secondaries:
             self.wait_serials(s, self.primary_serials(s.key))
         before = self.primary_serials(INTERNAL_KEY)["phoenix.thinkheads.ai"]
+        type(self).serial_before_reload = before
         write_inventory(self.inv, "10.0.0.78")
         self.server.signal(__import__("signal").SIGHUP)
         self.assertTrue(wait_for(lambda: self.primary_serials(INTERNAL_KEY)["phoenix.thinkheads.ai"] != before),
@@ -328,6 +329,39 @@ class SecondariesFollowTheirView(unittest.TestCase):
             self.assertIn(f"xfr: IXFR, incremental of phoenix.thinkheads.ai. (view {view}", log)
             self.assertIn(f"key {key[0]}", log)
         self.assertIn("IXFR", (self.secondaries[0].dir / "knot.log").read_text(errors="replace"))
+
+    def test_4_the_history_survives_a_restart(self):
+        before = getattr(self, "serial_before_reload", None)
+        if before is None:
+            self.skipTest("needs test_2's reload")
+        old = self.server
+        self.assertEqual(old.stop(), 0, old.output())
+        type(self).server = Server(self.inv, port=old.port, state_dir=old.state_dir).start()
+        name, alg, secret = INTERNAL_KEY
+        # A secondary still at the serial before the reload gets the difference, read back from --state-dir.
+        out = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.server.port), "-y", f"{alg}:{name}:{secret}",
+                              "phoenix.thinkheads.ai", f"IXFR={before}"], capture_output=True, text=True,
+                             timeout=15).stdout
+        self.assertIn("10.0.0.78", out)
+        self.assertIn("10.0.0.77", out)  # the deleted record: a difference sequence, not the zone
+        self.assertIn("xfr: IXFR, incremental of phoenix.thinkheads.ai. (view internal", self.server.output())
+        # And the secondaries follow the next change by IXFR from the restarted server.
+        write_inventory(self.inv, "10.0.0.79")
+        self.server.signal(__import__("signal").SIGHUP)
+        for s in self.secondaries:
+            with self.subTest(secondary=s.name):
+                want = wait_for(lambda: (w := self.primary_serials(s.key)) and
+                                w["phoenix.thinkheads.ai"] != before and
+                                dig(self.server.port, "xfrprobe.phoenix.thinkheads.ai").rdata("A") == ["10.0.0.79"] and w)
+                self.assertTrue(want, self.server.output()[-3000:])
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and soa_serial(s.port, "phoenix.thinkheads.ai") != want[
+                        "phoenix.thinkheads.ai"]:
+                    s.refresh("phoenix.thinkheads.ai")
+                    time.sleep(1)
+                self.wait_serials(s, want)
+                self.check_data(s, "10.0.0.79")
+        self.assertIn("xfr: IXFR, incremental of phoenix.thinkheads.ai. (view external", self.server.output())
 
     def test_3_wrong_key_and_unlisted_address_are_refused(self):
         name, alg, _ = INTERNAL_KEY

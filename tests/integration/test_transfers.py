@@ -100,6 +100,10 @@ class Secondary:
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def refresh(self, zone):
+        """Tells the secondary to check its primary now (the NOTIFY sender is not part of these tests)."""
+        subprocess.run(self.refresh_command(zone), capture_output=True, timeout=10)
+
     def output(self):
         text = ""
         for f in sorted(self.dir.glob("*.log")):
@@ -149,9 +153,8 @@ zone:
 {zones}""")
         return [shutil.which("knotd"), "-c", str(d / "knot.conf")]
 
-    def refresh(self, zone):
-        subprocess.run(["knotc", "-c", str(self.dir / "knot.conf"), "zone-refresh", zone], capture_output=True,
-                       timeout=10)
+    def refresh_command(self, zone):
+        return ["knotc", "-c", str(self.dir / "knot.conf"), "zone-refresh", zone]
 
 
 class Nsd(Secondary):
@@ -192,9 +195,8 @@ key:
 {zones}""")
         return [shutil.which("nsd"), "-d", "-c", str(d / "nsd.conf")]
 
-    def refresh(self, zone):
-        subprocess.run(["nsd-control", "-c", str(self.dir / "nsd.conf"), "transfer", zone], capture_output=True,
-                       timeout=10)
+    def refresh_command(self, zone):
+        return ["nsd-control", "-c", str(self.dir / "nsd.conf"), "transfer", zone]
 
 
 class Named(Secondary):
@@ -230,9 +232,8 @@ logging {{
 {zones}""")
         return [shutil.which("named"), "-g", "-c", str(d / "named.conf")]
 
-    def refresh(self, zone):
-        subprocess.run(["rndc", "-k", str(self.dir / "rndc.key"), "-s", "127.0.0.1", "-p", str(self.rndc_port),
-                        "refresh", zone], capture_output=True, timeout=10)
+    def refresh_command(self, zone):
+        return ["rndc", "-k", str(self.dir / "rndc.key"), "-s", "127.0.0.1", "-p", str(self.rndc_port), "refresh", zone]
 
 
 def have(*binaries):
@@ -272,6 +273,14 @@ class SecondariesFollowTheirView(unittest.TestCase):
         self.assertTrue(got, f"{s.name}: zones did not reach {want}; serving "
                              f"{[(z, soa_serial(s.port, z)) for z in self.view_zones(s)]}\n"
                              f"{s.output()[-4000:]}\n{self.server.output()[-3000:]}")
+
+    def follow(self, s, want):
+        """Refreshes the shared zone on `s` until it has the primary's serial (bounded), then checks all."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and soa_serial(s.port, "phoenix.thinkheads.ai") != want["phoenix.thinkheads.ai"]:
+            s.refresh("phoenix.thinkheads.ai")
+            time.sleep(1)
+        self.wait_serials(s, want)
 
     def primary_serials(self, key):
         name, alg, secret = key
@@ -316,13 +325,7 @@ class SecondariesFollowTheirView(unittest.TestCase):
         for s in self.secondaries:
             with self.subTest(secondary=s.name):
                 want = self.primary_serials(s.key)
-                # The NOTIFY sender is not in this test: each secondary is told to check its primary now.
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and soa_serial(s.port, "phoenix.thinkheads.ai") != want[
-                        "phoenix.thinkheads.ai"]:
-                    s.refresh("phoenix.thinkheads.ai")
-                    time.sleep(1)
-                self.wait_serials(s, want)
+                self.follow(s, want)
                 self.check_data(s, "10.0.0.78")
         log = self.server.output()
         for view, key in (("internal", INTERNAL_KEY), ("external", EXTERNAL_KEY)):
@@ -354,12 +357,7 @@ class SecondariesFollowTheirView(unittest.TestCase):
                                 w["phoenix.thinkheads.ai"] != before and
                                 dig(self.server.port, "xfrprobe.phoenix.thinkheads.ai").rdata("A") == ["10.0.0.79"] and w)
                 self.assertTrue(want, self.server.output()[-3000:])
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and soa_serial(s.port, "phoenix.thinkheads.ai") != want[
-                        "phoenix.thinkheads.ai"]:
-                    s.refresh("phoenix.thinkheads.ai")
-                    time.sleep(1)
-                self.wait_serials(s, want)
+                self.follow(s, want)
                 self.check_data(s, "10.0.0.79")
         self.assertIn("xfr: IXFR, incremental of phoenix.thinkheads.ai. (view external", self.server.output())
 
@@ -386,6 +384,25 @@ class SecondariesFollowTheirView(unittest.TestCase):
         out = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.server.port), "-y", f"hmac-sha256:nokey:{WRONG_SECRET}",
                               "ollama.internal.thinkheads.ai", "A"], capture_output=True, text=True, timeout=15).stdout
         self.assertIn("BADKEY", out)
+
+
+    def test_5_a_refused_reload_keeps_the_keys(self):
+        path = Path(self.inv) / "phoenix_hypervisor_config.json"
+        good = path.read_text()
+        doc = json.loads(good)
+        doc["dns_server"]["views"][0]["match_keys"] = ["undefined-key"]
+        doc["dns_server"]["tsig_keys"]["internal-xfr"]["secret"] = WRONG_SECRET
+        path.write_text(json.dumps(doc))
+        try:
+            self.server.signal(__import__("signal").SIGHUP)
+            self.assertTrue(wait_for(lambda: "reload: failed" in self.server.output()), self.server.output()[-2000:])
+            self.assertIn('TSIG key "undefined-key" is not defined', self.server.output())
+            name, alg, secret = INTERNAL_KEY
+            out = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.server.port), "-y", f"{alg}:{name}:{secret}",
+                                  "internal.thinkheads.ai", "AXFR"], capture_output=True, text=True, timeout=15).stdout
+            self.assertIn("ollama.internal.thinkheads.ai.", out)  # the old key, the old view
+        finally:
+            path.write_text(good)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,13 @@ std::string attach_ixfr_history(const zones::Snapshot* old, zones::Snapshot& fre
   std::string warning;
   bool changed = false;
   if (!old) {
-    if (state_dir) warning = store->load(*state_dir);
+    // A state directory we may not read (the user dropped to) is no history, not a failed start.
+    try {
+      if (state_dir) warning = store->load(*state_dir);
+    } catch (const std::exception& e) {
+      *store = xfr::IxfrHistoryStore();
+      warning = e.what();
+    }
   } else if (old->ixfr) {
     *store = *old->ixfr;  // copies the step pointers, not the steps
   }
@@ -51,8 +57,13 @@ std::string attach_ixfr_history(const zones::Snapshot* old, zones::Snapshot& fre
   const size_t had = store->zone_count();
   store->retain(keep);
   changed = changed || store->zone_count() != had;
-  if (changed && state_dir)
-    if (auto err = store->save(*state_dir); !err.empty()) warning = err;
+  if (changed && state_dir) {
+    try {
+      if (auto err = store->save(*state_dir); !err.empty()) warning = err;
+    } catch (const std::exception& e) {
+      warning = e.what();
+    }
+  }
   fresh.ixfr = std::move(store);
   return warning;
 }

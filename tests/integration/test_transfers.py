@@ -405,5 +405,28 @@ class SecondariesFollowTheirView(unittest.TestCase):
             path.write_text(good)
 
 
+class DestinationsSelectViews(unittest.TestCase):
+    """match_destinations over both transports: one server on two loopback addresses."""
+
+    def test_the_local_address_selects_the_view(self):
+        def edit(files):
+            dns = files["phoenix_hypervisor_config.json"]["dns_server"]
+            dns["views"] = [
+                {"name": "internal", "match_clients": ["127.0.0.0/8"], "match_destinations": ["127.0.0.53"]},
+                {"name": "external", "match_clients": ["any"], "rate_limit": False}]
+        inv = copy_inventory(edit=edit)
+        port = free_port()
+        try:
+            with Server(inv, port=port, args=["--listen", f"127.0.0.53:{port}"]) as srv:
+                for tcp in (False, True):
+                    r = dig(port, "ollama.internal.thinkheads.ai", server="127.0.0.53", tcp=tcp)
+                    self.assertEqual(r.rdata("A"), ["10.0.0.155"], (tcp, srv.output()[-2000:]))
+                    # The same client on the other address: the external view, which lacks the zone.
+                    self.assertEqual(dig(port, "ollama.internal.thinkheads.ai", tcp=tcp).rcode, "REFUSED", tcp)
+                    self.assertEqual(dig(port, "ollama.phoenix.thinkheads.ai", tcp=tcp).rdata("A"), ["10.0.0.153"])
+        finally:
+            shutil.rmtree(inv, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

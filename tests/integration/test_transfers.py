@@ -171,20 +171,7 @@ zone:
     allow-notify: 127.0.0.1 {kname}
 """ for z in ALL_ZONES)
         (d / "nsd.conf").write_text(f"""
-server:
-    ip-address: 127.0.0.1
-    port: {self.port}
-    username: ""
-    chroot: ""
-    zonesdir: "{d}"
-    database: ""
-    zonelistfile: "{d}/zone.list"
-    xfrdfile: "{d}/xfrd.state"
-    xfrdir: "{d}"
-    pidfile: "{d}/nsd.pid"
-    logfile: "{d}/nsd.log"
-    server-count: 1
-    verbosity: 2
+{harness.nsd_server_conf(d, self.port)}    verbosity: 2
 remote-control:
     control-enable: yes
     control-interface: "{d}/nsd.ctl"

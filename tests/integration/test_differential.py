@@ -18,6 +18,7 @@ import unittest
 from pathlib import Path
 
 import dnsprobe as w
+import harness
 from harness import EXAMPLE, Server, copy_inventory, free_port
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -162,20 +163,7 @@ class Nsd(Reference):
     def command(self):
         d = self.dir
         (d / "nsd.conf").write_text(f"""
-server:
-    ip-address: 127.0.0.1
-    port: {self.port}
-    username: ""
-    chroot: ""
-    zonesdir: "{d}"
-    database: ""
-    zonelistfile: "{d}/zone.list"
-    xfrdfile: "{d}/xfrd.state"
-    xfrdir: "{d}"
-    pidfile: "{d}/nsd.pid"
-    logfile: "{d}/nsd.log"
-    server-count: 1
-    verbosity: 0
+{harness.nsd_server_conf(d, self.port)}    verbosity: 0
     identity: "{IDENTITY}"
     version: "{VERSION}"
     hide-version: no
@@ -395,8 +383,9 @@ class DifferentialTest(unittest.TestCase):
             r = w.ask_udp(port, w.query(name, "ANY"))
             self.assertNotIn("tc", r.flags)
             self.assertEqual(len(r.types("answer")), 1, "RFC 8482: one RRset")
+        # RFC 1996: a NOTIFY to the primary is refused (issue 13), not unknown.
         r = w.ask_udp(port, w.query("lab.example", "SOA", opcode=4))
-        self.assertEqual(r.rcode, "NOTIMP")
+        self.assertEqual(r.rcode, "REFUSED")
         r = w.ask_udp(port, w.query("www.lab.example", edns={"size": 4096}))
         self.assertEqual(r.edns["size"], 1232)
         # QR=1 is never answered, by anyone (RFC 1035 §4.1.1); the next query is.

@@ -171,6 +171,34 @@ std::string render_metrics(const MetricsInput& in) {
       e.sample(n("forwarded_queries_total"), {{"view", in.view_names[v]}, {"transport", t.name}},
                t.sum([&](const query::QueryStats& s) { return s.by_view[v].forwarded.load(); }));
 
+  e.family(n("cookies_total"), "counter",
+           "Queries with a DNS cookie (RFC 7873), by view, transport and what it carried: client_only, valid (a "
+           "server cookie that verified: exempt from rate limiting), invalid (one that did not: treated as none). "
+           "BADCOOKIE replies are in phoenix_dns_responses_total.");
+  for (size_t v = 0; v < slots; ++v)
+    for (auto& t : transports)
+      for (size_t c = 0; c < query::kCookieNames.size(); ++c) {
+        uint64_t k = t.sum([&](const query::QueryStats& s) { return s.by_view[v].cookies[c].load(); });
+        if (k || (v != query::kNoViewSlot && v != query::kOtherViewSlot))
+          e.sample(n("cookies_total"), {{"view", in.view_names[v]}, {"transport", t.name}, {"cookie", query::kCookieNames[c]}}, k);
+      }
+
+  // Response rate limiting applies to UDP replies only (TCP proves the source address).
+  struct PerRrl {
+    std::string_view name, help;
+    query::Counter query::RrlCounters::*field;
+  };
+  for (auto f : {PerRrl{"rate_limited_total", "UDP replies over the response rate limit (dropped plus slipped), by view.", &query::RrlCounters::limited},
+                 PerRrl{"rate_limited_dropped_total", "Replies over the rate limit not sent at all, by view.", &query::RrlCounters::dropped},
+                 PerRrl{"rate_limited_slipped_total", "Replies over the rate limit sent truncated instead (TC=1, the slip setting), by view.", &query::RrlCounters::slipped}}) {
+    e.family(n(f.name), "counter", f.help);
+    for (size_t v = 1; v < slots; ++v) {
+      uint64_t k = 0;
+      for (auto* l : in.rate_limiters) k += (l->counters(static_cast<uint8_t>(v)).*f.field).load();
+      if (k || v != query::kOtherViewSlot) e.sample(n(f.name), {{"view", in.view_names[v]}, {"transport", "udp"}}, k);
+    }
+  }
+
   struct PerTransport {
     std::string_view name, help;
     query::Counter query::QueryStats::*field;

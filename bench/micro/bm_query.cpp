@@ -226,7 +226,7 @@ void BM_AnswerQuery_RateLimited(benchmark::State& state) {
     auto& m = f.mix[i & 4095];
     ctx.client = horizon::IpAddr::v4(0xc6120000u + static_cast<uint32_t>((i & 255) << 8));
     size_t n = query::process_query(m.data(), m.size(), ctx, out, sizeof out);
-    sent += limiter.limit(out, n, ctx.client, 1, rl, 1000 + i / 100000) != 0;
+    sent += limiter.limit(out, n, ctx.client, 1, 1, rl, 1000 + i / 100000) != 0;
     ++i;
   }
   benchmark::DoNotOptimize(sent);

@@ -158,7 +158,8 @@ void UdpWorker::answer_batch(unsigned n) {
       // that the processor's stages stay untouched.
       const horizon::ViewId view = snap->views.match(ctx.client);
       if (view != horizon::kNoView)
-        len = rrl_.limit(tx_[out].data(), len, ctx.client, view, snap->view_data[view].rate_limit, now_ms);
+        len = rrl_.limit(tx_[out].data(), len, ctx.client, view, snap->view_data[view].metrics_slot,
+                         snap->view_data[view].rate_limit, now_ms);
     }
     if (tap_) {
       uint16_t port = 0;

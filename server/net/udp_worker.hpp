@@ -74,7 +74,7 @@ class UdpWorker {
   uint16_t port() const { return port_; }
   /// Read only after join(): the counters are the worker's own, never shared while it runs.
   const query::QueryStats& stats() const { return stats_; }
-  /// Response rate limiting counters by view id; like stats(), read only after join().
+  /// Response rate limiting and its counters by view slot (any thread may read those, as stats()'s).
   const query::RateLimiter& rate_limiter() const { return rrl_; }
 
  private:

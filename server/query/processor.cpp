@@ -162,8 +162,13 @@ size_t udp_reply_limit(const ParsedQuery& q) noexcept {
   return s > kOurPayload ? kOurPayload : s;
 }
 
-size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {
-  Answering a(ctx, out, cap);
+namespace {
+
+/// Every stage after the Answering is set up; process_query() counts what they decided.
+size_t run_stages(Answering& a, const uint8_t* in, size_t in_len) noexcept {
+  const QueryContext& ctx = a.ctx;
+  uint8_t* out = a.out;
+  const size_t cap = a.cap;
   if (ctx.stats) ++ctx.stats->queries;
 
   // Stage: parse.
@@ -221,6 +226,8 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   const zones::Snapshot& snap = *ctx.snapshot;
   horizon::ViewId view = ctx.view_override != horizon::kNoView ? ctx.view_override : snap.views.match(ctx.client);
   if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
+  const zones::ViewData& vd = snap.view_data[view];
+  a.view_slot = vd.metrics_slot;  // from here on (BADCOOKIE too) the reply is counted in its view
   // RFC 7873 §5.2.3: with require_cookie, a UDP client that sent only a client cookie (or a bad server
   // one) gets BADCOOKIE and a server cookie to retry with; exempt prefixes are served as before.
   if (a.has_cookie && ctx.cookie->require && !ctx.cookie->valid && !ctx.tcp) {
@@ -230,8 +237,6 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   }
 
   // RA tells the client whether this view resolves names beyond our zones (RFC 1035 §4.1.1).
-  const zones::ViewData& vd = snap.view_data[view];
-  a.view_slot = vd.metrics_slot;
   a.ra = vd.recursion && !snap.upstreams.empty() && ctx.forward != nullptr;
 
   // Stage: precompiled. The common query's reply, built by these stages at load time, copied.
@@ -281,6 +286,21 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   if (!begin_reply(a, reply_flags1(q, result.authoritative), reply_flags2(q, 0, a.ra)))
     return finish_error(a, rcode::SERVFAIL, kNoEde);
   return write_sections(a, result);
+}
+
+}  // namespace
+
+size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {
+  Answering a(ctx, out, cap);
+  const size_t n = run_stages(a, in, in_len);
+  // Cookies are counted in the view that answered ("none" when the reply came before one was chosen).
+  if (a.has_cookie && ctx.stats) {
+    const CookieSeen seen = a.q.cookie_len == kClientCookieLen ? CookieSeen::client_only
+                            : ctx.cookie->valid                ? CookieSeen::valid
+                                                               : CookieSeen::invalid;
+    ++ctx.stats->by_view[a.view_slot < kViewSlots ? a.view_slot : kOtherViewSlot].cookies[static_cast<size_t>(seen)];
+  }
+  return n;
 }
 
 }  // namespace phoenix::query

@@ -89,7 +89,7 @@ uint64_t nxdomain_zone(const uint8_t* msg, size_t len, size_t after_question) {
 RateLimiter::RateLimiter(uint64_t seed) : seed_(mix(seed) | 1), table_(std::make_unique<Bucket[]>(kBuckets)) {}
 
 size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, horizon::ViewId view,
-                          const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
+                          uint8_t view_slot, const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
   if (!s.enabled || len < 12 || view == horizon::kNoView) return len;
   for (auto& p : s.exempt)
     if (p.contains(client)) return len;
@@ -144,7 +144,7 @@ size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& cli
     return len;
   }
   b->balance = std::max<int64_t>(b->balance - 1000, -credit * s.window);
-  RrlCounters& c = counters_[view < kMaxViews ? view : kMaxViews - 1];
+  RrlCounters& c = counters_[view_slot < kViewSlots ? view_slot : kOtherViewSlot];
   ++c.limited;
   if (s.slip && ++b->drops % s.slip == 0) {
     ++c.slipped;

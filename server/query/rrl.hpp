@@ -10,12 +10,14 @@
 #include "horizon/inventory.hpp"
 #include "horizon/ip_prefix.hpp"
 #include "horizon/view_table.hpp"
+#include "server/query/counters.hpp"
 
 namespace phoenix::query {
 
-/// Per view: how many replies went over the limit, and what became of them.
+/// Per view: how many replies went over the limit, and what became of them (limited = dropped +
+/// slipped). Single-writer cells: the limiter's thread counts, the metrics scraper reads.
 struct RrlCounters {
-  uint64_t limited = 0, dropped = 0, slipped = 0;
+  Counter limited, dropped, slipped;
 };
 
 /// One per UDP worker. limit() looks at a reply about to be sent and decides: send it, drop it, or
@@ -29,17 +31,18 @@ struct RrlCounters {
 class RateLimiter {
  public:
   static constexpr size_t kBuckets = size_t{1} << 16;  ///< a power of two; 32 bytes each
-  static constexpr size_t kMaxViews = 32;              ///< views past this share the last counters
 
   /// `seed` keys the bucket hash, so that nobody can aim collisions at a bucket.
   explicit RateLimiter(uint64_t seed);
 
   /// Returns the length to send: `len` (within the rate, exempt, or not a reply we limit), 0 (drop),
   /// or the length of the truncated reply it wrote over `reply` (slip). `now_ms`: a monotonic clock.
-  size_t limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, horizon::ViewId view,
+  /// The verdict is counted under `view_slot` (zones::ViewData::metrics_slot, as the query counters are).
+  size_t limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, horizon::ViewId view, uint8_t view_slot,
                const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept;
 
-  const RrlCounters& counters(horizon::ViewId view) const { return counters_[view < kMaxViews ? view : kMaxViews - 1]; }
+  /// Any thread: the counts of one view slot.
+  const RrlCounters& counters(uint8_t view_slot) const { return counters_[view_slot < kViewSlots ? view_slot : kOtherViewSlot]; }
 
  private:
   struct Bucket {
@@ -50,7 +53,7 @@ class RateLimiter {
   };
   uint64_t seed_;
   std::unique_ptr<Bucket[]> table_;
-  std::array<RrlCounters, kMaxViews> counters_{};
+  std::array<RrlCounters, kViewSlots> counters_{};
 };
 
 /// Rewrites the reply in `reply` into its truncated form in place: the header with TC set and no

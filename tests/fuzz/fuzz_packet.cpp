@@ -68,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rl.enabled = true;
     rl.responses_per_second = rl.nxdomains_per_second = rl.errors_per_second = 1;
     size_t before = n;
-    n = limiter.limit(out.data(), n, ctx.client, 1, rl, now += 10);
+    n = limiter.limit(out.data(), n, ctx.client, 1, 1, rl, now += 10);
     if (n > before) std::abort();
     if (n == 0) return 0;
   }

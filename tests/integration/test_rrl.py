@@ -10,7 +10,7 @@ import time
 import unittest
 
 import dnsprobe as w
-from harness import Server, copy_inventory, dig
+from harness import Server, copy_inventory, dig, fetch, free_port, promtool_check, samples
 
 NAME = "ollama.phoenix.thinkheads.ai"  # served in the external view (127.0.0.2 and beyond)
 RATE = 10
@@ -46,14 +46,24 @@ class RrlTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.inventory = copy_inventory(edit=with_rate_limit)
-        cls.server = Server(cls.inventory).start()
+        cls.mport = free_port()
+        cls.server = Server(cls.inventory, args=["--metrics-listen", f"127.0.0.1:{cls.mport}"]).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
 
+    def rrl_counts(self):
+        """The external view's (limited, dropped, slipped) as /metrics has them now."""
+        text = fetch(self.mport)[2]
+        ok, why = promtool_check(text)
+        self.assertTrue(ok, why)
+        key = '{view="external",transport="udp"}'
+        return tuple(samples(text, f"phoenix_dns_rate_limited{part}_total")[key] for part in ("", "_dropped", "_slipped"))
+
     def test_flood_from_one_prefix_leaves_another_served(self):
         port = self.server.port
+        before = self.rrl_counts()
         query = w.query(NAME, qid=0x1111)
         flooders = []
         for i in range(50):  # 127.0.1.1-50: one /24, as a spoofed flood aimed at a victim network looks
@@ -108,6 +118,14 @@ class RrlTest(unittest.TestCase):
         print(f"\nrrl figures: flood {sent} queries in {elapsed:.1f} s from 127.0.1.0/24: {full} full replies, "
               f"{truncated} truncated (slip), {sent - full - truncated} dropped; honest 127.0.2.1: {honest_ok} of "
               f"{honest_sent} answered", flush=True)
+        limited, dropped, slipped = (a - b for a, b in zip(self.rrl_counts(), before))
+        print(f"rrl metrics: limited {limited:.0f}, dropped {dropped:.0f}, slipped {slipped:.0f}", flush=True)
+        self.assertEqual(limited, dropped + slipped)
+        # The server counted every reply it held back: at most what the flood did not get in full (some
+        # datagrams may be lost on the way in), and every truncated reply the flooders read was a slip.
+        self.assertLessEqual(limited, sent - full)
+        self.assertGreaterEqual(limited, 0.9 * (sent - full))
+        self.assertGreaterEqual(slipped, truncated)
         self.assertGreater(sent, 500)
         self.assertEqual(honest_ok, honest_sent)
         self.assertGreater(honest_sent, 5)

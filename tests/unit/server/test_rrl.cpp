@@ -38,7 +38,7 @@ int sent(query::RateLimiter& l, const std::vector<uint8_t>& r, const char* clien
   int ok = 0;
   for (int i = 0; i < n; ++i) {
     auto copy = r;
-    ok += l.limit(copy.data(), copy.size(), *horizon::IpAddr::parse(client), 1, s, now_ms) == copy.size();
+    ok += l.limit(copy.data(), copy.size(), *horizon::IpAddr::parse(client), 1, 1, s, now_ms) == copy.size();
   }
   return ok;
 }
@@ -96,7 +96,7 @@ TEST(RateLimiter, SlipSendsEveryNthDropTruncated) {
   int dropped = 0, slipped = 0;
   for (int i = 0; i < 11; ++i) {
     auto copy = r;
-    size_t n = l.limit(copy.data(), copy.size(), *horizon::IpAddr::parse("192.0.2.1"), 1, s, 1000);
+    size_t n = l.limit(copy.data(), copy.size(), *horizon::IpAddr::parse("192.0.2.1"), 1, 1, s, 1000);
     if (n == 0) ++dropped;
     else if (n < r.size()) {
       ++slipped;
@@ -132,7 +132,7 @@ TEST(RateLimiter, ManyClientsStayWithinTheFixedTable) {
   auto r = reply(kName);
   for (uint32_t i = 0; i < query::RateLimiter::kBuckets * 2; ++i) {
     auto copy = r;
-    l.limit(copy.data(), copy.size(), horizon::IpAddr::v4(0x0a000000u + i), 1, s, 1000 + i / 1000);
+    l.limit(copy.data(), copy.size(), horizon::IpAddr::v4(0x0a000000u + i), 1, 1, s, 1000 + i / 1000);
   }
   EXPECT_EQ(sent(l, r, "192.0.2.77", 5, s, 2000), 2);
 }

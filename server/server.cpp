@@ -398,7 +398,7 @@ class Server {
   /// Every response rate limiter (each with its own counters; summed when read).
   std::vector<const query::RateLimiter*> rate_limiters() const {
     std::vector<const query::RateLimiter*> out;
-    for (auto& u : udp_) out.push_back(&u->rate_limiter());
+    for (auto& u : udp_) out.push_back(&u->rate_limiter()), out.push_back(&u->forward_rate_limiter());
     return out;
   }
 

@@ -182,6 +182,8 @@ size_t run_stages(Answering& a, const uint8_t* in, size_t in_len) noexcept {
   // client advertised.
   a.w.set_limit(ctx.tcp ? cap : udp_reply_limit(q));
   if (st == ParseStatus::formerr) return finish_error(a, rcode::FORMERR, kNoEde);
+  ReplyFacts* facts = ctx.facts;
+  if (facts) facts->qname_len = static_cast<uint8_t>(q.qname_len);  // at most 255 (RFC 1035 §3.1)
   // Stage: cookie (RFC 7873 §5.2). A client cookie always gets a fresh server cookie back; a server
   // cookie that does not verify counts as none.
   if (q.cookie_len && ctx.cookie && ctx.cookie->secrets && q.has_edns) {
@@ -228,6 +230,7 @@ size_t run_stages(Answering& a, const uint8_t* in, size_t in_len) noexcept {
   if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
   const zones::ViewData& vd = snap.view_data[view];
   a.view_slot = vd.metrics_slot;  // from here on (BADCOOKIE too) the reply is counted in its view
+  if (facts) facts->view = view, facts->view_slot = vd.metrics_slot;
   // RFC 7873 §5.2.3: with require_cookie, a UDP client that sent only a client cookie (or a bad server
   // one) gets BADCOOKIE and a server cookie to retry with; exempt prefixes are served as before.
   if (a.has_cookie && ctx.cookie->require && !ctx.cookie->valid && !ctx.tcp) {
@@ -283,6 +286,7 @@ size_t run_stages(Answering& a, const uint8_t* in, size_t in_len) noexcept {
   // Stage: lookup.
   LookupResult result;
   zone->lookup(qname, q.qtype, result);
+  if (facts) facts->zone = zone->origin().wire(), facts->wildcard = result.wildcard;
   if (!begin_reply(a, reply_flags1(q, result.authoritative), reply_flags2(q, 0, a.ra)))
     return finish_error(a, rcode::SERVFAIL, kNoEde);
   return write_sections(a, result);
@@ -292,6 +296,7 @@ size_t run_stages(Answering& a, const uint8_t* in, size_t in_len) noexcept {
 
 size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {
   Answering a(ctx, out, cap);
+  if (ctx.facts) *ctx.facts = ReplyFacts{};
   const size_t n = run_stages(a, in, in_len);
   // Cookies are counted in the view that answered ("none" when the reply came before one was chosen).
   if (a.has_cookie && ctx.stats) {

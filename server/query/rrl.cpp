@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "server/wire/format.hpp"
+#include "zones/hash.hpp"
 #include "zones/name.hpp"
 #include "zones/rrset.hpp"
 
@@ -22,42 +23,46 @@ uint64_t mix(uint64_t h) {
 
 uint64_t add(uint64_t h, uint64_t v) { return mix(h ^ v) + 0x9e3779b97f4a7c15ull; }
 
-/// Hashes the name at `off` in `msg`, lower-cased and with compression followed (each pointer must go
-/// back, RFC 1035 §4.1.4, so the walk ends). Sets `end` past the name in place. False if malformed.
-bool hash_name(const uint8_t* msg, size_t len, size_t off, uint64_t& h, size_t& end) {
+/// Copies the name at `off` in `msg` into `out` lower-cased, following compression (each pointer must
+/// go back, RFC 1035 §4.1.4, so the walk ends). Sets `end` past the name in place and returns the
+/// name's length, or 0 if it is malformed.
+size_t lower_name(const uint8_t* msg, size_t len, size_t off, uint8_t (&out)[zones::kMaxNameWire], size_t& end) {
   bool jumped = false;
   size_t total = 0;
   for (;;) {
-    if (off >= len) return false;
+    if (off >= len) return 0;
     uint8_t l = msg[off];
     if ((l & 0xc0) == 0xc0) {
-      if (off + 2 > len) return false;
+      if (off + 2 > len) return 0;
       size_t target = static_cast<size_t>(((l & 0x3f) << 8) | msg[off + 1]);
-      if (target >= off) return false;
+      if (target >= off) return 0;
       if (!jumped) end = off + 2;
       jumped = true;
       off = target;
       continue;
     }
-    if (l & 0xc0) return false;
-    if (off + 1 + l > len || (total += l + 1u) > 255) return false;
-    // Eight octets per mixing step: the hash is on the path of every limited reply.
-    uint64_t word = l;
-    for (size_t k = 1; k <= l; ++k) {
-      uint8_t c = msg[off + k];
-      word = (word << 8) | zones::lower_octet(c);
-      if (k % 8 == 7) {
-        h = add(h, word);
-        word = 0;
-      }
-    }
-    h = add(h, word);
+    if (l & 0xc0) return 0;
+    if (off + 1 + l > len || total + l + 1u > zones::kMaxNameWire) return 0;
+    out[total++] = l;
+    for (size_t k = 1; k <= l; ++k) out[total++] = zones::lower_octet(msg[off + k]);
     off += 1 + l;
     if (l == 0) {
       if (!jumped) end = off;
-      return true;
+      return total;
     }
   }
+}
+
+/// The key of a lower-cased wire name: zones' own name hash, so a name costs the same here as in a lookup.
+uint64_t name_key(std::string_view lower) { return zones::hash_bytes(lower, 0x5a17); }
+
+/// The key of the question's name in `msg` (`qlen` octets after the header, as the processor found
+/// it), lower-cased on the way. Sets `end` past it.
+uint64_t question_key(const uint8_t* msg, size_t qlen, size_t& end) {
+  uint8_t buf[zones::kMaxNameWire];
+  for (size_t i = 0; i < qlen; ++i) buf[i] = zones::lower_octet(msg[12 + i]);
+  end = 12 + qlen;
+  return name_key({reinterpret_cast<const char*>(buf), qlen});
 }
 
 /// Skips one resource record at `off`; false if it runs past the message.
@@ -75,11 +80,11 @@ uint64_t nxdomain_zone(const uint8_t* msg, size_t len, size_t after_question) {
   for (unsigned i = 0, an = zones::read_u16(msg + 6); i < an; ++i)
     if (!skip_rr(msg, len, off, &type)) return 0;
   for (unsigned i = 0, ns = zones::read_u16(msg + 8); i < ns; ++i) {
-    size_t start = off, end = 0;
-    uint64_t h = 0x5a;
-    if (!hash_name(msg, len, start, h, end)) return 0;
-    if (!skip_rr(msg, len, off, &type)) return 0;
-    if (type == zones::rrtype::SOA) return h;
+    uint8_t name[zones::kMaxNameWire];
+    size_t end = 0;
+    size_t n = lower_name(msg, len, off, name, end);
+    if (!n || !skip_rr(msg, len, off, &type)) return 0;
+    if (type == zones::rrtype::SOA) return name_key({reinterpret_cast<const char*>(name), n});
   }
   return 0;
 }
@@ -88,8 +93,9 @@ uint64_t nxdomain_zone(const uint8_t* msg, size_t len, size_t after_question) {
 
 RateLimiter::RateLimiter(uint64_t seed) : seed_(mix(seed) | 1), table_(std::make_unique<Bucket[]>(kBuckets)) {}
 
-size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, horizon::ViewId view,
-                          uint8_t view_slot, const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
+size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, const ReplyFacts& facts,
+                          const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
+  const horizon::ViewId view = facts.view;
   if (!s.enabled || len < 12 || view == horizon::kNoView) return len;
   for (auto& p : s.exempt)
     if (p.contains(client)) return len;
@@ -110,11 +116,22 @@ size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& cli
     h = add(h, word);
   }
   if (kind != Kind::error && zones::read_u16(reply + 4) == 1) {
-    uint64_t name = 0x17;
+    // The question: where the processor said it is, else read from the reply (a forwarded one).
     size_t end = 12;
-    if (!hash_name(reply, len, 12, name, end) || end + 4 > len) return len;  // not ours to judge
-    if (kind == Kind::answer) h = add(add(h, name), zones::read_u16(reply + end));
-    else h = add(h, nxdomain_zone(reply, len, end + 4));
+    uint64_t name = 0;
+    if (facts.qname_len && 12u + facts.qname_len <= len) {
+      name = question_key(reply, facts.qname_len, end);
+    } else {
+      uint8_t buf[zones::kMaxNameWire];
+      size_t n = lower_name(reply, len, 12, buf, end);
+      if (!n) return len;  // not ours to judge
+      name = name_key({reinterpret_cast<const char*>(buf), n});
+    }
+    if (end + 4 > len) return len;
+    // BIND's classes: an answer synthesised from a wildcard counts as the wildcard's name, so that a
+    // flood of random names under one wildcard is one bucket; NXDOMAIN counts by zone.
+    if (kind == Kind::answer) h = add(add(h, facts.wildcard.empty() ? name : name_key(facts.wildcard)), zones::read_u16(reply + end));
+    else h = add(h, facts.zone.empty() ? nxdomain_zone(reply, len, end + 4) : name_key(facts.zone));
   }
   if (h == 0) h = 1;
 
@@ -144,7 +161,7 @@ size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& cli
     return len;
   }
   b->balance = std::max<int64_t>(b->balance - 1000, -credit * s.window);
-  RrlCounters& c = counters_[view_slot < kViewSlots ? view_slot : kOtherViewSlot];
+  RrlCounters& c = counters_[facts.view_slot < kViewSlots ? facts.view_slot : kOtherViewSlot];
   ++c.limited;
   if (s.slip && ++b->drops % s.slip == 0) {
     ++c.slipped;
@@ -159,8 +176,8 @@ size_t truncate_reply(uint8_t* reply, size_t len) noexcept {
   size_t end = 12;
   bool question = false;
   if (zones::read_u16(reply + 4) == 1) {
-    uint64_t ignored = 0;
-    question = hash_name(reply, len, 12, ignored, end) && end + 4 <= len;
+    uint8_t ignored[zones::kMaxNameWire];
+    question = lower_name(reply, len, 12, ignored, end) && end + 4 <= len;
   }
   reply[2] |= 0x02;  // TC
   reply[4] = 0;

@@ -11,6 +11,7 @@
 #include "horizon/ip_prefix.hpp"
 #include "horizon/view_table.hpp"
 #include "server/query/counters.hpp"
+#include "server/query/processor.hpp"
 
 namespace phoenix::query {
 
@@ -25,8 +26,8 @@ struct RrlCounters {
 /// victim gets nothing larger than the query (RFC 5358's concern, BIND's "slip").
 ///
 /// Buckets are keyed by the view, the client's address cut to ipv4_prefix/ipv6_prefix, and the
-/// response class: answers by name and type, NXDOMAIN by zone (the SOA owner in the reply), errors
-/// as one class. Each bucket holds up to one second's worth of credit and up to `window` seconds'
+/// response class: answers by name (the wildcard's, for a synthesised one) and type, NXDOMAIN by zone
+/// (ours, or the SOA owner in a forwarded reply), errors as one class. Each bucket holds up to one second's worth of credit and up to `window` seconds'
 /// worth of debt, so a client that floods stays limited until its average falls below the rate.
 class RateLimiter {
  public:
@@ -37,8 +38,9 @@ class RateLimiter {
 
   /// Returns the length to send: `len` (within the rate, exempt, or not a reply we limit), 0 (drop),
   /// or the length of the truncated reply it wrote over `reply` (slip). `now_ms`: a monotonic clock.
-  /// The verdict is counted under `view_slot` (zones::ViewData::metrics_slot, as the query counters are).
-  size_t limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, horizon::ViewId view, uint8_t view_slot,
+  /// `facts`: what the processor said of the reply (for a forwarded reply only the view is known); the
+  /// verdict is counted under its view_slot (zones::ViewData::metrics_slot, as the query counters are).
+  size_t limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, const ReplyFacts& facts,
                const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept;
 
   /// Any thread: the counts of one view slot.

@@ -3,11 +3,13 @@ truncated) while another /24 keeps getting every answer; TCP and views off by de
 
 The flood is bounded in count and time; the figures are printed for the report.
 """
+import random
 import re
 import socket
 import struct
 import time
 import unittest
+from pathlib import Path
 
 import dnsprobe as w
 from harness import Server, copy_inventory, dig, fetch, free_port, promtool_check, samples
@@ -170,6 +172,74 @@ class RrlTest(unittest.TestCase):
         self.assertGreaterEqual(limited, 100 - RATE - 5)
         self.assertEqual(limited, dropped + slipped)
         self.assertNotIn("rrl: view internal", srv.output())
+
+
+LAB_ZONE = Path(__file__).resolve().parent / "data" / "lab.zone"  # has *.wild.lab.example
+
+
+class RrlWildcardTest(unittest.TestCase):
+    """Answers synthesised from a wildcard count as the wildcard's name (as BIND does): a flood of
+    random names under *.wild.lab.example from one client is one bucket; NXDOMAIN counts per zone."""
+
+    @classmethod
+    def setUpClass(cls):
+        def edit(files):
+            with_rate_limit(files)
+            files["phoenix_hypervisor_config.json"]["dns_server"]["zone_files"] = [
+                {"file": "lab.zone", "origin": "lab.example"}]
+        cls.inventory = copy_inventory(edit=edit)
+        (cls.inventory / "lab.zone").write_text(LAB_ZONE.read_text())
+        cls.mport = free_port()
+        cls.server = Server(cls.inventory, args=["--metrics-listen", f"127.0.0.1:{cls.mport}"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def flood(self, source, names):
+        """One query per name from `source`, all at once; the full answers (rcode, answer) within 0.5 s."""
+        got = []
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((source, 0))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            for i, name in enumerate(names):
+                s.sendto(w.query(name, qid=i), ("127.0.0.1", self.server.port))
+            s.settimeout(0.5)
+            try:
+                for _ in names:
+                    r = w.parse(s.recv(4096))
+                    if "tc" not in r.flags:
+                        got.append(r)
+            except socket.timeout:
+                pass
+        return got
+
+    def test_random_names_under_a_wildcard_share_one_bucket(self):
+        names = [f"r{random.getrandbits(40):x}.wild.lab.example" for _ in range(60)]
+        # Each name is answered from the wildcard (checked from an exempt prefix, never limited).
+        r = w.ask_udp(self.server.port, w.query(names[0]), source="127.0.3.9")
+        self.assertEqual(r.rcode, "NOERROR")
+        self.assertTrue(r.answer)
+        full = self.flood("127.0.10.1", names)
+        # One bucket: its second's credit (RATE), not one per name.
+        self.assertLessEqual(len(full), RATE + 1)
+        self.assertGreaterEqual(len(full), RATE - 1)
+        self.assertTrue(all(x.rcode == "NOERROR" and x.answer for x in full))
+        # Names of their own (not synthesised) each have their own bucket: all answered.
+        own = self.flood("127.0.11.1", ["www.lab.example", "mail.lab.example", "ns1.lab.example", "ns2.lab.example"] * 3)
+        self.assertEqual(len(own), 12)
+        text = fetch(self.mport)[2]
+        ok, why = promtool_check(text)
+        self.assertTrue(ok, why)
+        limited = samples(text, "phoenix_dns_rate_limited_total")['{view="external",transport="udp"}']
+        self.assertGreaterEqual(limited, 60 - RATE - 1)
+
+    def test_random_missing_names_share_their_zones_bucket(self):
+        names = [f"n{random.getrandbits(40):x}.lab.example" for _ in range(40)]
+        full = self.flood("127.0.12.1", names)
+        self.assertTrue(all(x.rcode == "NXDOMAIN" for x in full))
+        self.assertLessEqual(len(full), 5 + 1)  # nxdomains_per_second 5, per zone
+        self.assertGreaterEqual(len(full), 4)
 
 
 class RrlConfigTest(unittest.TestCase):

@@ -1,6 +1,7 @@
 #include "rrl.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "server/wire/format.hpp"
 #include "zones/hash.hpp"
@@ -91,7 +92,7 @@ uint64_t nxdomain_zone(const uint8_t* msg, size_t len, size_t after_question) {
 
 }  // namespace
 
-RateLimiter::RateLimiter(uint64_t seed) : seed_(mix(seed) | 1), table_(std::make_unique<Bucket[]>(kBuckets)) {}
+RateLimiter::RateLimiter(uint64_t seed) : seed_(mix(seed) | 1), table_(std::make_unique<Set[]>(kSets)) {}
 
 size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, const ReplyFacts& facts,
                           const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
@@ -133,34 +134,38 @@ size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& cli
     if (kind == Kind::answer) h = add(add(h, facts.wildcard.empty() ? name : name_key(facts.wildcard)), zones::read_u16(reply + end));
     else h = add(h, facts.zone.empty() ? nxdomain_zone(reply, len, end + 4) : name_key(facts.zone));
   }
-  if (h == 0) h = 1;
 
-  // The bucket: this key's, else the stalest of four neighbours (an idle client's is reused first).
-  constexpr size_t kWays = 4;
+  // The bucket: this key's in its set, else the set's stalest (an idle client's is reused first). A set
+  // is one cache line, so a verdict costs one memory access to the table however full it is.
+  Set& set = table_[h & (kSets - 1)];
+  const uint32_t tag = static_cast<uint32_t>(h >> 32) | 1;  // never 0, which marks an empty bucket
+  const uint32_t now = static_cast<uint32_t>(now_ms);        // wraps every 49 days: only differences count
   Bucket* b = nullptr;
-  Bucket* stalest = nullptr;
-  for (size_t w = 0; w < kWays; ++w) {
-    Bucket& c = table_[(h + w) & (kBuckets - 1)];
-    if (c.key == h) {
+  Bucket* stalest = &set.ways[0];
+  for (Bucket& c : set.ways) {
+    if (c.tag == tag) {
       b = &c;
       break;
     }
-    if (!stalest || c.key == 0 || (stalest->key != 0 && c.last_ms < stalest->last_ms)) stalest = &c;
+    if (stalest->tag != 0 && (c.tag == 0 || uint32_t(now - c.last_ms) > uint32_t(now - stalest->last_ms))) stalest = &c;
   }
-  const int64_t credit = int64_t{rate} * 1000;  // one second's worth
+  // One second's worth of credit; the debt floor is `window` of those, within what 32 bits hold.
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  const int64_t credit = std::min<int64_t>(int64_t{rate} * 1000, kMax);
+  const int64_t floor = -std::min<int64_t>(credit * s.window, kMax);
   if (!b) {
     b = stalest;
-    *b = Bucket{h, now_ms, credit, 0};
+    *b = Bucket{tag, now, static_cast<int32_t>(credit), 0};
   }
   // Credit accrues at `rate` per second, up to one second's worth; debt is bounded by `window` seconds.
-  const uint64_t elapsed = now_ms > b->last_ms ? std::min<uint64_t>(now_ms - b->last_ms, 3600000) : 0;
-  b->last_ms = now_ms;
-  b->balance = std::min<int64_t>(credit, b->balance + static_cast<int64_t>(elapsed) * rate);
-  if (b->balance >= 1000) {
-    b->balance -= 1000;
+  const int64_t elapsed = std::min<uint32_t>(now - b->last_ms, 3600000);
+  b->last_ms = now;
+  int64_t balance = std::min<int64_t>(credit, b->balance + elapsed * rate);
+  if (balance >= 1000) {
+    b->balance = static_cast<int32_t>(balance - 1000);
     return len;
   }
-  b->balance = std::max<int64_t>(b->balance - 1000, -credit * s.window);
+  b->balance = static_cast<int32_t>(std::max<int64_t>(balance - 1000, floor));
   RrlCounters& c = counters_[facts.view_slot < kViewSlots ? facts.view_slot : kOtherViewSlot];
   ++c.limited;
   if (s.slip && ++b->drops % s.slip == 0) {

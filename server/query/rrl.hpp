@@ -31,7 +31,7 @@ struct RrlCounters {
 /// worth of debt, so a client that floods stays limited until its average falls below the rate.
 class RateLimiter {
  public:
-  static constexpr size_t kBuckets = size_t{1} << 16;  ///< a power of two; 32 bytes each
+  static constexpr size_t kBuckets = size_t{1} << 16;  ///< a power of two; 16 bytes each, in sets of four
 
   /// `seed` keys the bucket hash, so that nobody can aim collisions at a bucket.
   explicit RateLimiter(uint64_t seed);
@@ -47,14 +47,18 @@ class RateLimiter {
   const RrlCounters& counters(uint8_t view_slot) const { return counters_[view_slot < kViewSlots ? view_slot : kOtherViewSlot]; }
 
  private:
-  struct Bucket {
-    uint64_t key = 0;      ///< 0: empty
-    uint64_t last_ms = 0;  ///< when credit was last added
-    int64_t balance = 0;   ///< thousandths of a reply; negative: debt
-    uint32_t drops = 0;    ///< replies over the limit, for the slip count
+  struct Bucket {           ///< 16 bytes: a set of four fills one cache line
+    uint32_t tag = 0;       ///< the key's upper half (the set is chosen by the lower); 0: empty
+    uint32_t last_ms = 0;   ///< when credit was last added (the clock mod 2^32)
+    int32_t balance = 0;    ///< thousandths of a reply; negative: debt
+    uint32_t drops = 0;     ///< replies over the limit, for the slip count
   };
+  struct alignas(64) Set {
+    Bucket ways[4];
+  };
+  static constexpr size_t kSets = kBuckets / 4;
   uint64_t seed_;
-  std::unique_ptr<Bucket[]> table_;
+  std::unique_ptr<Set[]> table_;
   std::array<RrlCounters, kViewSlots> counters_{};
 };
 

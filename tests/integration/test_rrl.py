@@ -242,6 +242,43 @@ class RrlWildcardTest(unittest.TestCase):
         self.assertGreaterEqual(len(full), 4)
 
 
+class RrlForwardedTest(unittest.TestCase):
+    """Forwarded replies go through rate limiting too: here the upstream's own answers, delivered by
+    the forwarder thread (the upstream is slow, so every query waits on the one resolution)."""
+
+    def test_upstream_replies_are_limited(self):
+        from test_forwarding import FakeUpstream
+
+        def slow(up, query, addr):
+            time.sleep(0.3)
+            up.send(FakeUpstream.answer(query, "192.0.2.66"), addr)
+        up = FakeUpstream(slow)
+        self.addCleanup(up.stop)
+
+        def edit(files):
+            dns = files["phoenix_hypervisor_config.json"]["dns_server"]
+            dns["upstream_servers"] = [up.address]
+            dns["views"][0]["rate_limit"] = {"responses_per_second": 3, "slip": 0}  # internal: forwards
+        mport = free_port()
+        with Server(copy_inventory(edit=edit), upstreams=None, args=["--metrics-listen", f"127.0.0.1:{mport}"]) as srv:
+            full = 0
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", 0))  # the internal view (it forwards)
+                for i in range(20):
+                    s.sendto(w.query("forwarded.example.net", qid=i, rd=True), ("127.0.0.1", srv.port))
+                s.settimeout(1.5)
+                try:
+                    for _ in range(20):
+                        r = w.parse(s.recv(4096))
+                        self.assertEqual(r.rcode, "NOERROR")
+                        full += 1
+                except socket.timeout:
+                    pass
+            text = fetch(mport)[2]
+        self.assertEqual(full, 3)
+        self.assertEqual(samples(text, "phoenix_dns_rate_limited_dropped_total")['{view="internal",transport="udp"}'], 17)
+
+
 class RrlConfigTest(unittest.TestCase):
     def test_unknown_key_is_an_error(self):
         def edit(files):

@@ -153,6 +153,11 @@ void UdpWorker::answer_batch(unsigned n) {
     // Forwarded: a cache hit answered by the processor, or a miss answered later by the forwarder thread.
     const bool forwarded = fwd_.from_cache || (len == 0 && fwd_.wanted);
     fwd_.from_cache = false;
+    if (snap->rate_limited && len != 0 && facts.view == horizon::kNoView) {
+      // A reply from before the view stage (FORMERR, NOTIMP, BADVERS...): the client's view limits it all the same.
+      facts.view = snap->views.match(ctx.client);
+      if (facts.view != horizon::kNoView) facts.view_slot = snap->view_data[facts.view].metrics_slot;
+    }
     // RRL applies to UDP only: TCP, like a valid server cookie, proves the source address.
     const bool limit = snap->rate_limited && !cookie.valid && facts.view != horizon::kNoView;
     if (len == 0 && fwd_.wanted) forward(*snap, i, limit ? &facts : nullptr);

@@ -140,6 +140,29 @@ class RrlTest(unittest.TestCase):
         self.assertLess(truncated, limited * 0.7)
         self.assertEqual(exempt_ok, 40)
 
+    def test_errors_from_before_the_view_is_chosen_are_limited_too(self):
+        # NOTIMP (an opcode we do not serve) is answered before the view stage; the client's view still
+        # limits it, as errors (errors_per_second 10, slip 2).
+        full = truncated = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.14.1", 0))
+            for i in range(40):
+                s.sendto(w.query(NAME, qid=i, opcode=2), ("127.0.0.1", self.server.port))
+            s.settimeout(0.5)
+            try:
+                for _ in range(40):
+                    r = w.parse(s.recv(4096))
+                    if "tc" in r.flags:
+                        truncated += 1
+                    else:
+                        self.assertEqual(r.rcode, "NOTIMP")
+                        full += 1
+            except socket.timeout:
+                pass
+        self.assertLessEqual(full, 11)
+        self.assertGreaterEqual(full, 9)
+        self.assertGreater(truncated, 10)
+
     def test_views_matching_known_prefixes_are_not_limited(self):
         # 127.0.0.1 is the example's internal view: rate limiting is off there by default.
         self.assertEqual(burst(self.server.port, "127.0.0.1", 100, "ollama.internal.thinkheads.ai"), (100, 0))

@@ -132,6 +132,22 @@ constexpr std::string_view kP = "phoenix_dns_";
 
 std::string n(std::string_view suffix) { return std::string(kP) + std::string(suffix); }
 
+/// The samples of a family by view, transport and one more label, whose values `names` match the
+/// cells `cells` of each view's counters. Slot 0 and the overflow slot only when used; a named view
+/// shows every value, zeros too.
+template <size_t N>
+void per_view(Exposition& e, const std::string& name, std::string_view label, const std::array<std::string_view, N>& names,
+              std::array<query::Counter, N> query::ViewCounters::*cells, const std::vector<Transport>& transports,
+              const std::vector<std::string>& view_names, size_t slots) {
+  for (size_t v = 0; v < slots; ++v)
+    for (auto& t : transports)
+      for (size_t i = 0; i < N; ++i) {
+        uint64_t c = t.sum([&](const query::QueryStats& s) { return (s.by_view[v].*cells)[i].load(); });
+        if (c || (v != query::kNoViewSlot && v != query::kOtherViewSlot))
+          e.sample(name, {{"view", view_names[v]}, {"transport", t.name}, {label, names[i]}}, c);
+      }
+}
+
 }  // namespace
 
 std::string render_metrics(const MetricsInput& in) {
@@ -145,31 +161,40 @@ std::string render_metrics(const MetricsInput& in) {
   e.family(n("queries_total"), "counter",
            "Queries received with a question, by view (\"none\": answered before a view was chosen), transport "
            "and query type (a fixed set; the rest is \"other\"); forwarded ones included.");
-  for (size_t v = 0; v < slots; ++v)
-    for (auto& t : transports)
-      for (size_t q = 0; q < query::kQtypeNames.size(); ++q) {
-        uint64_t c = t.sum([&](const query::QueryStats& s) { return s.by_view[v].qtype[q].load(); });
-        // Slot 0 and the overflow slot only when used; a named view shows every type, zeros too.
-        if (c || (v != query::kNoViewSlot && v != query::kOtherViewSlot))
-          e.sample(n("queries_total"), {{"view", in.view_names[v]}, {"transport", t.name}, {"qtype", query::kQtypeNames[q]}}, c);
-      }
+  per_view(e, n("queries_total"), "qtype", query::kQtypeNames, &query::ViewCounters::qtype, transports, in.view_names, slots);
 
   e.family(n("responses_total"), "counter",
            "Replies written from our own data or as errors, by view, transport and rcode (forwarded replies are in "
            "phoenix_dns_forwarded_queries_total).");
-  for (size_t v = 0; v < slots; ++v)
-    for (auto& t : transports)
-      for (size_t r = 0; r < query::kRcodeNames.size(); ++r) {
-        uint64_t c = t.sum([&](const query::QueryStats& s) { return s.by_view[v].rcode[r].load(); });
-        if (c || (v != query::kNoViewSlot && v != query::kOtherViewSlot))
-          e.sample(n("responses_total"), {{"view", in.view_names[v]}, {"transport", t.name}, {"rcode", query::kRcodeNames[r]}}, c);
-      }
+  per_view(e, n("responses_total"), "rcode", query::kRcodeNames, &query::ViewCounters::rcode, transports, in.view_names, slots);
 
   e.family(n("forwarded_queries_total"), "counter", "Queries handed to the forwarder (cache, then upstreams), by view and transport.");
   for (size_t v = 1; v < slots; ++v)
     for (auto& t : transports)
       e.sample(n("forwarded_queries_total"), {{"view", in.view_names[v]}, {"transport", t.name}},
                t.sum([&](const query::QueryStats& s) { return s.by_view[v].forwarded.load(); }));
+
+  e.family(n("cookies_total"), "counter",
+           "Queries with a DNS cookie (RFC 7873), by view, transport and what it carried: client_only, valid (a "
+           "server cookie that verified: exempt from rate limiting), invalid (one that did not: treated as none). "
+           "BADCOOKIE replies are in phoenix_dns_responses_total.");
+  per_view(e, n("cookies_total"), "cookie", query::kCookieNames, &query::ViewCounters::cookies, transports, in.view_names, slots);
+
+  // Response rate limiting applies to UDP replies only (TCP proves the source address).
+  struct PerRrl {
+    std::string_view name, help;
+    query::Counter query::RrlCounters::*field;
+  };
+  for (auto f : {PerRrl{"rate_limited_total", "UDP replies over the response rate limit (dropped plus slipped), by view.", &query::RrlCounters::limited},
+                 PerRrl{"rate_limited_dropped_total", "Replies over the rate limit not sent at all, by view.", &query::RrlCounters::dropped},
+                 PerRrl{"rate_limited_slipped_total", "Replies over the rate limit sent truncated instead (TC=1, the slip setting), by view.", &query::RrlCounters::slipped}}) {
+    e.family(n(f.name), "counter", f.help);
+    for (size_t v = 1; v < slots; ++v) {
+      uint64_t k = 0;
+      for (auto* l : in.rate_limiters) k += (l->counters(static_cast<uint8_t>(v)).*f.field).load();
+      if (k || v != query::kOtherViewSlot) e.sample(n(f.name), {{"view", in.view_names[v]}, {"transport", "udp"}}, k);
+    }
+  }
 
   struct PerTransport {
     std::string_view name, help;

@@ -14,6 +14,7 @@
 #include "horizon/ip_prefix.hpp"
 #include "server/query/counters.hpp"
 #include "server/query/processor.hpp"
+#include "server/query/rrl.hpp"
 #include "zones/snapshot.hpp"
 
 namespace phoenix::server {
@@ -72,6 +73,7 @@ struct UpstreamSample {
 struct MetricsInput {
   std::vector<WorkerStats> workers;
   std::vector<std::string> view_names;  ///< ViewSlots::names()
+  std::vector<const query::RateLimiter*> rate_limiters;  ///< UDP replies' (their counters by view slot)
   const query::TcpConnCounters* tcp = nullptr;
   const ReloadCounters* reloads = nullptr;
   std::shared_ptr<const zones::Snapshot> snapshot;

@@ -208,14 +208,14 @@ class Server {
     // Response rate limiting, per view of the data served last (view ids are that snapshot's).
     if (auto snap = holder_.current())
       for (horizon::ViewId v = 0; v < snap->view_data.size(); ++v) {
-        query::RrlCounters sum;
-        for (auto& u : udp_) {
-          const auto& c = u->rate_limiter().counters(v);
-          sum.limited += c.limited, sum.dropped += c.dropped, sum.slipped += c.slipped;
+        uint64_t limited = 0, dropped = 0, slipped = 0;
+        for (auto* l : rate_limiters()) {
+          const auto& c = l->counters(snap->view_data[v].metrics_slot);
+          limited += c.limited, dropped += c.dropped, slipped += c.slipped;
         }
         if (snap->view_data[v].rate_limit.enabled)
           spdlog::info("rrl: view {}: {} replies over the limit, {} dropped, {} slipped", snap->view_data[v].name,
-                       sum.limited, sum.dropped, sum.slipped);
+                       limited, dropped, slipped);
       }
     const TcpStats& ts = tcp_->tcp_stats();
     spdlog::info("tcp: {} connections accepted; closed: {} longest-idle at the cap, {} over the per-client cap, "
@@ -403,9 +403,17 @@ class Server {
   /// One scrape's input, read from the live objects on the metrics thread: the workers' counters
   /// (single-writer cells, see query::Counter), the cache and upstream tallies (their own locks),
   /// and the current snapshot.
+  /// Every response rate limiter (each with its own counters; summed when read).
+  std::vector<const query::RateLimiter*> rate_limiters() const {
+    std::vector<const query::RateLimiter*> out;
+    for (auto& u : udp_) out.push_back(&u->rate_limiter()), out.push_back(&u->forward_rate_limiter());
+    return out;
+  }
+
   MetricsInput metrics_input() {
     MetricsInput in;
     for (auto& u : udp_) in.workers.push_back({"udp", &u->stats()});
+    in.rate_limiters = rate_limiters();
     in.workers.push_back({"tcp", &tcp_->stats()});
     in.view_names = view_slots_.names();
     in.tcp = &tcp_->tcp_stats();

@@ -217,6 +217,7 @@ void Zone::lookup_chain(std::string_view qname, const char* owner, uint16_t qtyp
       buf[1] = '*';
       std::copy(ce.begin(), ce.end(), buf + 2);
       if (NodeView wc = find_node(std::string_view(buf, ce.size() + 2))) {
+        if (depth == 0) out.wildcard = wc.owner_wire();
         answer_node(wc, owner, qtype, out, depth);
         return;
       }

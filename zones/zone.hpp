@@ -86,6 +86,9 @@ struct LookupResult {
   LookupStatus status = LookupStatus::nxdomain;
   bool authoritative = true;  ///< false for referrals (AA clear)
   std::string_view qname;     ///< the name asked for (lower-cased wire), to cut CNAME loops back to it
+  /// The wildcard the answer to the name asked for was synthesised from (RFC 4592 §3.3.1; its owner,
+  /// lower-cased wire, in the zone), else empty: rate limiting counts such answers by the wildcard.
+  std::string_view wildcard;
   RefList<16> answer;
   RefList<8> authority;
   RefList<32> additional;

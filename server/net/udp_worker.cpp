@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <random>
 #include <system_error>
 
@@ -30,7 +31,7 @@ namespace {
 }  // namespace
 
 UdpWorker::UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder)
-    : holder_(holder), rrl_(std::random_device{}()) {
+    : holder_(holder), rrl_(std::random_device{}()), fwd_rrl_(std::make_shared<query::RateLimiter>(std::random_device{}())) {
   local_ = ep.addr;
   wildcard_ = ep.addr == horizon::IpAddr{} || ep.addr == horizon::IpAddr{horizon::IpAddr::Family::v6, {}};
   sockaddr_storage ss;
@@ -144,10 +145,8 @@ unsigned UdpWorker::receive(int flags) {
 
 void UdpWorker::answer_batch(unsigned n) {
   const zones::Snapshot* snap = holder_.acquire(slot_);
-  const uint64_t now_ms = snap->rate_limited ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                   std::chrono::steady_clock::now().time_since_epoch())
-                                                   .count())
-                                             : 0;
+  // One clock read per batch, and the coarse clock (no hardware counter read): RRL counts in milliseconds.
+  const uint64_t now_ms = snap->rate_limited ? coarse_now_ms() : 0;
   query::CookieState cookie;
   if (cookies_) {
     cookie.secrets = cookies_->load(std::memory_order_acquire);
@@ -161,18 +160,22 @@ void UdpWorker::answer_batch(unsigned n) {
     if (cookies_) ctx.cookie = &cookie;
     ctx.local = wildcard_ && snap->views.has_destinations() ? destination(i) : local_;
     ctx.forwarded = forwarder_;
+    query::ReplyFacts facts;
+    if (snap->rate_limited) ctx.facts = &facts;
     size_t len = query::process_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
     // Forwarded: a cache hit answered by the processor, or a miss answered later by the forwarder thread.
     const bool forwarded = fwd_.from_cache || (len == 0 && fwd_.wanted);
     fwd_.from_cache = false;
-    if (len == 0 && fwd_.wanted) forward(*snap, i);
-    if (len != 0 && snap->rate_limited && !cookie.valid) {  // a valid server cookie proves the source
-      // RRL applies to UDP only (TCP, like a cookie, proves the source address); the view is matched again here so
-      // that the processor's stages stay untouched.
-      const horizon::ViewId view = snap->views.match(ctx.client, ctx.local);
-      if (view != horizon::kNoView)
-        len = rrl_.limit(tx_[out].data(), len, ctx.client, view, snap->view_data[view].rate_limit, now_ms);
+    if (snap->rate_limited && len != 0 && facts.view == horizon::kNoView) {
+      // A reply from before the view stage (FORMERR, NOTIMP, BADVERS...): the client's view limits it all the same.
+      facts.view = snap->views.match(ctx.client, ctx.local);
+      if (facts.view != horizon::kNoView) facts.view_slot = snap->view_data[facts.view].metrics_slot;
     }
+    // RRL applies to UDP only: TCP, like a valid server cookie, proves the source address.
+    const bool limit = snap->rate_limited && !cookie.valid && facts.view != horizon::kNoView;
+    if (len == 0 && fwd_.wanted) forward(*snap, i, limit ? &facts : nullptr);
+    if (len != 0 && limit)
+      len = rrl_.limit(tx_[out].data(), len, ctx.client, facts, snap->view_data[facts.view].rate_limit, now_ms);
     if (tap_) {
       uint16_t port = 0;
       auto peer = dnstap::peer_address(addr_[i], port);
@@ -213,7 +216,13 @@ horizon::IpAddr UdpWorker::destination(unsigned i) const {
   return local_;
 }
 
-void UdpWorker::forward(const zones::Snapshot& snap, unsigned i) {
+uint64_t UdpWorker::coarse_now_ms() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+void UdpWorker::forward(const zones::Snapshot& snap, unsigned i, const query::ReplyFacts* facts) {
   fwd_.wanted = false;
   const query::ParsedQuery& q = fwd_.query;
   const size_t limit = query::udp_reply_limit(q);
@@ -227,7 +236,24 @@ void UdpWorker::forward(const zones::Snapshot& snap, unsigned i) {
     dnstap::Ring* tap = fwd_tap_ && fwd_tap_->responses() ? fwd_tap_ : nullptr;
     uint8_t slot = 0;
     if (tap) slot = snap.view_data[snap.views.match(to_ip(to))].metrics_slot;
-    forwarder_->resolve(snap, fwd_, limit, [socket = socket_, to, to_len, tap, slot](std::vector<uint8_t> reply) {
+    // The upstream's reply is rate limited like ours, by the forwarder thread with this worker's
+    // limiter for forwarded replies (only that thread uses it); the settings are copied, since the
+    // snapshot may be gone by then.
+    std::shared_ptr<query::RateLimiter> rrl;
+    std::optional<horizon::RateLimitSettings> settings;
+    query::ReplyFacts seen;
+    if (facts && snap.view_data[facts->view].rate_limit.enabled) {
+      rrl = fwd_rrl_;
+      settings = snap.view_data[facts->view].rate_limit;
+      seen.view = facts->view;
+      seen.view_slot = facts->view_slot;
+    }
+    forwarder_->resolve(snap, fwd_, limit, [socket = socket_, to, to_len, tap, slot, rrl, settings = std::move(settings),
+                                         seen](std::vector<uint8_t> reply) {
+      if (rrl) {
+        reply.resize(rrl->limit(reply.data(), reply.size(), to_ip(to), seen, *settings, coarse_now_ms()));
+        if (reply.empty()) return;  // dropped
+      }
       socket->send(reply, to, to_len);
       if (tap) {
         uint16_t port = 0;

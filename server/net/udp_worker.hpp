@@ -74,8 +74,10 @@ class UdpWorker {
   uint16_t port() const { return port_; }
   /// Read only after join(): the counters are the worker's own, never shared while it runs.
   const query::QueryStats& stats() const { return stats_; }
-  /// Response rate limiting counters by view id; like stats(), read only after join().
+  /// Response rate limiting and its counters by view slot (any thread may read those, as stats()'s).
   const query::RateLimiter& rate_limiter() const { return rrl_; }
+  /// The same for forwarded replies from upstream, which the forwarder thread limits.
+  const query::RateLimiter& forward_rate_limiter() const { return *fwd_rrl_; }
 
  private:
   /// The socket as other threads see it: a forwarded reply may be sent from the forwarder's thread
@@ -96,7 +98,9 @@ class UdpWorker {
   void answer_batch(unsigned n);
   /// A query the processor handed on (a cache miss: the processor answers hits itself): the
   /// forwarder's thread sends the reply later, through socket_.
-  void forward(const zones::Snapshot& snap, unsigned i);
+  void forward(const zones::Snapshot& snap, unsigned i, const query::ReplyFacts* facts);
+  /// CLOCK_MONOTONIC_COARSE in milliseconds: what RRL's buckets need, at a fraction of a precise read.
+  static uint64_t coarse_now_ms() noexcept;
 
   int fd_ = -1;  ///< the worker's own copy: only the worker thread closes the socket, after its last use
   uint16_t port_ = 0;
@@ -115,6 +119,7 @@ class UdpWorker {
   dnstap::Ring* tap_ = nullptr;
   dnstap::Ring* fwd_tap_ = nullptr;
   query::RateLimiter rrl_;
+  std::shared_ptr<query::RateLimiter> fwd_rrl_;  ///< used by the forwarder thread only
   const std::atomic<const query::CookieSecrets*>* cookies_ = nullptr;  ///< this worker's own buckets: no lock between workers
   std::atomic<bool> stop_{false};
   std::atomic<bool> done_{false};

@@ -46,8 +46,8 @@ inline constexpr uint8_t kOtherViewSlot = kViewSlots - 1;
 /// bounded whatever clients send.
 inline constexpr std::array<std::string_view, 11> kQtypeNames{"A",  "AAAA", "PTR", "SOA", "NS", "MX",
                                                               "TXT", "SRV", "CNAME", "ANY", "other"};
-inline constexpr std::array<std::string_view, 8> kRcodeNames{"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                                             "NOTIMP",   "REFUSED", "BADVERS",  "other"};
+inline constexpr std::array<std::string_view, 9> kRcodeNames{"NOERROR", "FORMERR", "SERVFAIL",  "NXDOMAIN", "NOTIMP",
+                                                             "REFUSED", "BADVERS", "BADCOOKIE", "other"};
 
 constexpr size_t qtype_bucket(uint16_t t) noexcept {
   switch (t) {
@@ -64,12 +64,18 @@ constexpr size_t qtype_bucket(uint16_t t) noexcept {
     default: return 10;
   }
 }
-constexpr size_t rcode_bucket(uint16_t rc) noexcept { return rc <= 5 ? rc : rc == 16 ? 6 : 7; }
+constexpr size_t rcode_bucket(uint16_t rc) noexcept { return rc <= 5 ? rc : rc == 16 ? 6 : rc == 23 ? 7 : 8; }
+
+/// What a query's COOKIE option carried (RFC 7873 §5.2): a client cookie alone, or with a server
+/// cookie that verified, or with one that did not (stale, another server's, forged: treated as none).
+enum class CookieSeen : uint8_t { client_only, valid, invalid };
+inline constexpr std::array<std::string_view, 3> kCookieNames{"client_only", "valid", "invalid"};
 
 struct ViewCounters {
   std::array<Counter, kQtypeNames.size()> qtype;  ///< every query with a reply or handed on, by type
   std::array<Counter, kRcodeNames.size()> rcode;  ///< replies written from our own data and errors
   Counter forwarded;                               ///< handed to the forwarder (cache or upstream)
+  std::array<Counter, kCookieNames.size()> cookies;  ///< queries with a COOKIE option, by CookieSeen
 };
 
 /// TCP connection counts, kept by the TCP thread (server/net/tcp_listener.cpp says when each moves).

@@ -177,6 +177,7 @@ size_t answer(Answering& a, const uint8_t* in, size_t in_len) noexcept;
 
 size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {
   Answering a(ctx, out, cap);
+  if (ctx.facts) *ctx.facts = ReplyFacts{};
   if (ctx.stats) ++ctx.stats->queries;
   size_t n = answer(a, in, in_len);
   // RFC 8945 §5.3: every reply to a signed request is signed, errors included (BADKEY and BADSIG
@@ -184,6 +185,13 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   if (n && a.tsig) {
     const size_t limit = ctx.tcp ? cap : std::min(cap, udp_reply_limit(a.q));
     if (size_t s = xfr::sign_reply(out, n, limit, *a.tsig, a.now)) n = s;
+  }
+  // Cookies are counted in the view that answered ("none" when the reply came before one was chosen).
+  if (a.has_cookie && ctx.stats) {
+    const CookieSeen seen = a.q.cookie_len == kClientCookieLen ? CookieSeen::client_only
+                            : ctx.cookie->valid                ? CookieSeen::valid
+                                                               : CookieSeen::invalid;
+    ++ctx.stats->by_view[a.view_slot < kViewSlots ? a.view_slot : kOtherViewSlot].cookies[static_cast<size_t>(seen)];
   }
   return n;
 }
@@ -287,6 +295,8 @@ size_t answer(Answering& a, const uint8_t* in, size_t in_len) noexcept {
   // client advertised.
   a.w.set_limit(ctx.tcp ? a.cap : udp_reply_limit(q));
   if (st == ParseStatus::formerr) return finish_error(a, rcode::FORMERR, kNoEde);
+  ReplyFacts* facts = ctx.facts;
+  if (facts) facts->qname_len = static_cast<uint8_t>(q.qname_len);  // at most 255 (RFC 1035 §3.1)
   // Stage: cookie (RFC 7873 §5.2). A client cookie always gets a fresh server cookie back; a server
   // cookie that does not verify counts as none.
   if (q.cookie_len && ctx.cookie && ctx.cookie->secrets && q.has_edns) {
@@ -340,6 +350,9 @@ size_t answer(Answering& a, const uint8_t* in, size_t in_len) noexcept {
   if (view == horizon::kNoView)
     view = snap.views.has_destinations() ? snap.views.match(ctx.client, ctx.local) : snap.views.match(ctx.client);
   if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
+  const zones::ViewData& vd = snap.view_data[view];
+  a.view_slot = vd.metrics_slot;  // from here on (BADCOOKIE too) the reply is counted in its view
+  if (facts) facts->view = view, facts->view_slot = vd.metrics_slot;
   // RFC 7873 §5.2.3: with require_cookie, a UDP client that sent only a client cookie (or a bad server
   // one) gets BADCOOKIE and a server cookie to retry with; exempt prefixes are served as before.
   if (a.has_cookie && ctx.cookie->require && !ctx.cookie->valid && !ctx.tcp) {
@@ -349,8 +362,6 @@ size_t answer(Answering& a, const uint8_t* in, size_t in_len) noexcept {
   }
 
   // RA tells the client whether this view resolves names beyond our zones (RFC 1035 §4.1.1).
-  const zones::ViewData& vd = snap.view_data[view];
-  a.view_slot = vd.metrics_slot;
   a.ra = vd.recursion && !snap.upstreams.empty() && ctx.forward != nullptr;
 
   if (q.qtype == zones::rrtype::AXFR || q.qtype == zones::rrtype::IXFR) return answer_transfer(a, in, in_len, vd);
@@ -402,6 +413,7 @@ size_t answer(Answering& a, const uint8_t* in, size_t in_len) noexcept {
   // Stage: lookup.
   LookupResult result;
   zone->lookup(qname, q.qtype, result);
+  if (facts) facts->zone = zone->origin().wire(), facts->wildcard = result.wildcard;
   if (!begin_reply(a, reply_flags1(q, result.authoritative), reply_flags2(q, 0, a.ra)))
     return finish_error(a, rcode::SERVFAIL, kNoEde);
   return write_sections(a, result);

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "horizon/ip_prefix.hpp"
 #include "server/query/cookie.hpp"
@@ -83,6 +84,17 @@ class ForwardedReplies {
   ~ForwardedReplies() = default;
 };
 
+/// What the processor says about the reply it wrote, so that response rate limiting (rrl.hpp) classifies
+/// it without matching the view again or reading the reply back. Views into the snapshot's zones: valid
+/// while the caller holds the snapshot.
+struct ReplyFacts {
+  horizon::ViewId view = horizon::kNoView;  ///< the view that answered; kNoView: none was chosen
+  uint8_t view_slot = kNoViewSlot;
+  uint8_t qname_len = 0;      ///< the question's name length (it follows the header, uncompressed); 0: none
+  std::string_view wildcard;  ///< the wildcard the answer was synthesised from (lower-cased wire), else empty
+  std::string_view zone;      ///< the zone of ours the reply speaks for (lower-cased wire origin), else empty
+};
+
 struct QueryContext {
   const zones::Snapshot* snapshot = nullptr;
   horizon::IpAddr client;
@@ -110,6 +122,8 @@ struct QueryContext {
   /// Seconds since the epoch, for TSIG (RFC 8945 §5.2.3); 0: the processor reads the clock when a
   /// request is signed.
   uint64_t now = 0;
+  /// Filled with what the reply was, when not null (the UDP transport's rate limiting reads it).
+  ReplyFacts* facts = nullptr;
 };
 
 /// The largest UDP reply this client accepts (RFC 6891 §6.2.3: never below 512; at most what we advertise).

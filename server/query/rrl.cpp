@@ -1,8 +1,10 @@
 #include "rrl.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "server/wire/format.hpp"
+#include "zones/hash.hpp"
 #include "zones/name.hpp"
 #include "zones/rrset.hpp"
 
@@ -22,42 +24,46 @@ uint64_t mix(uint64_t h) {
 
 uint64_t add(uint64_t h, uint64_t v) { return mix(h ^ v) + 0x9e3779b97f4a7c15ull; }
 
-/// Hashes the name at `off` in `msg`, lower-cased and with compression followed (each pointer must go
-/// back, RFC 1035 §4.1.4, so the walk ends). Sets `end` past the name in place. False if malformed.
-bool hash_name(const uint8_t* msg, size_t len, size_t off, uint64_t& h, size_t& end) {
+/// Copies the name at `off` in `msg` into `out` lower-cased, following compression (each pointer must
+/// go back, RFC 1035 §4.1.4, so the walk ends). Sets `end` past the name in place and returns the
+/// name's length, or 0 if it is malformed.
+size_t lower_name(const uint8_t* msg, size_t len, size_t off, uint8_t (&out)[zones::kMaxNameWire], size_t& end) {
   bool jumped = false;
   size_t total = 0;
   for (;;) {
-    if (off >= len) return false;
+    if (off >= len) return 0;
     uint8_t l = msg[off];
     if ((l & 0xc0) == 0xc0) {
-      if (off + 2 > len) return false;
+      if (off + 2 > len) return 0;
       size_t target = static_cast<size_t>(((l & 0x3f) << 8) | msg[off + 1]);
-      if (target >= off) return false;
+      if (target >= off) return 0;
       if (!jumped) end = off + 2;
       jumped = true;
       off = target;
       continue;
     }
-    if (l & 0xc0) return false;
-    if (off + 1 + l > len || (total += l + 1u) > 255) return false;
-    // Eight octets per mixing step: the hash is on the path of every limited reply.
-    uint64_t word = l;
-    for (size_t k = 1; k <= l; ++k) {
-      uint8_t c = msg[off + k];
-      word = (word << 8) | zones::lower_octet(c);
-      if (k % 8 == 7) {
-        h = add(h, word);
-        word = 0;
-      }
-    }
-    h = add(h, word);
+    if (l & 0xc0) return 0;
+    if (off + 1 + l > len || total + l + 1u > zones::kMaxNameWire) return 0;
+    out[total++] = l;
+    for (size_t k = 1; k <= l; ++k) out[total++] = zones::lower_octet(msg[off + k]);
     off += 1 + l;
     if (l == 0) {
       if (!jumped) end = off;
-      return true;
+      return total;
     }
   }
+}
+
+/// The key of a lower-cased wire name: zones' own name hash, so a name costs the same here as in a lookup.
+uint64_t name_key(std::string_view lower) { return zones::hash_bytes(lower, 0x5a17); }
+
+/// The key of the question's name in `msg` (`qlen` octets after the header, as the processor found
+/// it), lower-cased on the way. Sets `end` past it.
+uint64_t question_key(const uint8_t* msg, size_t qlen, size_t& end) {
+  uint8_t buf[zones::kMaxNameWire];
+  for (size_t i = 0; i < qlen; ++i) buf[i] = zones::lower_octet(msg[12 + i]);
+  end = 12 + qlen;
+  return name_key({reinterpret_cast<const char*>(buf), qlen});
 }
 
 /// Skips one resource record at `off`; false if it runs past the message.
@@ -75,21 +81,22 @@ uint64_t nxdomain_zone(const uint8_t* msg, size_t len, size_t after_question) {
   for (unsigned i = 0, an = zones::read_u16(msg + 6); i < an; ++i)
     if (!skip_rr(msg, len, off, &type)) return 0;
   for (unsigned i = 0, ns = zones::read_u16(msg + 8); i < ns; ++i) {
-    size_t start = off, end = 0;
-    uint64_t h = 0x5a;
-    if (!hash_name(msg, len, start, h, end)) return 0;
-    if (!skip_rr(msg, len, off, &type)) return 0;
-    if (type == zones::rrtype::SOA) return h;
+    uint8_t name[zones::kMaxNameWire];
+    size_t end = 0;
+    size_t n = lower_name(msg, len, off, name, end);
+    if (!n || !skip_rr(msg, len, off, &type)) return 0;
+    if (type == zones::rrtype::SOA) return name_key({reinterpret_cast<const char*>(name), n});
   }
   return 0;
 }
 
 }  // namespace
 
-RateLimiter::RateLimiter(uint64_t seed) : seed_(mix(seed) | 1), table_(std::make_unique<Bucket[]>(kBuckets)) {}
+RateLimiter::RateLimiter(uint64_t seed) : seed_(mix(seed) | 1), table_(std::make_unique<Set[]>(kSets)) {}
 
-size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, horizon::ViewId view,
+size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, const ReplyFacts& facts,
                           const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
+  const horizon::ViewId view = facts.view;
   if (!s.enabled || len < 12 || view == horizon::kNoView) return len;
   for (auto& p : s.exempt)
     if (p.contains(client)) return len;
@@ -110,41 +117,56 @@ size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& cli
     h = add(h, word);
   }
   if (kind != Kind::error && zones::read_u16(reply + 4) == 1) {
-    uint64_t name = 0x17;
+    // The question: where the processor said it is, else read from the reply (a forwarded one).
     size_t end = 12;
-    if (!hash_name(reply, len, 12, name, end) || end + 4 > len) return len;  // not ours to judge
-    if (kind == Kind::answer) h = add(add(h, name), zones::read_u16(reply + end));
-    else h = add(h, nxdomain_zone(reply, len, end + 4));
+    uint64_t name = 0;
+    if (facts.qname_len && 12u + facts.qname_len <= len) {
+      name = question_key(reply, facts.qname_len, end);
+    } else {
+      uint8_t buf[zones::kMaxNameWire];
+      size_t n = lower_name(reply, len, 12, buf, end);
+      if (!n) return len;  // not ours to judge
+      name = name_key({reinterpret_cast<const char*>(buf), n});
+    }
+    if (end + 4 > len) return len;
+    // BIND's classes: an answer synthesised from a wildcard counts as the wildcard's name, so that a
+    // flood of random names under one wildcard is one bucket; NXDOMAIN counts by zone.
+    if (kind == Kind::answer) h = add(add(h, facts.wildcard.empty() ? name : name_key(facts.wildcard)), zones::read_u16(reply + end));
+    else h = add(h, facts.zone.empty() ? nxdomain_zone(reply, len, end + 4) : name_key(facts.zone));
   }
-  if (h == 0) h = 1;
 
-  // The bucket: this key's, else the stalest of four neighbours (an idle client's is reused first).
-  constexpr size_t kWays = 4;
+  // The bucket: this key's in its set, else the set's stalest (an idle client's is reused first). A set
+  // is one cache line, so a verdict costs one memory access to the table however full it is.
+  Set& set = table_[h & (kSets - 1)];
+  const uint32_t tag = static_cast<uint32_t>(h >> 32) | 1;  // never 0, which marks an empty bucket
+  const uint32_t now = static_cast<uint32_t>(now_ms);        // wraps every 49 days: only differences count
   Bucket* b = nullptr;
-  Bucket* stalest = nullptr;
-  for (size_t w = 0; w < kWays; ++w) {
-    Bucket& c = table_[(h + w) & (kBuckets - 1)];
-    if (c.key == h) {
+  Bucket* stalest = &set.ways[0];
+  for (Bucket& c : set.ways) {
+    if (c.tag == tag) {
       b = &c;
       break;
     }
-    if (!stalest || c.key == 0 || (stalest->key != 0 && c.last_ms < stalest->last_ms)) stalest = &c;
+    if (stalest->tag != 0 && (c.tag == 0 || uint32_t(now - c.last_ms) > uint32_t(now - stalest->last_ms))) stalest = &c;
   }
-  const int64_t credit = int64_t{rate} * 1000;  // one second's worth
+  // One second's worth of credit; the debt floor is `window` of those, within what 32 bits hold.
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  const int64_t credit = std::min<int64_t>(int64_t{rate} * 1000, kMax);
+  const int64_t floor = -std::min<int64_t>(credit * s.window, kMax);
   if (!b) {
     b = stalest;
-    *b = Bucket{h, now_ms, credit, 0};
+    *b = Bucket{tag, now, static_cast<int32_t>(credit), 0};
   }
   // Credit accrues at `rate` per second, up to one second's worth; debt is bounded by `window` seconds.
-  const uint64_t elapsed = now_ms > b->last_ms ? std::min<uint64_t>(now_ms - b->last_ms, 3600000) : 0;
-  b->last_ms = now_ms;
-  b->balance = std::min<int64_t>(credit, b->balance + static_cast<int64_t>(elapsed) * rate);
-  if (b->balance >= 1000) {
-    b->balance -= 1000;
+  const int64_t elapsed = std::min<uint32_t>(now - b->last_ms, 3600000);
+  b->last_ms = now;
+  int64_t balance = std::min<int64_t>(credit, b->balance + elapsed * rate);
+  if (balance >= 1000) {
+    b->balance = static_cast<int32_t>(balance - 1000);
     return len;
   }
-  b->balance = std::max<int64_t>(b->balance - 1000, -credit * s.window);
-  RrlCounters& c = counters_[view < kMaxViews ? view : kMaxViews - 1];
+  b->balance = static_cast<int32_t>(std::max<int64_t>(balance - 1000, floor));
+  RrlCounters& c = counters_[facts.view_slot < kViewSlots ? facts.view_slot : kOtherViewSlot];
   ++c.limited;
   if (s.slip && ++b->drops % s.slip == 0) {
     ++c.slipped;
@@ -159,8 +181,8 @@ size_t truncate_reply(uint8_t* reply, size_t len) noexcept {
   size_t end = 12;
   bool question = false;
   if (zones::read_u16(reply + 4) == 1) {
-    uint64_t ignored = 0;
-    question = hash_name(reply, len, 12, ignored, end) && end + 4 <= len;
+    uint8_t ignored[zones::kMaxNameWire];
+    question = lower_name(reply, len, 12, ignored, end) && end + 4 <= len;
   }
   reply[2] |= 0x02;  // TC
   reply[4] = 0;

@@ -10,12 +10,15 @@
 #include "horizon/inventory.hpp"
 #include "horizon/ip_prefix.hpp"
 #include "horizon/view_table.hpp"
+#include "server/query/counters.hpp"
+#include "server/query/processor.hpp"
 
 namespace phoenix::query {
 
-/// Per view: how many replies went over the limit, and what became of them.
+/// Per view: how many replies went over the limit, and what became of them (limited = dropped +
+/// slipped). Single-writer cells: the limiter's thread counts, the metrics scraper reads.
 struct RrlCounters {
-  uint64_t limited = 0, dropped = 0, slipped = 0;
+  Counter limited, dropped, slipped;
 };
 
 /// One per UDP worker. limit() looks at a reply about to be sent and decides: send it, drop it, or
@@ -23,34 +26,40 @@ struct RrlCounters {
 /// victim gets nothing larger than the query (RFC 5358's concern, BIND's "slip").
 ///
 /// Buckets are keyed by the view, the client's address cut to ipv4_prefix/ipv6_prefix, and the
-/// response class: answers by name and type, NXDOMAIN by zone (the SOA owner in the reply), errors
-/// as one class. Each bucket holds up to one second's worth of credit and up to `window` seconds'
+/// response class: answers by name (the wildcard's, for a synthesised one) and type, NXDOMAIN by zone
+/// (ours, or the SOA owner in a forwarded reply), errors as one class. Each bucket holds up to one second's worth of credit and up to `window` seconds'
 /// worth of debt, so a client that floods stays limited until its average falls below the rate.
 class RateLimiter {
  public:
-  static constexpr size_t kBuckets = size_t{1} << 16;  ///< a power of two; 32 bytes each
-  static constexpr size_t kMaxViews = 32;              ///< views past this share the last counters
+  static constexpr size_t kBuckets = size_t{1} << 16;  ///< a power of two; 16 bytes each, in sets of four
 
   /// `seed` keys the bucket hash, so that nobody can aim collisions at a bucket.
   explicit RateLimiter(uint64_t seed);
 
   /// Returns the length to send: `len` (within the rate, exempt, or not a reply we limit), 0 (drop),
   /// or the length of the truncated reply it wrote over `reply` (slip). `now_ms`: a monotonic clock.
-  size_t limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, horizon::ViewId view,
+  /// `facts`: what the processor said of the reply (for a forwarded reply only the view is known); the
+  /// verdict is counted under its view_slot (zones::ViewData::metrics_slot, as the query counters are).
+  size_t limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, const ReplyFacts& facts,
                const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept;
 
-  const RrlCounters& counters(horizon::ViewId view) const { return counters_[view < kMaxViews ? view : kMaxViews - 1]; }
+  /// Any thread: the counts of one view slot.
+  const RrlCounters& counters(uint8_t view_slot) const { return counters_[view_slot < kViewSlots ? view_slot : kOtherViewSlot]; }
 
  private:
-  struct Bucket {
-    uint64_t key = 0;      ///< 0: empty
-    uint64_t last_ms = 0;  ///< when credit was last added
-    int64_t balance = 0;   ///< thousandths of a reply; negative: debt
-    uint32_t drops = 0;    ///< replies over the limit, for the slip count
+  struct Bucket {           ///< 16 bytes: a set of four fills one cache line
+    uint32_t tag = 0;       ///< the key's upper half (the set is chosen by the lower); 0: empty
+    uint32_t last_ms = 0;   ///< when credit was last added (the clock mod 2^32)
+    int32_t balance = 0;    ///< thousandths of a reply; negative: debt
+    uint32_t drops = 0;     ///< replies over the limit, for the slip count
   };
+  struct alignas(64) Set {
+    Bucket ways[4];
+  };
+  static constexpr size_t kSets = kBuckets / 4;
   uint64_t seed_;
-  std::unique_ptr<Bucket[]> table_;
-  std::array<RrlCounters, kMaxViews> counters_{};
+  std::unique_ptr<Set[]> table_;
+  std::array<RrlCounters, kViewSlots> counters_{};
 };
 
 /// Rewrites the reply in `reply` into its truncated form in place: the header with TC set and no

@@ -209,6 +209,29 @@ def stop_process(proc, timeout=10):
     return proc.returncode
 
 
+def fetch(port, path="/metrics", timeout=3):
+    """GET http://127.0.0.1:port/path: (status, content type, body)."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+def samples(text, name):
+    """{labels-string: value} for every sample of metric `name` in a Prometheus text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            key, value = line.rsplit(" ", 1)
+            out[key[len(name):]] = float(value)
+    return out
+
+
+def promtool_check(text):
+    """promtool check metrics (Debian's prometheus package) on `text`: (ok, its output)."""
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    return check.returncode == 0, check.stdout + check.stderr
+
+
 def run_binary(*args, timeout=30):
     return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=timeout)
 

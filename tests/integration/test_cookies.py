@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 import dnsprobe as w
-from harness import Server, copy_inventory
+from harness import Server, copy_inventory, fetch, free_port, promtool_check, samples
 
 NAME = "ollama.phoenix.thinkheads.ai"
 
@@ -125,6 +125,37 @@ class CookieTest(unittest.TestCase):
                 return got
             self.assertEqual(burst(lambda i: query_with_cookie(full, qid=i)), 30)
             self.assertLessEqual(burst(lambda i: w.query(NAME, qid=i)), 4)  # the same client without it
+
+
+class CookieMetricsTest(unittest.TestCase):
+    def test_cookies_and_badcookie_are_counted_per_view_and_transport(self):
+        def require(files):
+            files["phoenix_hypervisor_config.json"]["dns_server"]["require_cookie"] = True
+        mport = free_port()
+        with Server(copy_inventory(edit=require), args=["--metrics-listen", f"127.0.0.1:{mport}"]) as srv:
+            # A client cookie alone over UDP: BADCOOKIE, with a server cookie to come back with.
+            out = dig_cookie(srv.port, "+cookie", "+nobadcookie")
+            self.assertEqual(status_of(out), "BADCOOKIE", out)
+            cookie = cookie_of(out)
+            for _ in range(2):  # that cookie verifies: answered
+                self.assertEqual(status_of(dig_cookie(srv.port, f"+cookie={cookie}", "+nobadcookie")), "NOERROR")
+            forged = cookie[:-2] + ("00" if cookie[-2:] != "00" else "11")
+            self.assertEqual(status_of(dig_cookie(srv.port, f"+cookie={forged}", "+nobadcookie")), "BADCOOKIE")
+            self.assertEqual(status_of(dig_cookie(srv.port, "+cookie", "+tcp", "+nobadcookie")), "NOERROR")
+            self.assertEqual(status_of(dig_cookie(srv.port, "+nocookie")), "NOERROR")  # no cookie: not counted
+            text = fetch(mport)[2]
+        ok, why = promtool_check(text)
+        self.assertTrue(ok, why)
+        got = samples(text, "phoenix_dns_cookies_total")
+        self.assertEqual(got['{view="external",transport="udp",cookie="client_only"}'], 1)
+        self.assertEqual(got['{view="external",transport="udp",cookie="valid"}'], 2)
+        self.assertEqual(got['{view="external",transport="udp",cookie="invalid"}'], 1)
+        self.assertEqual(got['{view="external",transport="tcp",cookie="client_only"}'], 1)
+        self.assertEqual(got['{view="internal",transport="udp",cookie="valid"}'], 0)
+        responses = samples(text, "phoenix_dns_responses_total")
+        self.assertEqual(responses['{view="external",transport="udp",rcode="BADCOOKIE"}'], 2)
+        self.assertEqual(responses['{view="external",transport="tcp",rcode="BADCOOKIE"}'], 0)
+        self.assertEqual(responses['{view="external",transport="udp",rcode="NOERROR"}'], 3)
 
 
 if __name__ == "__main__":

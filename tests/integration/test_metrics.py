@@ -11,22 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from dnswire import udp_ask
-from harness import Server, copy_inventory, free_port, run_binary
-
-
-def fetch(port, path="/metrics", timeout=3):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
-        return r.status, r.headers.get("Content-Type"), r.read().decode()
-
-
-def samples(text, name):
-    """{labels-string: value} for every sample of metric `name`."""
-    out = {}
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            key, value = line.rsplit(" ", 1)
-            out[key[len(name):]] = float(value)
-    return out
+from harness import Server, copy_inventory, fetch, free_port, run_binary, samples
 
 
 class MetricsEndpoint(unittest.TestCase):

@@ -15,13 +15,22 @@ namespace {
 
 const zones::Snapshot& example() { return test::example_snapshot(); }
 
-/// The real reply of the external view to `name` from 192.0.2.x.
-std::vector<uint8_t> reply(const std::string& name, uint16_t type = 1) {
+/// The real reply of the external view to `name` from 192.0.2.x, and what the processor said of it.
+struct Reply {
+  std::vector<uint8_t> bytes;
+  query::ReplyFacts facts;
+  size_t size() const { return bytes.size(); }
+  uint8_t operator[](size_t i) const { return bytes[i]; }
+};
+
+Reply reply(const std::string& name, uint16_t type = 1, const zones::Snapshot& snap = example()) {
   auto q = wire::build_query(name, type, 0x4242, false, 1232);
-  std::vector<uint8_t> out(1232);
-  query::QueryContext ctx{&example(), *horizon::IpAddr::parse("192.0.2.1"), false, nullptr};
-  out.resize(query::process_query(q.data(), q.size(), ctx, out.data(), out.size()));
-  return out;
+  Reply r;
+  r.bytes.resize(1232);
+  query::QueryContext ctx{&snap, *horizon::IpAddr::parse("192.0.2.1"), false, nullptr};
+  ctx.facts = &r.facts;
+  r.bytes.resize(query::process_query(q.data(), q.size(), ctx, r.bytes.data(), r.bytes.size()));
+  return r;
 }
 
 horizon::RateLimitSettings on(uint32_t rate, uint32_t slip = 0) {
@@ -33,12 +42,12 @@ horizon::RateLimitSettings on(uint32_t rate, uint32_t slip = 0) {
 }
 
 /// How many of `n` copies of `r` from `client` at `now_ms` go out unchanged.
-int sent(query::RateLimiter& l, const std::vector<uint8_t>& r, const char* client, int n,
+int sent(query::RateLimiter& l, const Reply& r, const char* client, int n,
          const horizon::RateLimitSettings& s, uint64_t now_ms) {
   int ok = 0;
   for (int i = 0; i < n; ++i) {
-    auto copy = r;
-    ok += l.limit(copy.data(), copy.size(), *horizon::IpAddr::parse(client), 1, s, now_ms) == copy.size();
+    auto copy = r.bytes;
+    ok += l.limit(copy.data(), copy.size(), *horizon::IpAddr::parse(client), r.facts, s, now_ms) == copy.size();
   }
   return ok;
 }
@@ -53,9 +62,9 @@ TEST(RateLimiter, AllowsTheRateThenDrops) {
   auto r = reply(kName);
   ASSERT_EQ(r[3] & 0x0f, 0);
   EXPECT_EQ(sent(l, r, "192.0.2.1", 20, s, 1000), 5);  // one second's credit
-  EXPECT_EQ(l.counters(1).limited, 15u);
-  EXPECT_EQ(l.counters(1).dropped, 15u);
-  EXPECT_EQ(l.counters(0).limited, 0u);  // counted per view
+  EXPECT_EQ(l.counters(r.facts.view_slot).limited, 15u);
+  EXPECT_EQ(l.counters(r.facts.view_slot).dropped, 15u);
+  EXPECT_EQ(l.counters(r.facts.view_slot + 1).limited, 0u);  // counted per view slot
 }
 
 TEST(RateLimiter, BucketsArePerPrefixAndClass) {
@@ -95,8 +104,8 @@ TEST(RateLimiter, SlipSendsEveryNthDropTruncated) {
   auto r = reply(kName);
   int dropped = 0, slipped = 0;
   for (int i = 0; i < 11; ++i) {
-    auto copy = r;
-    size_t n = l.limit(copy.data(), copy.size(), *horizon::IpAddr::parse("192.0.2.1"), 1, s, 1000);
+    auto copy = r.bytes;
+    size_t n = l.limit(copy.data(), copy.size(), *horizon::IpAddr::parse("192.0.2.1"), r.facts, s, 1000);
     if (n == 0) ++dropped;
     else if (n < r.size()) {
       ++slipped;
@@ -108,7 +117,7 @@ TEST(RateLimiter, SlipSendsEveryNthDropTruncated) {
   }
   EXPECT_EQ(dropped, 5);
   EXPECT_EQ(slipped, 5);
-  EXPECT_EQ(l.counters(1).slipped, 5u);
+  EXPECT_EQ(l.counters(r.facts.view_slot).slipped, 5u);
 }
 
 TEST(RateLimiter, ExemptOffAndZeroRateAreNotLimited) {
@@ -131,8 +140,8 @@ TEST(RateLimiter, ManyClientsStayWithinTheFixedTable) {
   s.ipv4_prefix = 32;
   auto r = reply(kName);
   for (uint32_t i = 0; i < query::RateLimiter::kBuckets * 2; ++i) {
-    auto copy = r;
-    l.limit(copy.data(), copy.size(), horizon::IpAddr::v4(0x0a000000u + i), 1, s, 1000 + i / 1000);
+    auto copy = r.bytes;
+    l.limit(copy.data(), copy.size(), horizon::IpAddr::v4(0x0a000000u + i), r.facts, s, 1000 + i / 1000);
   }
   EXPECT_EQ(sent(l, r, "192.0.2.77", 5, s, 2000), 2);
 }
@@ -145,4 +154,50 @@ TEST(RateLimiter, DefaultsFollowTheViews) {
   EXPECT_TRUE(snap.view_data[1].rate_limit.enabled);
   EXPECT_EQ(snap.view_data[1].rate_limit.responses_per_second, 20u);
   EXPECT_TRUE(snap.rate_limited);
+}
+
+TEST(RateLimiter, AReplyReadBackCountsInTheSameBucketAsTheProcessorsFacts) {
+  // A forwarded reply comes from upstream: only its view is known, the name is read from the bytes
+  // (any case, compressed or not). It must land in the bucket the processor's facts would choose.
+  query::RateLimiter l(7);
+  auto s = on(4);
+  auto r = reply("OLLAMA.phoenix.thinkheads.ai");
+  ASSERT_GT(r.facts.qname_len, 0u);
+  Reply upstream = reply(kName);
+  upstream.facts = query::ReplyFacts{r.facts.view, r.facts.view_slot, 0, {}, {}};
+  EXPECT_EQ(sent(l, r, "192.0.2.1", 2, s, 1000), 2);
+  EXPECT_EQ(sent(l, upstream, "192.0.2.1", 5, s, 1000), 2);  // the rest of the same credit
+  // NXDOMAIN: by our zone from the facts, by the SOA owner when read back: the same zone either way.
+  auto nx = reply("nope1.phoenix.thinkheads.ai");
+  ASSERT_FALSE(nx.facts.zone.empty());
+  Reply nx_up = reply("nope2.phoenix.thinkheads.ai");
+  nx_up.facts = query::ReplyFacts{nx.facts.view, nx.facts.view_slot, 0, {}, {}};
+  EXPECT_EQ(sent(l, nx, "192.0.2.1", 3, s, 1000), 3);
+  EXPECT_EQ(sent(l, nx_up, "192.0.2.1", 3, s, 1000), 1);
+}
+
+TEST(RateLimiter, WildcardAnswersCountAsTheWildcard) {
+  // Facts as the processor gives them for names synthesised from *.wild.lab.example (zones/zone.cpp
+  // sets LookupResult::wildcard): different query names, one bucket.
+  query::RateLimiter l(8);
+  auto s = on(3);
+  auto base = reply(kName);
+  static const std::string wild("\x01*\x04wild\x03lab\x07" "example\x00", 19);
+  int ok = 0;
+  for (int i = 0; i < 10; ++i) {
+    Reply r = base;
+    r.facts.wildcard = wild;
+    // Each copy asks a different name: rewrite the first label's last octet.
+    r.bytes[13] = static_cast<uint8_t>('a' + i);
+    ok += sent(l, r, "192.0.2.1", 1, s, 1000);
+  }
+  EXPECT_EQ(ok, 3);
+  // Without the wildcard fact every name is its own bucket.
+  int own = 0;
+  for (int i = 0; i < 10; ++i) {
+    Reply r = base;
+    r.bytes[13] = static_cast<uint8_t>('a' + i);
+    own += sent(l, r, "192.0.3.1", 1, s, 1000);
+  }
+  EXPECT_EQ(own, 10);
 }

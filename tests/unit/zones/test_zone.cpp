@@ -103,6 +103,9 @@ TEST(Zone, WildcardSynthesisAndEmptyNonTerminalBlocking) {
   EXPECT_EQ(r.status, LookupStatus::answer);
   ASSERT_EQ(r.answer.size, 1u);
   EXPECT_EQ(r.answer.items[0].owner, nullptr);  // synthesised with the query name
+  EXPECT_EQ(r.wildcard, N("*.wild.example.test").wire());  // rate limiting counts it as the wildcard
+  EXPECT_TRUE(look(*z, "deep.ent.wild.example.test", rrtype::A).wildcard.empty());  // a name of its own
+  EXPECT_TRUE(look(*z, "nothing.example.test", rrtype::A).wildcard.empty());
   // ent.wild exists as an empty non-terminal: NODATA, and it blocks *.wild below it (RFC 4592 §2.2.2).
   EXPECT_EQ(look(*z, "ent.wild.example.test", rrtype::A).status, LookupStatus::nodata);
   EXPECT_EQ(look(*z, "x.ent.wild.example.test", rrtype::A).status, LookupStatus::nxdomain);

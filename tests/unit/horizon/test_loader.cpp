@@ -6,35 +6,19 @@
 
 #include "horizon/loader.hpp"
 #include "horizon/plan.hpp"
+#include "temp_inventory.hpp"
 
 using namespace phoenix::horizon;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kExample = fs::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory";
+const fs::path kExample = test_support::kExampleInventory;
 
 /// A scratch copy of the example inventory whose JSON a test may edit.
-class Scratch {
- public:
-  Scratch() {
-    dir_ = fs::temp_directory_path() / ("phoenix-unit-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    for (auto& f : fs::directory_iterator(kExample)) fs::copy(f.path(), dir_ / f.path().filename());
-  }
-  ~Scratch() { fs::remove_all(dir_); }
-  nlohmann::json read(const std::string& f) {
-    std::ifstream in(dir_ / f);
-    return nlohmann::json::parse(in);
-  }
-  void write(const std::string& f, const nlohmann::json& j) { std::ofstream(dir_ / f) << j.dump(); }
-  void write_raw(const std::string& f, const std::string& s) { std::ofstream(dir_ / f) << s; }
-  const fs::path& dir() const { return dir_; }
-
- private:
-  fs::path dir_;
-  static inline int counter_ = 0;
+struct Scratch : test_support::TempInventory {
+  Scratch() : TempInventory("phoenix-unit", true) {}
+  const fs::path& dir() const { return path(); }
 };
 
 bool has_message(const Diagnostics& d, const std::string& needle) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "horizon/loader.hpp"
+#include "temp_inventory.hpp"
 
 using namespace phoenix::horizon;
 using nlohmann::json;
@@ -19,20 +20,8 @@ namespace fs = std::filesystem;
 namespace {
 
 /// A temporary inventory directory holding only the files a test writes.
-class Dir {
- public:
-  Dir() {
-    path_ = fs::temp_directory_path() / ("phoenix-stages-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~Dir() { fs::remove_all(path_); }
-  void write(const std::string& file, const json& j) { std::ofstream(path_ / file) << j.dump(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-  static inline int counter_ = 0;
+struct Dir : test_support::TempInventory {
+  Dir() : TempInventory("phoenix-stages", false) {}
 };
 
 /// The smallest hypervisor document that loads; `dns_server` is added when not null.

@@ -8,6 +8,7 @@
 
 #include "horizon/loader.hpp"
 #include "horizon/plan.hpp"
+#include "temp_inventory.hpp"
 
 using namespace phoenix::horizon;
 namespace fs = std::filesystem;
@@ -15,33 +16,22 @@ using nlohmann::json;
 
 namespace {
 
-const fs::path kExample = fs::path(PHOENIX_SOURCE_DIR) / "packaging/examples/inventory";
 constexpr const char* kHv = "phoenix_hypervisor_config.json";
 // 32 bytes, as tsig-keygen makes for hmac-sha256.
 constexpr const char* kSecret = "q8bAy2Z4aDcO8vaJDHDp6Ehf5rb9wT1bS1+q0t5K3zA=";
 
-class Scratch {
+class Scratch : public test_support::TempInventory {
  public:
-  Scratch() {
-    dir_ = fs::temp_directory_path() / ("phoenix-xfrcfg-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    for (auto& f : fs::directory_iterator(kExample)) fs::copy(f.path(), dir_ / f.path().filename());
-    std::ifstream in(dir_ / kHv);
-    doc_ = json::parse(in);
-  }
-  ~Scratch() { fs::remove_all(dir_); }
+  Scratch() : TempInventory("phoenix-xfrcfg", true), doc_(read(kHv)) {}
   json& dns() { return doc_["dns_server"]; }
-  void write_file(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  void write_file(const std::string& name, const std::string& text) { write_raw(name, text); }
   LoadResult load() {
-    std::ofstream(dir_ / kHv) << doc_.dump(1);
-    return load_inventory(dir_);
+    std::ofstream(path() / kHv) << doc_.dump(1);
+    return load_inventory(path());
   }
 
  private:
-  fs::path dir_;
   json doc_;
-  static inline int counter_ = 0;
 };
 
 std::string all(const Diagnostics& d) {

@@ -162,6 +162,7 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
   plan.zone_files = inv.dns.zone_files;
   plan.chaos_version = inv.dns.chaos_version;
   plan.require_cookie = inv.dns.require_cookie;
+  plan.tsig_keys = inv.dns.tsig_keys;
   plan.chaos_identity = inv.dns.chaos_identity;
   plan.listen = inv.dns.listen;
   plan.metrics_listen = inv.dns.metrics_listen;
@@ -313,6 +314,10 @@ HorizonPlan derive_plan(const Inventory& inv, Diagnostics& diag) {
       v.rate_limit.enabled = inv.dns.rate_limit_enabled.value_or(any);
     }
     v.where = spec.where;
+    v.match_keys = spec.match_keys;
+    v.match_destinations = spec.match_destinations;
+    v.transfer = spec.transfer;
+    v.catalog = spec.catalog;
     std::vector<std::string> names;
     if (spec.zones) {
       names = *spec.zones;

@@ -43,6 +43,11 @@ struct ViewPlan {
   std::vector<ZonePlan> zones;
   std::vector<std::string> zone_names;  ///< every zone the view serves, zone files included
   Location where;                       ///< empty file for the built-in defaults
+  /// Copied from the ViewSpec (horizon/inventory.hpp), which says what each means.
+  std::vector<std::string> match_keys;
+  std::vector<IpPrefix> match_destinations;
+  TransferSettings transfer;
+  std::optional<std::string> catalog;
 };
 
 /// An HTTP or TCP service the inventory publishes, with its names and its backend.
@@ -81,6 +86,7 @@ struct HorizonPlan {
   std::optional<Endpoint> metrics_listen;                    ///< dns_server.metrics.listen
   std::optional<DnstapSettings> dnstap;                      ///< dns_server.dnstap
   bool require_cookie = false;                              ///< dns_server.require_cookie
+  std::vector<TsigKey> tsig_keys;                           ///< dns_server.tsig_keys and tsig_keys_file
 };
 
 /// The reverse zone name for an IPv4 prefix, on the enclosing octet boundary: 10.0.0.0/24 -> 0.0.10.in-addr.arpa.

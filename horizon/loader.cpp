@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "label.hpp"
+#include "tsig_keys.hpp"
 
 namespace phoenix::horizon {
 namespace {
@@ -44,6 +45,7 @@ class FileReader {
   void warning(const std::string& ptr, const std::string& msg) { diag_.warning(file_, ptr, msg); }
   Location at(const std::string& ptr) const { return {file_, ptr}; }
   const std::string& file() const { return file_; }
+  Diagnostics& diagnostics() { return diag_; }
 
   /// Object member if present and an object; reports a wrong type.
   const json* object(const json& parent, const std::string& ptr, const char* key) {
@@ -656,6 +658,126 @@ void read_rate_limit(FileReader& r, const json& o, const std::string& p, RateLim
   }
 }
 
+/// A view's match_keys, match_destinations, transfer and catalog (RFC 5936 / 1995 / 1996 / 9432).
+/// Key names are checked against the defined keys afterwards (check_tsig_key_refs), since
+/// tsig_keys_file and tsig_keys may come in any order in the file.
+void read_view_transfer(FileReader& r, const json& vj, const std::string& p, ViewSpec& v) {
+  auto keys = r.string_list(vj, p, "match_keys");
+  for (size_t k = 0; k < keys.size(); ++k) {
+    if (is_valid_hostname(keys[k])) v.match_keys.push_back(normalize_fqdn(keys[k]));
+    else r.error(child(child(p, "match_keys"), k), "invalid TSIG key name \"" + keys[k] + "\"");
+  }
+  auto dests = r.string_list(vj, p, "match_destinations");
+  for (size_t k = 0; k < dests.size(); ++k) {
+    if (dests[k] == "any") {
+      v.match_destinations.push_back(*IpPrefix::parse("0.0.0.0/0"));
+      v.match_destinations.push_back(*IpPrefix::parse("::/0"));
+    } else if (auto pfx = IpPrefix::parse(dests[k])) {
+      v.match_destinations.push_back(pfx->network());
+    } else {
+      r.error(child(child(p, "match_destinations"), k), "\"" + dests[k] + "\" is not an address prefix or \"any\"");
+    }
+  }
+  if (vj.contains("catalog") && !vj["catalog"].is_null()) {
+    if (auto c = zone_name(r, vj, p, "catalog")) v.catalog = *c;
+  }
+  const json* t = r.object(vj, p, "transfer");
+  if (!t) return;
+  // A new object: a misspelt key would silently leave transfers refused or secondaries unnotified.
+  auto tp = child(p, "transfer");
+  for (auto& [key, value] : t->items())
+    if (key != "allow" && key != "notify")
+      r.error(child(tp, key), "unknown key \"" + key + "\" (expected allow, notify)");
+  auto allow = r.string_list(*t, tp, "allow");
+  for (size_t k = 0; k < allow.size(); ++k) {
+    const std::string& a = allow[k];
+    auto ap = child(child(tp, "allow"), k);
+    TransferAllow entry;
+    entry.where = r.at(ap);
+    if (a.rfind("key:", 0) == 0) {
+      std::string name = a.substr(4);
+      if (!is_valid_hostname(name)) {
+        r.error(ap, "invalid TSIG key name \"" + name + "\" (expected \"key:NAME\")");
+        continue;
+      }
+      entry.key = normalize_fqdn(name);
+    } else if (a == "any") {
+      v.transfer.allow.push_back({IpPrefix::parse("0.0.0.0/0"), "", entry.where});
+      entry.prefix = IpPrefix::parse("::/0");
+    } else if (auto pfx = IpPrefix::parse(a)) {
+      entry.prefix = pfx->network();
+    } else {
+      r.error(ap, "\"" + a + "\" is not an address prefix or \"key:NAME\"");
+      continue;
+    }
+    v.transfer.allow.push_back(std::move(entry));
+  }
+  const json* notify = r.array(*t, tp, "notify");
+  if (!notify) return;
+  auto np = child(tp, "notify");
+  for (size_t k = 0; k < notify->size(); ++k) {
+    const json& nj = (*notify)[k];
+    auto ep = child(np, k);
+    if (!nj.is_object()) {
+      r.error(ep, "invalid value " + quoted(nj) + " (expected {\"address\", \"key\"})");
+      continue;
+    }
+    for (auto& [key, value] : nj.items())
+      if (key != "address" && key != "key")
+        r.error(child(ep, key), "unknown key \"" + key + "\" (expected address, key)");
+    NotifyTarget target;
+    target.where = r.at(ep);
+    auto addr = r.string(nj, ep, "address", true);
+    if (!addr) continue;
+    auto e = Endpoint::parse(*addr, 53);
+    if (!e) {
+      r.error(child(ep, "address"), "\"" + *addr + "\" is not an address or address:port");
+      continue;
+    }
+    target.address = *e;
+    if (auto key = r.string(nj, ep, "key")) {
+      if (!is_valid_hostname(*key)) {
+        r.error(child(ep, "key"), "invalid TSIG key name \"" + *key + "\"");
+        continue;
+      }
+      target.key = normalize_fqdn(*key);
+    }
+    v.transfer.notify.push_back(std::move(target));
+  }
+}
+
+/// dns_server.tsig_keys_file (tsig-keygen format, relative to the inventory directory) and
+/// dns_server.tsig_keys (inline), merged into d.tsig_keys; a name defined twice is an error.
+void read_tsig_settings(FileReader& r, const json& dns, const std::string& dp, const std::filesystem::path& dir,
+                        DnsSettings& d) {
+  if (auto file = r.string(dns, dp, "tsig_keys_file")) {
+    std::filesystem::path path = std::filesystem::path(*file).is_absolute() ? std::filesystem::path(*file) : dir / *file;
+    std::error_code ec;
+    if (file->empty() || !std::filesystem::is_regular_file(path, ec))
+      r.error(child(dp, "tsig_keys_file"), "cannot read TSIG key file \"" + *file + "\" (not found or not a file)");
+    else
+      read_tsig_key_file(path.string(), *file, d.tsig_keys, r.diagnostics());
+  }
+  if (auto it = dns.find("tsig_keys"); it != dns.end() && !it->is_null())
+    read_tsig_keys_json(*it, r.file(), child(dp, "tsig_keys"), d.tsig_keys, r.diagnostics());
+}
+
+/// Every key a view names (match_keys, transfer.allow, transfer.notify) must be defined.
+void check_tsig_key_refs(FileReader& r, const DnsSettings& d) {
+  auto check = [&](const std::string& name, const std::string& ptr) {
+    if (!find_tsig_key(d.tsig_keys, name))
+      r.error(ptr, "TSIG key \"" + name + "\" is not defined (in dns_server.tsig_keys or tsig_keys_file)");
+  };
+  for (const auto& v : d.views) {
+    const std::string& p = v.where.pointer;
+    for (size_t k = 0; k < v.match_keys.size(); ++k) check(v.match_keys[k], child(child(p, "match_keys"), k));
+    for (const auto& a : v.transfer.allow)
+      if (!a.key.empty()) check(a.key, a.where.pointer);
+    for (const auto& n : v.transfer.notify)
+      if (!n.key.empty()) check(n.key, child(n.where.pointer, "key"));
+  }
+}
+
 void read_views(FileReader& r, const json& dns, const std::string& dp, DnsSettings& out) {
   const json* views = r.array(dns, dp, "views");
   if (!views) return;
@@ -674,7 +796,9 @@ void read_views(FileReader& r, const json& dns, const std::string& dp, DnsSettin
     if (v.name.empty()) continue;
     if (!seen.insert(v.name).second) r.error(child(p, "name"), "duplicate view \"" + v.name + "\"");
     auto clients = r.string_list(vj, p, "match_clients");
-    if (clients.empty()) r.error(p, "view \"" + v.name + "\" has no \"match_clients\"");
+    // A view only signed requests select (BIND's match-clients { key NAME; }) needs no addresses.
+    if (clients.empty() && !vj.contains("match_keys"))
+      r.error(p, "view \"" + v.name + "\" has no \"match_clients\"");
     for (size_t k = 0; k < clients.size(); ++k) {
       const auto& c = clients[k];
       if (c == "any") {
@@ -705,6 +829,7 @@ void read_views(FileReader& r, const json& dns, const std::string& dp, DnsSettin
       rl.enabled = on.value_or(true);
       v.rate_limit = rl;
     }
+    read_view_transfer(r, vj, p, v);
     out.views.push_back(std::move(v));
   }
 }
@@ -744,7 +869,9 @@ void read_dns(FileReader& r, const json& doc, const std::filesystem::path& dir, 
   d.require_cookie = r.boolean(*dns, dp, "require_cookie").value_or(false);
   if (const json* rl = r.object(*dns, dp, "rate_limit"))
     read_rate_limit(r, *rl, child(dp, "rate_limit"), d.rate_limit, d.rate_limit_enabled);
+  read_tsig_settings(r, *dns, dp, dir, d);
   read_views(r, *dns, dp, d);
+  check_tsig_key_refs(r, d);
   if (const json* ch = r.object(*dns, dp, "chaos")) {
     // One TXT character-string each (RFC 1035 §3.3: at most 255 octets).
     auto cp = child(dp, "chaos");

@@ -132,7 +132,7 @@ std::string catalog_member_id(std::string_view member) {
   std::string name(member);
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (name.empty() || name.back() != '.') name += '.';
-  uint64_t h = content_hash(name);
+  uint64_t h = content_hash(name, 0xcbf29ce484222325ULL);  // FNV-1a's own offset basis: anyone can recompute it
   static const char* hex = "0123456789abcdef";
   std::string id(16, '0');
   for (int i = 15; i >= 0; --i, h >>= 4) id[static_cast<size_t>(i)] = hex[h & 15];

@@ -82,7 +82,8 @@ std::shared_ptr<const Zone> build_zone(const horizon::ZonePlan& zp, uint32_t ser
 std::string zone_plan_text(const horizon::ZonePlan& zp);
 
 /// RFC 9432 §4.4.1: the unique-id label of a member zone in a catalog: 16 hex digits of the FNV-1a
-/// hash of its lower-cased name, so a member keeps its id (and a consumer its copy) across reloads.
+/// (64-bit) hash of its lower-cased name with the trailing dot, so a member keeps its id (and a
+/// consumer its copy of the zone) across reloads.
 std::string catalog_member_id(std::string_view member);
 
 /// Canonical text of a catalog's content (its members, sorted), the input of its content hash.

@@ -65,6 +65,8 @@ TEST(CatalogZone, MemberIdIsStableHexAndIgnoresCaseAndTrailingDot) {
   EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
   EXPECT_EQ(id, zones::catalog_member_id("Internal.ThinkHeads.AI."));
   EXPECT_NE(id, zones::catalog_member_id("phoenix.thinkheads.ai"));
+  // FNV-1a 64 of "internal.thinkheads.ai." (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
+  EXPECT_EQ(id, "e73d9e4d279ffae3");
 }
 
 TEST(CatalogZone, SerialStaysForTheSameMembersAndGrowsWhenTheyChange) {

@@ -4,6 +4,7 @@
 
 #include "horizon/loader.hpp"
 #include "server/query/serving_snapshot.hpp"
+#include "server/xfr/ixfr_history.hpp"
 
 namespace phoenix::server {
 
@@ -20,6 +21,51 @@ LoadOutcome load_snapshot(const std::filesystem::path& inventory, zones::SerialS
   // pages mapped unless asked, and the resident size is what an operator watches.
   ::malloc_trim(0);
   return out;
+}
+
+std::string attach_ixfr_history(const zones::Snapshot* old, zones::Snapshot& fresh, const std::filesystem::path* state_dir) {
+  auto store = std::make_shared<xfr::IxfrHistoryStore>();
+  std::string warning;
+  bool changed = false;
+  if (!old) {
+    // A state directory we may not read (the user dropped to) is no history, not a failed start.
+    try {
+      if (state_dir) warning = store->load(*state_dir);
+    } catch (const std::exception& e) {
+      *store = xfr::IxfrHistoryStore();
+      warning = e.what();
+    }
+  } else if (old->ixfr) {
+    *store = *old->ixfr;  // copies the step pointers, not the steps
+  }
+  std::vector<std::pair<std::string, std::string>> keep;
+  for (const auto& vd : fresh.view_data) {
+    const zones::ViewData* before = nullptr;
+    if (old)
+      for (const auto& ov : old->view_data)
+        if (ov.name == vd.name) before = &ov;
+    for (const auto& z : vd.own_zones()) {
+      keep.emplace_back(vd.name, z->origin().wire());
+      if (!before) continue;
+      for (const auto& oz : before->own_zones())
+        if (oz->origin() == z->origin() && oz->serial() != z->serial()) {
+          store->record(vd.name, *oz, *z);
+          changed = true;
+        }
+    }
+  }
+  const size_t had = store->zone_count();
+  store->retain(keep);
+  changed = changed || store->zone_count() != had;
+  if (changed && state_dir) {
+    try {
+      if (auto err = store->save(*state_dir); !err.empty()) warning = err;
+    } catch (const std::exception& e) {
+      warning = e.what();
+    }
+  }
+  fresh.ixfr = std::move(store);
+  return warning;
 }
 
 std::string describe_snapshot(const horizon::HorizonPlan& plan, const zones::Snapshot& snap) {

@@ -136,6 +136,8 @@ class Server {
       tap_ = std::make_unique<dnstap::Writer>(tap_settings_, tap_identity, "phoenix-dns " PHOENIX_VERSION,
                                               [this] { return view_slots_.names(); });
     }
+    if (auto w = attach_ixfr_history(nullptr, *first.snapshot, opts_.state_dir ? &*opts_.state_dir : nullptr); !w.empty())
+      spdlog::warn("state: IXFR history: {}; IXFR is answered in AXFR form until the next change", w);
     view_slots_.assign(*first.snapshot);
     holder_.publish(first.snapshot);
     save_served(first.snapshot);
@@ -331,6 +333,12 @@ class Server {
         } catch (const std::exception& e) {
           spdlog::warn("reload: cannot list what changed ({})", e.what());
         }
+        // The steps secondaries follow by IXFR, recorded here, at the reload thread's priority.
+        if (outcome->snapshot)
+          if (auto w = attach_ixfr_history(holder_.current().get(), *outcome->snapshot,
+                                           state_writable_ ? &*opts_.state_dir : nullptr);
+              !w.empty())
+            spdlog::warn("state: IXFR history: {}", w);
       } catch (const std::exception& e) {
         outcome->snapshot.reset();
         outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");

@@ -187,6 +187,7 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
   snap->chaos_version = identity_txt(plan.chaos_version);
   snap->chaos_identity = identity_txt(plan.chaos_identity);
   snap->require_cookie = plan.require_cookie;
+  snap->tsig_keys = plan.tsig_keys;
   bool ok = true;
   // Each zone file is read once and the same immutable zone is shared by every view that serves it.
   std::vector<std::shared_ptr<const Zone>> files(plan.zone_files.size());
@@ -202,9 +203,11 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
     if (!files[i]) ok = false;
   }
   for (auto& v : plan.views) {
-    snap->views.add_view(v.name, v.match_clients);
+    snap->views.add_view(v.name, v.match_clients, v.match_destinations, v.match_keys);
     ViewData vd;
     vd.name = v.name;
+    vd.transfer = v.transfer;
+    vd.catalog = v.catalog;
     vd.recursion = v.recursion;
     vd.rate_limit = v.rate_limit;
     snap->rate_limited = snap->rate_limited || v.rate_limit.enabled;

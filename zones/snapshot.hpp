@@ -17,6 +17,10 @@
 #include "serial.hpp"
 #include "zone.hpp"
 
+namespace phoenix::xfr {
+class IxfrHistoryStore;
+}
+
 namespace phoenix::zones {
 
 /// The zones of one view, found by longest suffix of the query name.
@@ -46,6 +50,8 @@ struct ViewData {
   /// The zones from the inventory (without the locally served ones).
   size_t own_zone_count() const { return zones.zones().size() - local_zones; }
   std::span<const std::shared_ptr<const Zone>> own_zones() const { return {zones.zones().data(), own_zone_count()}; }
+  horizon::TransferSettings transfer;  ///< who may AXFR/IXFR this view's zones, whom to NOTIFY
+  std::optional<std::string> catalog;  ///< the view's RFC 9432 catalog zone name, if any
 };
 
 struct Snapshot {
@@ -60,6 +66,11 @@ struct Snapshot {
   bool rate_limited = false;  ///< some view limits its response rate: the transports ask the limiter
   /// Precompiled replies for the common queries (server/query/precompiled.hpp); null = full path only.
   std::unique_ptr<const AnswerTable> answers;
+  /// dns_server.tsig_keys: part of the snapshot, so that a reload swaps keys and views together.
+  std::vector<horizon::TsigKey> tsig_keys;
+  /// The IXFR history (server/xfr/ixfr_history.hpp) that ends at this snapshot's zones, attached by
+  /// the server when it publishes; null: no history, every IXFR is answered in AXFR form.
+  std::shared_ptr<const xfr::IxfrHistoryStore> ixfr;
 
   size_t zone_count() const;
   size_t record_count() const;

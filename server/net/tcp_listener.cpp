@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -75,6 +76,8 @@ struct TcpListener::Session {
   explicit Session(tcp::socket s) : socket(std::move(s)) {}
   tcp::socket socket;
   horizon::IpAddr client, key;
+  horizon::IpAddr local{};  ///< where it arrived; read once, only when a view has match_destinations
+  bool local_known = false;
   Clock::time_point active;     ///< accepted, or its last query answered
   Clock::time_point msg_start;  ///< the first octet of the message under way arrived
   Link lru, partial;
@@ -269,6 +272,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
     client_port = socket.remote_endpoint(pe).port();
   }
   query::ForwardRequest fwd;
+  query::XfrRequest xfr;
   try {
     boost::system::error_code ec;
     // A connection that never sends costs no buffers: a flood of idle ones holds only their sockets.
@@ -316,6 +320,17 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
         const zones::Snapshot* snap = holder_.acquire(slot_);
         query::QueryContext ctx{snap, s.client, true, &stats_, forwarder_ ? &fwd : nullptr};
         ctx.forwarded = forwarder_;
+        if (snap->views.has_destinations()) {
+          if (!s.local_known) {
+            boost::system::error_code le;
+            auto ep = socket.local_endpoint(le);
+            if (!le) s.local = to_ip(ep.address());
+            s.local_known = true;
+          }
+          ctx.local = s.local;
+        }
+        xfr.busy = transfers_ >= limits_.max_transfers;
+        ctx.xfr = &xfr;
         query::CookieState cookie;
         if (cookies_) {
           cookie.secrets = cookies_->load(std::memory_order_acquire);
@@ -331,6 +346,16 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
           co_await flush();
           if (ec) break;
           reply = co_await forward(fwd.query, *snap, out.get() + 2);
+        }
+        if (reply == 0 && xfr.wanted) {
+          // The replies before it go out first; then the transfer, from the zone the processor chose
+          // (the request holds it: a reload meanwhile changes nothing of what is sent).
+          co_await flush();
+          if (ec) break;
+          bool ok = co_await transfer(session, xfr, out.get());
+          xfr = query::XfrRequest{};
+          if (!ok || !socket.is_open()) break;
+          continue;
         }
         if (tap_) tap_->exchange(*snap, true, s.client, client_port, q, len, out.get() + pending + 2, reply, forwarded);
         if (reply == 0) continue;  // dropped (a response, say): does not count as activity
@@ -397,6 +422,57 @@ asio::awaitable<size_t> TcpListener::forward(const query::ParsedQuery& q, const 
   if (!w->done || w->reply.size() > query::kMaxTcpReply) co_return forward::write_servfail(q, out, query::kMaxTcpReply);
   std::memcpy(out, w->reply.data(), w->reply.size());
   co_return w->reply.size();
+}
+
+asio::awaitable<bool> TcpListener::transfer(std::shared_ptr<Session> session, query::XfrRequest& r, uint8_t* buf) {
+  Session& s = *session;
+  ++transfers_;
+  struct Count {
+    size_t& n;
+    ~Count() { --n; }
+  } count{transfers_};
+  const auto start = Clock::now();
+  const char* kind = "";
+  std::unique_ptr<xfr::RecordSource> source = query::transfer_source(r, kind);
+  std::optional<xfr::TsigStreamSigner> signer;
+  if (r.tsig) signer.emplace(*r.tsig);
+  xfr::XfrMessageStream stream(r.question, query::kMaxTcpReply);
+  asio::steady_timer timer(io_);
+  boost::system::error_code ec;
+  auto timed_out = std::make_shared<bool>(false);  // the timer's handler may outlive this frame
+  while (s.socket.is_open()) {
+    const size_t n = stream.next(*source, buf + 2, query::kMaxTcpReply, signer ? &*signer : nullptr,
+                                 static_cast<uint64_t>(::time(nullptr)));
+    if (n == 0) break;
+    buf[0] = static_cast<uint8_t>(n >> 8);
+    buf[1] = static_cast<uint8_t>(n);
+    // A secondary that stops reading holds a transfer slot only this long.
+    timer.expires_after(limits_.transfer_timeout);
+    timer.async_wait([this, session, timed_out](const boost::system::error_code& te) {
+      if (te || !session->socket.is_open()) return;
+      *timed_out = true;
+      close(*session, CloseReason::slow);
+    });
+    co_await asio::async_write(s.socket, asio::buffer(buf, n + 2), asio::redirect_error(asio::use_awaitable, ec));
+    timer.cancel();
+    if (ec) break;
+    if (s.in_table) touch(s);  // a transfer is activity: the idle sweep must not cut it
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  const std::string what = std::string(kind) + " of " + r.zone->origin().to_text() + " (view " + r.view + ", serial " +
+                           std::to_string(r.zone->serial()) + ") to " + s.client.to_string() +
+                           (r.tsig && r.tsig->key ? " key " + r.tsig->key->name : std::string());
+  if (stream.failed()) {
+    spdlog::error("xfr: {} failed: a record does not fit a message", what);
+    co_return false;
+  }
+  if (*timed_out || ec || !stream.done()) {
+    spdlog::warn("xfr: {} aborted after {} messages ({})", what, stream.messages(),
+                 *timed_out ? "the secondary stopped reading" : ec ? ec.message() : "connection closed");
+    co_return false;
+  }
+  spdlog::info("xfr: {}: {} messages, {} records, {} ms", what, stream.messages(), stream.records(), ms);
+  co_return true;
 }
 
 }  // namespace phoenix::server

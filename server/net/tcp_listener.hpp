@@ -43,6 +43,11 @@ struct TcpLimits {
   uint8_t client_prefix_v4 = 32, client_prefix_v6 = 64;
   /// A client whose unsent replies (ours and the kernel's send queue) pass this is closed.
   size_t max_unsent = 256 * 1024;
+  /// Zone transfers (AXFR, IXFR) streaming at once; more are REFUSED until one ends, so that
+  /// secondaries cannot take the TCP thread from queries.
+  size_t max_transfers = 8;
+  /// A transfer message must be taken by the secondary within this time, else the connection closes.
+  std::chrono::milliseconds transfer_timeout{20000};
 };
 
 /// What the listener did to whom (server/query/counters.hpp): written by the TCP thread alone.
@@ -78,6 +83,7 @@ class TcpListener {
   void refresh() { holder_.acquire(slot_); }
   const query::QueryStats& stats() const { return stats_; }
   const TcpStats& tcp_stats() const { return tcp_stats_; }
+  size_t transfers() const { return transfers_; }
   /// Names outside our zones in views with recursion go there; without one they are REFUSED.
   void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
   /// dnstap: the TCP thread's ring (set before start()).
@@ -109,6 +115,9 @@ class TcpListener {
   boost::asio::awaitable<size_t> forward(const query::ParsedQuery& q, const zones::Snapshot& snap, uint8_t* out);
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
   boost::asio::awaitable<void> serve(std::shared_ptr<Session> session);
+  /// Streams one allowed transfer (RFC 5936 §2.2, RFC 1995 §4) into `buf` message by message, each
+  /// TSIG-signed when the request was (RFC 8945 §5.3.1). False when the connection must close.
+  boost::asio::awaitable<bool> transfer(std::shared_ptr<Session> session, query::XfrRequest& r, uint8_t* buf);
   /// Takes the session out of the table and closes its socket; its coroutine ends at its next step.
   void close(Session& s, CloseReason why);
   /// Closes the connections idle too long and the messages arriving too slowly; re-arms itself.
@@ -129,6 +138,7 @@ class TcpListener {
   boost::asio::steady_timer sweep_timer_;
   std::chrono::steady_clock::time_point last_full_warning_{};
   bool stopping_ = false;
+  size_t transfers_ = 0;  ///< transfers streaming now
   forward::Forwarder* forwarder_ = nullptr;
   const std::atomic<const query::CookieSecrets*>* cookies_ = nullptr;
   dnstap::Ring* tap_ = nullptr;

@@ -31,6 +31,8 @@ namespace {
 
 UdpWorker::UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder)
     : holder_(holder), rrl_(std::random_device{}()) {
+  local_ = ep.addr;
+  wildcard_ = ep.addr == horizon::IpAddr{} || ep.addr == horizon::IpAddr{horizon::IpAddr::Family::v6, {}};
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(ep, ss);
   int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -45,6 +47,12 @@ UdpWorker::UdpWorker(const horizon::Endpoint& ep, SnapshotHolder& holder)
   // bounds how long a stop request or a new snapshot can go unnoticed on an idle socket.
   timeval tv{0, static_cast<suseconds_t>(std::chrono::microseconds(kIdleWake).count())};
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) fail(fd, "rcvtimeo", ep);
+  if (wildcard_) {
+    // Views with match_destinations need each datagram's local address; a specific bind is that address.
+    if (ss.ss_family == AF_INET ? ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0
+                                : ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) != 0)
+      fail(fd, "pktinfo", ep);
+  }
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) fail(fd, "bind", ep);
   socklen_t got = sizeof ss;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &got) != 0) fail(fd, "getsockname", ep);
@@ -124,6 +132,10 @@ unsigned UdpWorker::receive(int flags) {
     rx_msg_[i].msg_hdr.msg_name = &addr_[i];
     rx_msg_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     rx_msg_[i].msg_len = 0;
+    if (wildcard_) {
+      rx_msg_[i].msg_hdr.msg_control = control_[i].data();
+      rx_msg_[i].msg_hdr.msg_controllen = kControlSize;
+    }
   }
   int n = ::recvmmsg(fd_, rx_msg_.data(), kBatch, flags, nullptr);
   // <= 0: the timeout (EAGAIN), a signal, or an error a datagram socket recovers from by itself.
@@ -147,6 +159,7 @@ void UdpWorker::answer_batch(unsigned n) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
     cookie.valid = false;
     if (cookies_) ctx.cookie = &cookie;
+    ctx.local = wildcard_ && snap->views.has_destinations() ? destination(i) : local_;
     ctx.forwarded = forwarder_;
     size_t len = query::process_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
     // Forwarded: a cache hit answered by the processor, or a miss answered later by the forwarder thread.
@@ -156,7 +169,7 @@ void UdpWorker::answer_batch(unsigned n) {
     if (len != 0 && snap->rate_limited && !cookie.valid) {  // a valid server cookie proves the source
       // RRL applies to UDP only (TCP, like a cookie, proves the source address); the view is matched again here so
       // that the processor's stages stay untouched.
-      const horizon::ViewId view = snap->views.match(ctx.client);
+      const horizon::ViewId view = snap->views.match(ctx.client, ctx.local);
       if (view != horizon::kNoView)
         len = rrl_.limit(tx_[out].data(), len, ctx.client, view, snap->view_data[view].rate_limit, now_ms);
     }
@@ -177,6 +190,27 @@ void UdpWorker::answer_batch(unsigned n) {
     if (k <= 0) break;  // a full send buffer drops replies, as for any UDP server under overload
     sent += static_cast<unsigned>(k);
   }
+}
+
+horizon::IpAddr UdpWorker::destination(unsigned i) const {
+  msghdr& h = const_cast<msghdr&>(rx_msg_[i].msg_hdr);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+    horizon::IpAddr a;
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo pi;
+      std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      std::memcpy(a.bytes.data(), &pi.ipi_addr, 4);
+      return a;
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo pi;
+      std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      a.family = horizon::IpAddr::Family::v6;
+      std::memcpy(a.bytes.data(), &pi.ipi6_addr, 16);
+      return a.unmapped();
+    }
+  }
+  return local_;
 }
 
 void UdpWorker::forward(const zones::Snapshot& snap, unsigned i) {

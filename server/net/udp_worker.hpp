@@ -100,6 +100,12 @@ class UdpWorker {
 
   int fd_ = -1;  ///< the worker's own copy: only the worker thread closes the socket, after its last use
   uint16_t port_ = 0;
+  /// The bound address: where every datagram arrived, for views with match_destinations. A wildcard
+  /// bind asks the kernel for each datagram's destination instead (IP_PKTINFO, IPV6_RECVPKTINFO).
+  horizon::IpAddr local_{};
+  bool wildcard_ = false;
+  /// Where a datagram on a wildcard socket arrived (the IP_PKTINFO / IPV6_PKTINFO control message).
+  horizon::IpAddr destination(unsigned i) const;
   std::shared_ptr<SharedSocket> socket_;
   SnapshotHolder& holder_;
   SnapshotHolder::Slot slot_;
@@ -119,6 +125,8 @@ class UdpWorker {
   std::array<sockaddr_storage, kBatch> addr_{};
   std::array<iovec, kBatch> rx_iov_{}, tx_iov_{};
   std::array<mmsghdr, kBatch> rx_msg_{}, tx_msg_{};
+  static constexpr size_t kControlSize = 64;  ///< room for one in6_pktinfo control message
+  std::array<std::array<uint8_t, kControlSize>, kBatch> control_{};
 };
 
 }  // namespace phoenix::server

@@ -1,6 +1,7 @@
 #include "processor.hpp"
 
 #include <cstring>
+#include <ctime>
 #include <span>
 #include <string_view>
 
@@ -34,6 +35,12 @@ struct Answering {
   uint8_t cookie[kClientCookieLen + kServerCookieLen];  ///< the COOKIE option we send back (RFC 7873 §4)
   wire::EdnsOption cookie_opt;
   bool has_cookie = false;
+  /// A signed request (RFC 8945): what signing every reply to it needs. Empty for unsigned ones, so
+  /// that the common query never touches it.
+  std::optional<xfr::TsigContext> tsig;
+  uint64_t now = 0;
+  /// The verified key's name ("" for unsigned requests and bad signatures).
+  std::string_view key_name() const { return tsig && tsig->key ? std::string_view(tsig->key->name) : std::string_view(); }
 };
 
 /// The options of our OPT: the COOKIE when the client sent one, else none.
@@ -162,9 +169,112 @@ size_t udp_reply_limit(const ParsedQuery& q) noexcept {
   return s > kOurPayload ? kOurPayload : s;
 }
 
+namespace {
+
+size_t answer(Answering& a, const uint8_t* in, size_t in_len) noexcept;
+
+}  // namespace
+
 size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, uint8_t* out, size_t cap) noexcept {
   Answering a(ctx, out, cap);
   if (ctx.stats) ++ctx.stats->queries;
+  size_t n = answer(a, in, in_len);
+  // RFC 8945 §5.3: every reply to a signed request is signed, errors included (BADKEY and BADSIG
+  // with an empty MAC, §5.3.2). Room for it was kept when the request verified.
+  if (n && a.tsig) {
+    const size_t limit = ctx.tcp ? cap : std::min(cap, udp_reply_limit(a.q));
+    if (size_t s = xfr::sign_reply(out, n, limit, *a.tsig, a.now)) n = s;
+  }
+  return n;
+}
+
+namespace {
+
+/// Stage: TSIG (RFC 8945 §5.2), for a request with records beyond the OPT only: the common query
+/// never gets here. Returns 0 to go on (signed or not), else the length of the error reply.
+size_t verify_tsig(Answering& a, const uint8_t* in, size_t in_len) {
+  a.now = a.ctx.now ? a.ctx.now : static_cast<uint64_t>(::time(nullptr));
+  a.tsig.emplace();
+  switch (xfr::verify_request(in, in_len, a.ctx.snapshot->tsig_keys, a.now, *a.tsig)) {
+    case xfr::TsigStatus::unsigned_message:
+      a.tsig.reset();
+      return 0;
+    case xfr::TsigStatus::ok:
+      // Keep room for the reply's TSIG, so that signing can never push it past the limit.
+      a.w.set_limit(a.w.limit() - std::min(a.w.limit() - wire::kMinUdpPayload / 2, xfr::tsig_space(*a.tsig->key)));
+      return 0;
+    case xfr::TsigStatus::formerr:
+      a.tsig.reset();  // §5.1: FORMERR, unsigned
+      return finish_error(a, rcode::FORMERR, kNoEde);
+    default:
+      // §5.2: NOTAUTH, no data; the TSIG the wrapper appends carries the error (BADSIG, BADKEY, BADTIME).
+      if (a.ctx.stats) ++a.ctx.stats->refused;
+      count_reply(a.ctx.stats, a.view_slot, a.q.qtype, xfr::kRcodeNotauth);
+      return wire::write_error_reply(a.q, xfr::kRcodeNotauth, kNoEde, false, a.out, a.cap);
+  }
+}
+
+/// Stage: transfer (RFC 5936, RFC 1995). Only clients the view's transfer.allow lists get anything;
+/// the zone must be one of the view's own (not a locally served RFC 6303 one).
+size_t answer_transfer(Answering& a, const uint8_t* in, size_t in_len, const zones::ViewData& vd) {
+  const ParsedQuery& q = a.q;
+  const QueryContext& ctx = a.ctx;
+  if (!transfer_allowed(vd.transfer, ctx.client, a.key_name()))
+    return finish_error(a, rcode::REFUSED, kNoEde);
+  const std::string_view qname(reinterpret_cast<const char*>(q.qname_lower), q.qname_len);
+  std::shared_ptr<const zones::Zone> zone;
+  for (auto& z : vd.own_zones())
+    if (z->origin().wire() == qname) zone = z;
+  // RFC 5936 §2.2.1: not a zone we serve (in this view): NOTAUTH.
+  if (!zone) return finish_error(a, xfr::kRcodeNotauth, wire::ede::NOT_AUTHORITATIVE);
+  uint32_t serial = 0;
+  if (q.qtype == zones::rrtype::IXFR && !xfr::ixfr_request_serial(in, in_len, serial))
+    return finish_error(a, rcode::FORMERR, kNoEde);
+  if (ctx.tcp && !ctx.xfr) return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);
+  if (ctx.tcp && ctx.xfr->busy) return finish_error(a, rcode::REFUSED, kNoEde);
+  try {
+    XfrRequest local;
+    XfrRequest& r = ctx.tcp ? *ctx.xfr : local;
+    if (!xfr::make_xfr_question(q.id, q.qname_orig, q.qname_len, q.qtype, q.qclass, q.rd, r.question))
+      return finish_error(a, rcode::FORMERR, kNoEde);
+    r.zone = zone;
+    r.history = ctx.snapshot->ixfr;
+    r.view = vd.name;
+    r.client_serial = serial;
+    r.tsig = a.tsig;
+    count_reply(ctx.stats, a.view_slot, q.qtype, rcode::NOERROR);
+    if (ctx.tcp) {
+      r.wanted = true;
+      a.tsig.reset();  // the transport signs each message of the stream
+      return 0;
+    }
+    // IXFR over UDP: the answer in one datagram, else the SOA alone (RFC 1995 §2), which tells the
+    // client to come back over TCP.
+    const size_t limit = std::min(a.cap, udp_reply_limit(q));
+    const char* kind = "";
+    auto source = transfer_source(r, kind);
+    std::optional<xfr::TsigStreamSigner> signer;
+    if (a.tsig) signer.emplace(*a.tsig);
+    xfr::XfrMessageStream stream(r.question, limit);
+    size_t n = stream.next(*source, a.out, limit, signer ? &*signer : nullptr, a.now);
+    xfr::XfrRecord rest;
+    if (n == 0 || source->peek(rest)) {
+      xfr::SoaSource soa(zone);
+      xfr::XfrMessageStream one(r.question, limit);
+      if (signer) signer.emplace(*a.tsig);
+      n = one.next(soa, a.out, limit, signer ? &*signer : nullptr, a.now);
+    }
+    a.tsig.reset();  // signed above, by the stream's signer
+    if (ctx.stats && n) ++ctx.stats->answered;
+    return n;
+  } catch (const std::exception&) {
+    return finish_error(a, rcode::SERVFAIL, kNoEde);
+  }
+}
+
+size_t answer(Answering& a, const uint8_t* in, size_t in_len) noexcept {
+  const QueryContext& ctx = a.ctx;
+  uint8_t* out = a.out;
 
   // Stage: parse.
   ParseStatus st = parse_query(in, in_len, a.q);
@@ -175,7 +285,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   ParsedQuery& q = a.q;
   // The size limit, decided here for every stage: TCP takes what fits the message, UDP what the
   // client advertised.
-  a.w.set_limit(ctx.tcp ? cap : udp_reply_limit(q));
+  a.w.set_limit(ctx.tcp ? a.cap : udp_reply_limit(q));
   if (st == ParseStatus::formerr) return finish_error(a, rcode::FORMERR, kNoEde);
   // Stage: cookie (RFC 7873 §5.2). A client cookie always gets a fresh server cookie back; a server
   // cookie that does not verify counts as none.
@@ -189,6 +299,12 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     a.cookie_opt = {wire::edns_option::COOKIE, a.cookie, static_cast<uint16_t>(sizeof a.cookie)};
     a.has_cookie = true;
   }
+  // Stage: TSIG. Only a request with records beyond the OPT can be signed.
+  if (q.other_records && st != ParseStatus::notimp)
+    if (size_t n = verify_tsig(a, in, in_len)) return n;
+  // RFC 1996: we are the primary of every zone we serve; a NOTIFY to us is not for us to act on.
+  if (st == ParseStatus::notimp && q.opcode == wire::opcode::NOTIFY && q.have_question)
+    return finish_error(a, rcode::REFUSED, kNoEde);
   if (st == ParseStatus::notimp) return finish_error(a, rcode::NOTIMP, kNoEde);
   // RFC 6891 §6.1.3: a version we do not implement gets BADVERS (and our version, 0).
   if (q.has_edns && q.edns_version > 0) return finish_error(a, rcode::BADVERS, kNoEde);
@@ -214,12 +330,15 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   if (q.qclass != zones::rrclass::IN) return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);
   // RFC 5936 §4.2: AXFR is a TCP exchange; over UDP it is not implemented (Knot and NSD agree).
   if (q.qtype == zones::rrtype::AXFR && !ctx.tcp) return finish_error(a, rcode::NOTIMP, kNoEde);
-  if (q.qtype == zones::rrtype::AXFR || q.qtype == zones::rrtype::IXFR)
-    return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);  // zone transfers are not offered yet
 
-  // Stage: view. The client's address alone decides, first match wins.
+  // Stage: view. A request signed with a key a view lists selects the first such view (BIND's
+  // match-clients { key ...; }); otherwise the client's address, and the local address where a view
+  // has match_destinations, decide; first match wins.
   const zones::Snapshot& snap = *ctx.snapshot;
-  horizon::ViewId view = ctx.view_override != horizon::kNoView ? ctx.view_override : snap.views.match(ctx.client);
+  horizon::ViewId view = ctx.view_override;
+  if (view == horizon::kNoView && a.tsig) view = snap.views.match_key(a.key_name());
+  if (view == horizon::kNoView)
+    view = snap.views.has_destinations() ? snap.views.match(ctx.client, ctx.local) : snap.views.match(ctx.client);
   if (view == horizon::kNoView) return finish_error(a, rcode::REFUSED, wire::ede::NOT_AUTHORITATIVE);
   // RFC 7873 §5.2.3: with require_cookie, a UDP client that sent only a client cookie (or a bad server
   // one) gets BADCOOKIE and a server cookie to retry with; exempt prefixes are served as before.
@@ -233,6 +352,8 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
   const zones::ViewData& vd = snap.view_data[view];
   a.view_slot = vd.metrics_slot;
   a.ra = vd.recursion && !snap.upstreams.empty() && ctx.forward != nullptr;
+
+  if (q.qtype == zones::rrtype::AXFR || q.qtype == zones::rrtype::IXFR) return answer_transfer(a, in, in_len, vd);
 
   // Stage: precompiled. The common query's reply, built by these stages at load time, copied.
   if (ctx.precompiled && snap.answers && q.plain()) {
@@ -282,5 +403,7 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
     return finish_error(a, rcode::SERVFAIL, kNoEde);
   return write_sections(a, result);
 }
+
+}  // namespace
 
 }  // namespace phoenix::query

@@ -1,6 +1,6 @@
 // processor -- bytes in, bytes out: the one answer path shared by UDP, TCP, netgen, fuzzers and benches.
 //
-// Stages, in order (in processor.cpp): parse -> view -> precompiled -> zone (-> forwarded, for a
+// Stages, in order (in processor.cpp): parse -> TSIG -> view -> transfer -> precompiled -> zone (-> forwarded, for a
 // name outside the view's zones) -> lookup -> answer -> authority -> additional -> EDNS -> truncate.
 // The query is parsed once, the view chosen once, and the size limit, RA and our OPT decided once;
 // the precompiled stage (precompiled.hpp) only copies a reply built earlier by these same stages,
@@ -13,6 +13,7 @@
 #include "horizon/ip_prefix.hpp"
 #include "server/query/cookie.hpp"
 #include "server/query/counters.hpp"
+#include "server/query/transfer.hpp"
 #include "server/wire/reader.hpp"
 #include "zones/snapshot.hpp"
 
@@ -90,6 +91,15 @@ struct QueryContext {
   /// DNS cookies (RFC 7873): the secrets and time, and where the verdict on the query's cookie goes;
   /// null: COOKIE options are parsed (malformed ones are FORMERR) but not answered.
   CookieState* cookie = nullptr;
+  /// The local address the query arrived on, for views with match_destinations (the transports
+  /// fill it when snapshot->views.has_destinations()); unspecified (0.0.0.0): not known.
+  horizon::IpAddr local{};
+  /// Where an allowed AXFR/IXFR over TCP goes for the transport to stream; null: transfers over TCP
+  /// are REFUSED. An IXFR over UDP is answered by the processor itself.
+  XfrRequest* xfr = nullptr;
+  /// Seconds since the epoch, for TSIG (RFC 8945 §5.2.3); 0: the processor reads the clock when a
+  /// request is signed.
+  uint64_t now = 0;
 };
 
 /// The largest UDP reply this client accepts (RFC 6891 §6.2.3: never below 512; at most what we advertise).

@@ -395,8 +395,9 @@ class DifferentialTest(unittest.TestCase):
             r = w.ask_udp(port, w.query(name, "ANY"))
             self.assertNotIn("tc", r.flags)
             self.assertEqual(len(r.types("answer")), 1, "RFC 8482: one RRset")
+        # RFC 1996: a NOTIFY to the primary is refused (issue 13), not unknown.
         r = w.ask_udp(port, w.query("lab.example", "SOA", opcode=4))
-        self.assertEqual(r.rcode, "NOTIMP")
+        self.assertEqual(r.rcode, "REFUSED")
         r = w.ask_udp(port, w.query("www.lab.example", edns={"size": 4096}))
         self.assertEqual(r.edns["size"], 1232)
         # QR=1 is never answered, by anyone (RFC 1035 §4.1.1); the next query is.

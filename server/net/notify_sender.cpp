@@ -14,9 +14,20 @@ namespace phoenix::server {
 namespace asio = boost::asio;
 using asio::ip::udp;
 
+namespace {
+uint64_t unix_now() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+}  // namespace
+
 struct NotifySender::Flight {
-  Flight(asio::io_context& io, NotifyJob j, xfr::NotifyExchange e)
-      : job(std::move(j)), exchange(std::move(e)), socket(io), timer(io) {}
+  // The exchange keeps a pointer to the job's key (to verify the reply): both live here, together.
+  Flight(asio::io_context& io, NotifyJob j, uint16_t id, xfr::NotifyPolicy policy)
+      : job(std::move(j)),
+        exchange(id, job.zone_wire, job.soa_ttl, job.soa_rdata, job.key ? &*job.key : nullptr, unix_now(), policy),
+        socket(io),
+        timer(io) {}
   NotifyJob job;
   xfr::NotifyExchange exchange;
   udp::socket socket;
@@ -29,13 +40,6 @@ struct NotifySender::Flight {
            job.target.to_string() + (job.key ? " (key " + job.key->name + ")" : "");
   }
 };
-
-namespace {
-uint64_t unix_now() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-}  // namespace
 
 NotifySender::NotifySender(asio::io_context& io, xfr::NotifyPolicy policy) : io_(io), policy_(policy) {}
 
@@ -61,10 +65,7 @@ void NotifySender::send(NotifyJob job) {
     it->second->socket.close(ec);
     flights_.erase(it);
   }
-  auto id = static_cast<uint16_t>(ids_());
-  xfr::NotifyExchange ex(id, job.zone_wire, job.soa_ttl, job.soa_rdata, job.key ? &*job.key : nullptr, unix_now(),
-                         policy_);
-  auto f = std::make_shared<Flight>(io_, std::move(job), std::move(ex));
+  auto f = std::make_shared<Flight>(io_, std::move(job), static_cast<uint16_t>(ids_()), policy_);
   if (f->exchange.message().empty()) {
     spdlog::error("notify: {}: cannot build the message", f->describe());
     return;

@@ -44,7 +44,7 @@ class NotifyExchange {
  public:
   /// `zone_wire` is the zone's uncompressed wire name, `soa_rdata` its SOA's rdata (sent in the
   /// answer section as the serial hint, RFC 1996 §3.7); signed with `key` when given, at `now`
-  /// (seconds since the epoch).
+  /// (seconds since the epoch). `key` must outlive the exchange (its reply is verified with it).
   NotifyExchange(uint16_t id, std::string_view zone_wire, uint32_t soa_ttl, std::string_view soa_rdata,
                  const horizon::TsigKey* key, uint64_t now, NotifyPolicy policy = {});
 

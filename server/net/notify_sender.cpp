@@ -111,9 +111,16 @@ void NotifySender::receive(const std::shared_ptr<Flight>& f) {
       if (ec != asio::error::operation_aborted) receive(f);
       return;
     }
-    if (f->from != f->target) return receive(f);  // only the secondary itself acknowledges
+    if (f->from != f->target) {  // only the secondary itself acknowledges
+      spdlog::debug("notify: {}: ignoring a datagram from {}", f->describe(), f->from.address().to_string());
+      return receive(f);
+    }
     auto o = f->exchange.on_reply(f->buf.data(), n, unix_now());
-    if (o == xfr::NotifyOutcome::pending) return receive(f);
+    if (o == xfr::NotifyOutcome::pending) {
+      spdlog::debug("notify: {}: ignoring a reply ({})", f->describe(),
+                    f->exchange.last_problem().empty() ? "not an answer to it" : f->exchange.last_problem());
+      return receive(f);
+    }
     finish(f, o);
   });
 }

@@ -1,0 +1,145 @@
+"""Real secondaries configured by `phoenix-netgen secondary-config` follow phoenix-dns by NOTIFY
+(issue 13): Knot, started on loopback from that output (plus its own listen and storage settings),
+consumes the internal view's catalog, serves the new serial within seconds of a reload and of a
+restart of phoenix-dns, with no refresh command, and picks up a zone added to the view."""
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from harness import Server, copy_inventory, dig, free_port, stop_process
+from netgen import netgen
+from test_reload import Flipper, reload_and_wait
+
+KEY = ("internal-xfr", "hmac-sha256", "q8bAy2Z4aDcO8vaJDHDp6Ehf5rb9wT1bS1+q0t5K3zA=")
+CATALOG = "catalog.internal.invalid"
+ZONES = ["internal.thinkheads.ai", "phoenix.thinkheads.ai", "0.0.10.in-addr.arpa"]
+ADDED = "added.thinkheads.ai"
+
+
+def serial(port, zone):
+    try:
+        r = dig(port, zone, "SOA")
+    except Exception:
+        return None
+    for rr in r.answer:
+        if rr[3] == "SOA":
+            return int(rr[4].split()[2])
+    return None
+
+
+def wait_until(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def inventory(knot_port):
+    def edit(files):
+        dns = files["phoenix_hypervisor_config.json"]["dns_server"]
+        dns["tsig_keys"] = {KEY[0]: {"algorithm": KEY[1], "secret": KEY[2]}}
+        view = dns["views"][0]
+        view["match_keys"] = [KEY[0]]
+        view["transfer"] = {"allow": [f"key:{KEY[0]}"], "notify": [{"address": f"127.0.0.1:{knot_port}", "key": KEY[0]}]}
+        view["catalog"] = CATALOG
+    return copy_inventory(edit=edit)
+
+
+def add_zone(inv):
+    path = Path(inv) / "phoenix_hypervisor_config.json"
+    j = json.loads(path.read_text())
+    j["dns_server"]["authoritative_zones"].append(
+        {"zone_name": ADDED, "records": [{"hostname": "probe", "ip_internal": "10.0.0.88"}]})
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(j, indent=2))
+    tmp.replace(path)
+
+
+@unittest.skipUnless(shutil.which("knotd") and shutil.which("knotc"), "needs knot")
+class KnotFollowsByNotify(unittest.TestCase):
+    def test_knot_follows_the_catalog_reloads_and_restarts(self):
+        knot_port = free_port()
+        inv = inventory(knot_port)
+        primary = Server(inv).start()
+        d = Path(tempfile.mkdtemp(prefix="phoenix-knot-"))
+        (d / "db").mkdir()  # Knot keeps its catalog database there and does not create the directory itself
+        knot = log = None
+        try:
+            r = netgen("secondary-config", "--view", "internal", "--server", "knot", "--primary",
+                       f"127.0.0.1:{primary.port}", inventory=inv)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # The server's own settings, and storage for the members' template, are the admin's part.
+            generated = r.stdout.replace("  - id: phoenix-internal-member\n",
+                                         f"  - id: phoenix-internal-member\n    storage: \"{d}\"\n"
+                                         "    zonefile-sync: -1\n    journal-content: changes\n")
+            (d / "knot.conf").write_text(f"""server:
+    rundir: "{d}"
+    listen: 127.0.0.1@{knot_port}
+control:
+    listen: "{d}/knot.sock"
+database:
+    storage: "{d}/db"
+log:
+  - target: "{d}/knot.log"
+    any: info
+template:
+  - id: default
+    storage: "{d}"
+    zonefile-sync: -1
+    journal-content: changes
+""" + generated)
+            log = open(d / "stdout.log", "w")
+            knot = subprocess.Popen([shutil.which("knotd"), "-c", str(d / "knot.conf")], stdout=log,
+                                    stderr=subprocess.STDOUT)
+
+            def knot_log():
+                p = d / "knot.log"
+                return p.read_text(errors="replace") if p.exists() else ""
+
+            def in_step(zones=ZONES):
+                return all(serial(knot_port, z) is not None and serial(knot_port, z) == serial(primary.port, z)
+                           for z in zones)
+
+            # Only the catalog is configured: every zone of the view arrives through it.
+            self.assertTrue(wait_until(in_step, 40), knot_log() + primary.output())
+
+            # A reload that moves one guest: NOTIFY, and Knot serves the new serial within seconds.
+            before = serial(primary.port, ZONES[0])
+            Flipper(inv).put("B")
+            reload_and_wait(primary)
+            after = serial(primary.port, ZONES[0])
+            self.assertNotEqual(before, after)
+            self.assertTrue(wait_until(lambda: serial(knot_port, ZONES[0]) == after, 10), knot_log())
+            self.assertRegex(knot_log(), rf"\[{ZONES[0]}\.\] IXFR, incoming")
+
+            # A zone added to the view appears on the secondary through the catalog.
+            add_zone(inv)
+            reload_and_wait(primary)
+            self.assertTrue(wait_until(lambda: serial(knot_port, ADDED) == serial(primary.port, ADDED), 15),
+                            knot_log() + primary.output())
+            self.assertEqual(dig(knot_port, f"probe.{ADDED}").rdata("A"), ["10.0.0.88"])
+
+            # A change made while phoenix-dns is down reaches Knot when it starts again (start-up NOTIFY).
+            self.assertEqual(primary.stop(), 0, primary.output())
+            Flipper(inv).put("A")
+            primary = Server(inv, port=primary.port, state_dir=primary.state_dir).start()
+            restarted = serial(primary.port, ZONES[0])
+            self.assertNotEqual(restarted, after)
+            self.assertTrue(wait_until(lambda: serial(knot_port, ZONES[0]) == restarted, 10), knot_log())
+        finally:
+            primary.stop()
+            if knot:
+                stop_process(knot)
+            if log:
+                log.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -141,5 +141,68 @@ template:
             shutil.rmtree(d, ignore_errors=True)
 
 
+@unittest.skipUnless(shutil.which("named"), "needs bind9")
+class BindFollowsByNotify(unittest.TestCase):
+    def test_named_follows_the_catalog_and_reloads(self):
+        named_port = free_port()
+        inv = inventory(named_port)
+        primary = Server(inv).start()
+        d = Path(tempfile.mkdtemp(prefix="phoenix-named-"))
+        named = log = None
+        try:
+            r = netgen("secondary-config", "--view", "internal", "--server", "bind", "--primary",
+                       f"127.0.0.1:{primary.port}", inventory=inv)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("options {\n", r.stdout)
+            # The server's own options go into the options block the output asks to merge with.
+            conf = r.stdout.replace("options {\n", f"""options {{
+\tdirectory "{d}";
+\tpid-file "{d}/named.pid";
+\tlisten-on port {named_port} {{ 127.0.0.1; }};
+\tlisten-on-v6 {{ none; }};
+\trecursion no;
+\tdnssec-validation no;
+\tnotify no;
+""", 1) + f"""
+logging {{
+\tchannel file {{ file "{d}/named.log"; severity info; print-time yes; }};
+\tcategory default {{ file; }};
+\tcategory xfer-in {{ file; }};
+\tcategory notify {{ file; }};
+}};
+"""
+            (d / "named.conf").write_text(conf)
+            log = open(d / "stdout.log", "w")
+            named = subprocess.Popen([shutil.which("named"), "-g", "-c", str(d / "named.conf")], stdout=log,
+                                     stderr=subprocess.STDOUT)
+
+            def named_log():
+                text = ""
+                for f in sorted(d.glob("*.log")):
+                    text += f.read_text(errors="replace")
+                return text
+
+            def in_step(zones=ZONES):
+                return all(serial(named_port, z) is not None and serial(named_port, z) == serial(primary.port, z)
+                           for z in zones)
+
+            self.assertTrue(wait_until(in_step, 40), named_log() + primary.output())
+            Flipper(inv).put("B")
+            reload_and_wait(primary)
+            after = serial(primary.port, ZONES[0])
+            self.assertTrue(wait_until(lambda: serial(named_port, ZONES[0]) == after, 10), named_log())
+            add_zone(inv)
+            reload_and_wait(primary)
+            self.assertTrue(wait_until(lambda: serial(named_port, ADDED) == serial(primary.port, ADDED), 20),
+                            named_log() + primary.output())
+        finally:
+            primary.stop()
+            if named:
+                stop_process(named)
+            if log:
+                log.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

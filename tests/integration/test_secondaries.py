@@ -204,5 +204,64 @@ logging {{
             shutil.rmtree(d, ignore_errors=True)
 
 
+@unittest.skipUnless(shutil.which("nsd"), "needs nsd")
+class NsdFollowsByNotify(unittest.TestCase):
+    def test_nsd_follows_its_zones_after_a_reload_and_a_restart(self):
+        nsd_port = free_port()
+        inv = inventory(nsd_port)
+        primary = Server(inv).start()
+        d = Path(tempfile.mkdtemp(prefix="phoenix-nsd-"))
+        nsd = log = None
+        try:
+            r = netgen("secondary-config", "--view", "internal", "--server", "nsd", "--primary",
+                       f"127.0.0.1:{primary.port}", inventory=inv)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            (d / "nsd.conf").write_text(f"""server:
+    ip-address: 127.0.0.1
+    port: {nsd_port}
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    database: ""
+    zonelistfile: "{d}/zone.list"
+    xfrdfile: "{d}/xfrd.state"
+    xfrdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    logfile: "{d}/nsd.log"
+    server-count: 1
+    verbosity: 2
+remote-control:
+    control-enable: no
+""" + r.stdout)
+            log = open(d / "stdout.log", "w")
+            nsd = subprocess.Popen([shutil.which("nsd"), "-d", "-c", str(d / "nsd.conf")], stdout=log,
+                                   stderr=subprocess.STDOUT)
+
+            def nsd_log():
+                return "".join(f.read_text(errors="replace") for f in sorted(d.glob("*.log")))
+
+            def in_step():
+                return all(serial(nsd_port, z) is not None and serial(nsd_port, z) == serial(primary.port, z)
+                           for z in ZONES)
+
+            self.assertTrue(wait_until(in_step, 40), nsd_log() + primary.output())
+            Flipper(inv).put("B")
+            reload_and_wait(primary)
+            after = serial(primary.port, ZONES[0])
+            self.assertTrue(wait_until(lambda: serial(nsd_port, ZONES[0]) == after, 10), nsd_log())
+            self.assertEqual(primary.stop(), 0, primary.output())
+            Flipper(inv).put("A")
+            primary = Server(inv, port=primary.port, state_dir=primary.state_dir).start()
+            restarted = serial(primary.port, ZONES[0])
+            self.assertTrue(wait_until(lambda: serial(nsd_port, ZONES[0]) == restarted, 10), nsd_log())
+        finally:
+            primary.stop()
+            if nsd:
+                stop_process(nsd)
+            if log:
+                log.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -36,46 +36,42 @@ def secondary_config(inventory, view, server, primary="127.0.0.1:5353"):
 
 
 class SecondaryConfigTest(unittest.TestCase):
+    def setUp(self):
+        for checker in CHECKERS.values():
+            if not shutil.which(checker("x")[0]):
+                self.skipTest(f"{checker('x')[0]} is not installed")
+        self.inv = copy_inventory(edit=with_transfers)
+        self.work = Path(tempfile.mkdtemp(prefix="phoenix-secondary-"))
+        self.addCleanup(shutil.rmtree, self.work, True)
+
+    def checked(self, view, server, edit=lambda t: t):
+        """secondary-config's output (after `edit`) and what the server's checker says of it."""
+        text = edit(secondary_config(self.inv, view, server))
+        path = self.work / f"{view}-{server}.conf"
+        path.write_text(text)
+        r = subprocess.run(CHECKERS[server](str(path)), capture_output=True, text=True, timeout=30)
+        return text, r
+
     def test_each_server_accepts_its_configuration(self):
-        inv = copy_inventory(edit=with_transfers)
-        work = Path(tempfile.mkdtemp(prefix="phoenix-secondary-"))
-        try:
-            for server, checker in CHECKERS.items():
-                if not shutil.which(checker("x")[0]):
-                    self.skipTest(f"{checker('x')[0]} is not installed")
-                for view in ("internal", "external"):
-                    with self.subTest(server=server, view=view):
-                        text = secondary_config(inv, view, server)
-                        path = work / f"{view}-{server}.conf"
-                        path.write_text(text)
-                        r = subprocess.run(checker(str(path)), capture_output=True, text=True, timeout=30)
-                        self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{text}")
-                        if view == "internal":
-                            self.assertIn(SECRET, text)
-                            # Knot and BIND follow the catalog; NSD lists the zones.
-                            self.assertEqual("catalog.internal.invalid" in text, server != "nsd", text)
-                        else:
-                            self.assertNotIn("secret", text)
-                            self.assertIn("phoenix.thinkheads.ai", text)
-                            self.assertNotIn("internal.thinkheads.ai", text)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        for server in CHECKERS:
+            for view in ("internal", "external"):
+                with self.subTest(server=server, view=view):
+                    text, r = self.checked(view, server)
+                    self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{text}")
+                    if view == "internal":
+                        self.assertIn(SECRET, text)
+                        # Knot and BIND follow the catalog; NSD lists the zones.
+                        self.assertEqual("catalog.internal.invalid" in text, server != "nsd", text)
+                    else:
+                        self.assertNotIn("secret", text)
+                        self.assertIn("phoenix.thinkheads.ai", text)
+                        self.assertNotIn("internal.thinkheads.ai", text)
 
     def test_a_broken_checker_input_is_refused(self):
-        # The checkers do look at the file: one bad line makes each refuse it (so the test above can fail).
-        inv = copy_inventory(edit=with_transfers)
-        work = Path(tempfile.mkdtemp(prefix="phoenix-secondary-"))
-        try:
-            for server, checker in CHECKERS.items():
-                if not shutil.which(checker("x")[0]):
-                    self.skipTest(f"{checker('x')[0]} is not installed")
-                text = secondary_config(inv, "internal", server).replace("hmac-sha256", "hmac-nosuch")
-                path = work / f"bad-{server}.conf"
-                path.write_text(text)
-                r = subprocess.run(checker(str(path)), capture_output=True, text=True, timeout=30)
-                self.assertNotEqual(r.returncode, 0, f"{server} accepted an unknown algorithm:\n{text}")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        # The checkers do look at the file: one bad value makes each refuse it (so the test above can fail).
+        for server in CHECKERS:
+            text, r = self.checked("internal", server, lambda t: t.replace("hmac-sha256", "hmac-nosuch"))
+            self.assertNotEqual(r.returncode, 0, f"{server} accepted an unknown algorithm:\n{text}")
 
 
 if __name__ == "__main__":

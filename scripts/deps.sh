@@ -15,6 +15,7 @@ packages=(
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler  # dnstap: Frame Streams and the protobuf-c schema compiler
   prometheus  # promtool check metrics, and the Prometheus that scrapes us in test_metrics
   clang libclang-rt-dev nsd  # libFuzzer builds (scripts/fuzz.sh); nsd: the second reference server of test_differential
+  bind9  # named and rndc: the BIND secondary of test_transfers (Knot and NSD are the other two)
   dnsmasq-base  # the real dnsmasq of test_dnsmasq_diff (the binary only: no service that takes port 53)
 )
 if [ $# -gt 0 ]; then packages+=("$@"); fi

@@ -37,6 +37,25 @@ def free_port():
     raise RuntimeError("no free port")
 
 
+def nsd_server_conf(d, port):
+    """The start of an nsd.conf "server:" clause that keeps every file of NSD in `d`, listening on
+    127.0.0.1@port, as the user who started it; the caller adds its own options after it."""
+    return f"""server:
+    ip-address: 127.0.0.1
+    port: {port}
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    database: ""
+    zonelistfile: "{d}/zone.list"
+    xfrdfile: "{d}/xfrd.state"
+    xfrdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    logfile: "{d}/nsd.log"
+    server-count: 1
+"""
+
+
 def copy_inventory(src=EXAMPLE, edit=None):
     """Copies an inventory to a temp dir; `edit(files)` may change the parsed JSON dict of each file."""
     dst = Path(tempfile.mkdtemp(prefix="phoenix-inv-"))

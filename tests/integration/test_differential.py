@@ -18,6 +18,7 @@ import unittest
 from pathlib import Path
 
 import dnsprobe as w
+import harness
 from harness import EXAMPLE, Server, copy_inventory, free_port
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -162,20 +163,7 @@ class Nsd(Reference):
     def command(self):
         d = self.dir
         (d / "nsd.conf").write_text(f"""
-server:
-    ip-address: 127.0.0.1
-    port: {self.port}
-    username: ""
-    chroot: ""
-    zonesdir: "{d}"
-    database: ""
-    zonelistfile: "{d}/zone.list"
-    xfrdfile: "{d}/xfrd.state"
-    xfrdir: "{d}"
-    pidfile: "{d}/nsd.pid"
-    logfile: "{d}/nsd.log"
-    server-count: 1
-    verbosity: 0
+{harness.nsd_server_conf(d, self.port)}    verbosity: 0
     identity: "{IDENTITY}"
     version: "{VERSION}"
     hide-version: no

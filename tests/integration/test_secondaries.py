@@ -11,7 +11,7 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import Server, copy_inventory, dig, free_port, stop_process
+from harness import Server, copy_inventory, dig, free_port, nsd_server_conf, stop_process
 from netgen import netgen
 from test_reload import Flipper, reload_and_wait
 
@@ -195,20 +195,7 @@ class Nsd(FollowByNotify, unittest.TestCase):
     server, binary = "nsd", "nsd"
 
     def local(self, d, port, generated):
-        return f"""server:
-    ip-address: 127.0.0.1
-    port: {port}
-    username: ""
-    chroot: ""
-    zonesdir: "{d}"
-    database: ""
-    zonelistfile: "{d}/zone.list"
-    xfrdfile: "{d}/xfrd.state"
-    xfrdir: "{d}"
-    pidfile: "{d}/nsd.pid"
-    logfile: "{d}/nsd.log"
-    server-count: 1
-remote-control:
+        return nsd_server_conf(d, port) + """remote-control:
     control-enable: no
 """ + generated
 

@@ -197,6 +197,22 @@ std::optional<TsigAlgorithm> tsig_algorithm_from_name(std::string_view name) {
 const char* tsig_algorithm_name(TsigAlgorithm a) { return kAlgorithms[static_cast<size_t>(a)].name; }
 size_t tsig_mac_size(TsigAlgorithm a) { return kAlgorithms[static_cast<size_t>(a)].mac_size; }
 
+std::string encode_base64(std::string_view bytes) {
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size()) v |= static_cast<uint8_t>(bytes[i + 2]);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? alphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? alphabet[v & 63] : '=';
+  }
+  return out;
+}
+
 std::optional<std::string> decode_base64(std::string_view text) {
   std::string out;
   uint32_t acc = 0;

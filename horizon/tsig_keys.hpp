@@ -26,6 +26,8 @@ size_t tsig_mac_size(TsigAlgorithm a);
 /// Strict RFC 4648 §4 base64 (whitespace between characters is skipped, as BIND does in key files);
 /// nullopt on any other character, bad padding or non-zero trailing bits.
 std::optional<std::string> decode_base64(std::string_view text);
+/// RFC 4648 §4 base64 with padding: how a key's secret is written back into a configuration.
+std::string encode_base64(std::string_view bytes);
 
 /// Reads the key statements of a BIND-syntax key file (what `tsig-keygen` prints; several keys per
 /// text; `//`, `#` and `/* */` comments) and appends them to `keys`. Every problem is reported to

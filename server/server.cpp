@@ -26,6 +26,7 @@
 #include "server/forward/forwarder.hpp"
 #include "server/metrics.hpp"
 #include "server/last_good.hpp"
+#include "server/net/notify_sender.hpp"
 #include "server/net/udp_worker.hpp"
 #include "server/notify.hpp"
 #include "server/privileges.hpp"
@@ -140,6 +141,9 @@ class Server {
     view_slots_.assign(*first.snapshot);
     holder_.publish(first.snapshot);
     save_served(first.snapshot);
+    // A restart announces every zone: a secondary that missed a change while we were down catches up
+    // now rather than at its next refresh. Sent once the control loop runs.
+    if (!fallback) announce(xfr::notify_jobs(*first.snapshot, first.plan, nullptr, listen_));
     // The plan holds a copy of every record with its source text: as large as the zones themselves,
     // and not needed once they are built. Freed on the reload thread, while the workers already serve.
     dispose(std::make_shared<LoadOutcome>(std::move(first)), !fallback);
@@ -387,8 +391,19 @@ class Server {
                      zones::summarize(outcome.changes));
       save_served(outcome.snapshot);
       fallback_status_.clear();
+      announce(xfr::notify_jobs(*outcome.snapshot, outcome.plan, &outcome.changes, listen_));
       return true;
     }
+  }
+
+  /// NOTIFY (RFC 1996) for each job, from the control thread; the sends and their retries are
+  /// asynchronous, so neither a reload nor a worker waits for a secondary.
+  void announce(std::vector<xfr::NotifyJob> jobs) {
+    if (jobs.empty()) return;
+    asio::post(control_, [this, jobs = std::move(jobs)]() mutable {
+      if (stopping_) return;
+      for (auto& j : jobs) notify_sender_.send(std::move(j));
+    });
   }
 
   /// What is served, for `--check --diff-from-state` (zones::write_served), written on the reload thread.
@@ -539,6 +554,7 @@ class Server {
     notifier_.send("STOPPING=1");
     retire_timer_.cancel();
     cookie_timer_.cancel();
+    notify_sender_.stop();
     for (auto& u : udp_) u->request_stop();
     asio::post(tcp_io_, [t = tcp_.get()] { t->stop(); });
     stop_deadline_ = std::chrono::steady_clock::now() + opts_.stop_grace;
@@ -576,6 +592,7 @@ class Server {
   asio::steady_timer retire_timer_{control_};
   asio::steady_timer stop_timer_{control_};
   asio::steady_timer cookie_timer_{control_};
+  NotifySender notify_sender_{control_};
   std::unique_ptr<CookieSecretKeeper> cookie_keeper_;  ///< outlives the workers' last batch (joined in run())
   std::vector<std::unique_ptr<UdpWorker>> udp_;
   std::unique_ptr<TcpListener> tcp_;

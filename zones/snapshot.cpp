@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "zonefile.hpp"
 
@@ -15,6 +16,30 @@ std::string issue_text(const ZoneIssue& i) {
   std::string s = std::string(zone_problem_text(i.problem)) + " at " + i.owner;
   if (!i.detail.empty()) s += " (" + i.detail + ")";
   return s;
+}
+
+/// The view's catalog zone (RFC 9432) over the zones it serves so far; its serial moves with its
+/// membership like any zone's with its content.
+bool add_catalog(const horizon::ViewPlan& v, ViewData& vd, SerialStore& serials, horizon::Diagnostics& diag) {
+  const std::string& catalog = *v.catalog;
+  std::vector<std::string> members;
+  for (auto& z : vd.zones.zones()) {
+    std::string name = z->origin().to_text();
+    if (name.size() > 1 && name.back() == '.') name.pop_back();
+    if (name == catalog) {
+      diag.error(v.where.file, v.where.pointer + "/catalog",
+                 "catalog \"" + catalog + "\" is also a zone of view \"" + v.name + "\"");
+      return false;
+    }
+    members.push_back(std::move(name));
+  }
+  uint32_t serial = serials.serial_for(v.name + "/" + catalog, content_hash(catalog_text(catalog, members)));
+  std::vector<ZoneIssue> issues;
+  auto zone = build_catalog_zone(catalog, members, serial, issues);
+  for (auto& i : issues) diag.error(v.where.file, v.where.pointer + "/catalog", "[" + catalog + "] " + issue_text(i));
+  if (!zone) return false;
+  vd.zones.add(std::move(zone));
+  return true;
 }
 
 }  // namespace
@@ -103,6 +128,51 @@ std::shared_ptr<const Zone> build_zone(const horizon::ZonePlan& zp, uint32_t ser
   return b.build(issues);
 }
 
+std::string catalog_member_id(std::string_view member) {
+  std::string name(member);
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name.empty() || name.back() != '.') name += '.';
+  uint64_t h = content_hash(name, 0xcbf29ce484222325ULL);  // FNV-1a's own offset basis: anyone can recompute it
+  static const char* hex = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) id[static_cast<size_t>(i)] = hex[h & 15];
+  return id;
+}
+
+std::string catalog_text(const std::string& catalog, std::vector<std::string> members) {
+  std::sort(members.begin(), members.end());
+  std::string s = "catalog " + catalog + " version 2\n";
+  for (auto& m : members) s += catalog_member_id(m) + " " + m + "\n";
+  return s;
+}
+
+std::shared_ptr<const Zone> build_catalog_zone(const std::string& catalog, const std::vector<std::string>& members,
+                                               uint32_t serial, std::vector<ZoneIssue>& issues) {
+  auto origin = Name::from_text(catalog);
+  auto invalid = Name::from_text("invalid.");
+  auto version = Name::from_text("version." + catalog);
+  if (!origin || !version) {
+    issues.push_back({ZoneProblem::invalid_rdata, catalog, "invalid catalog zone name", true});
+    return nullptr;
+  }
+  // TTL 0: a catalog is read by transfer, never meant for resolvers to cache (RFC 9432 §4).
+  constexpr uint32_t ttl = 0;
+  ZoneBuilder b(*origin);
+  b.add(*origin, rrtype::SOA, ttl, rdata_soa(*invalid, *invalid, serial, kRefresh, kRetry, kExpire, ttl), "catalog SOA");
+  b.add(*origin, rrtype::NS, ttl, rdata_name(*invalid), "catalog NS");
+  b.add(*version, rrtype::TXT, ttl, std::string("\x01" "2", 2), "catalog schema version");
+  for (auto& m : members) {
+    auto member = Name::from_text(m);
+    auto owner = Name::from_text(catalog_member_id(m) + ".zones." + catalog);
+    if (!member || !owner) {
+      issues.push_back({ZoneProblem::invalid_rdata, m, "invalid catalog member name", true});
+      continue;
+    }
+    b.add(*owner, rrtype::PTR, ttl, rdata_name(*member), "catalog member");
+  }
+  return b.build(issues);
+}
+
 RRsetBlob identity_txt(const std::optional<std::string>& text) {
   if (!text) return {};
   // TTL 0 like BIND/Knot/NSD: identity answers are not cached.
@@ -163,6 +233,7 @@ std::shared_ptr<Snapshot> build_snapshot(const horizon::HorizonPlan& plan, Seria
       bool for_view = zf.views.empty() || std::find(zf.views.begin(), zf.views.end(), v.name) != zf.views.end();
       if (for_view && files[i]) vd.zones.add(files[i]);
     }
+    if (v.catalog && !add_catalog(v, vd, serials, diag)) ok = false;
     snap->view_data.push_back(std::move(vd));
   }
   if (!ok) return nullptr;

@@ -92,4 +92,19 @@ std::shared_ptr<const Zone> build_zone(const horizon::ZonePlan& zp, uint32_t ser
 /// Canonical text of a derived zone's content (without the serial), the input of its content hash.
 std::string zone_plan_text(const horizon::ZonePlan& zp);
 
+/// RFC 9432 §4.4.1: the unique-id label of a member zone in a catalog: 16 hex digits of the FNV-1a
+/// (64-bit) hash of its lower-cased name with the trailing dot, so a member keeps its id (and a
+/// consumer its copy of the zone) across reloads.
+std::string catalog_member_id(std::string_view member);
+
+/// Canonical text of a catalog's content (its members, sorted), the input of its content hash.
+std::string catalog_text(const std::string& catalog, std::vector<std::string> members);
+
+/// The RFC 9432 version 2 catalog zone `catalog` (lower-case, no trailing dot) listing `members`
+/// (zone names in any form): SOA and NS "invalid." at the apex (§4.1), TXT "2" at version.<catalog>
+/// (§4.2.1), one PTR per member at <unique-id>.zones.<catalog> (§4.2.2). nullptr with `issues` on a
+/// bad name.
+std::shared_ptr<const Zone> build_catalog_zone(const std::string& catalog, const std::vector<std::string>& members,
+                                               uint32_t serial, std::vector<ZoneIssue>& issues);
+
 }  // namespace phoenix::zones

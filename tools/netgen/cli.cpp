@@ -17,6 +17,7 @@
 #include "firewall.hpp"
 #include "reach.hpp"
 #include "routes.hpp"
+#include "secondary.hpp"
 
 namespace phoenix::netgen {
 namespace {
@@ -143,6 +144,22 @@ CommandResult run_view(const Model& m, const Options& opt, std::vector<std::stri
   return report(0, "view.txt", a->format(), messages);
 }
 
+CommandResult run_secondary_config(const Model& m, const Options& opt, std::vector<std::string> messages) {
+  auto primary = horizon::Endpoint::parse(opt.secondary_primary, 53);
+  if (!primary) return usage("--primary \"" + opt.secondary_primary + "\" is not ADDR or ADDR:PORT");
+  horizon::Diagnostics diag;
+  auto snap = build_server_snapshot(m, {opt.state_dir, opt.serial}, diag);
+  auto more = diagnostic_lines(diag);
+  messages.insert(messages.end(), more.begin(), more.end());
+  if (!snap) return report(1, "secondary.conf", "", messages);
+  std::string error;
+  auto text = secondary_config(m.plan(), *snap,
+                               {opt.secondary_view, opt.secondary_server, *primary, opt.secondary_key}, error, messages);
+  if (!text) return usage(error);
+  const char* ext = opt.secondary_server == "knot" ? "knot.conf" : opt.secondary_server == "nsd" ? "nsd.conf" : "named.conf";
+  return report(0, "secondary-" + opt.secondary_view + "." + ext, *text, messages);
+}
+
 /// Graphviz is optional: the SVG is a convenience next to the .dot file.
 bool render_svg(const std::filesystem::path& dot_file, const std::filesystem::path& svg, std::string& why) {
   pid_t pid = fork();
@@ -186,7 +203,8 @@ int write_out_dir(const std::filesystem::path& dir, const std::string& command, 
 
 CommandResult run_command(const Options& opt) {
   static const std::vector<std::string> commands = {"firewall", "traefik", "nginx", "zones", "check", "reach", "view", "diagram",
-                                                    "audit", "diff", "apply", "rollback", "dnsmasq-diff"};
+                                                    "audit", "diff", "apply", "rollback", "dnsmasq-diff",
+                                                    "secondary-config"};
   if (std::find(commands.begin(), commands.end(), opt.command) == commands.end())
     return usage("unknown command \"" + opt.command + "\"");
   if (opt.command == "rollback") return deployed::run_rollback(opt);
@@ -233,6 +251,7 @@ CommandResult run_command(const Options& opt) {
     return r;
   }
   if (opt.command == "view") return run_view(m, opt, messages);
+  if (opt.command == "secondary-config") return run_secondary_config(m, opt, messages);
   if (opt.command == "dnsmasq-diff") return run_dnsmasq_diff(m, opt, messages);
   if (opt.command == "traefik") {
     auto files = traefik_files(m, messages);
@@ -323,6 +342,17 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (s.args) sub->add_option("args", opt.args, s.args)->required();
     sub->callback([&opt, name = std::string(s.name)] { opt.command = name; });
   }
+  auto* sec = app.add_subcommand("secondary-config",
+                                 "a ready Knot, NSD or BIND configuration for a secondary of one view: its key "
+                                 "(with the secret), the primary, the zones or the view's catalog, the notify ACL");
+  sec->add_option("--view", opt.secondary_view, "the view the secondary serves")->required();
+  sec->add_option("--server", opt.secondary_server, "the secondary's software")
+      ->required()
+      ->check(CLI::IsMember({"knot", "nsd", "bind"}));
+  sec->add_option("--primary", opt.secondary_primary, "where it reaches phoenix-dns: ADDR[:PORT] (port 53 if omitted)")
+      ->required();
+  sec->add_option("--key", opt.secondary_key, "sign with this inventory key instead of the view's own");
+  sec->callback([&opt] { opt.command = "secondary-config"; });
   auto* diff = app.get_subcommand("dnsmasq-diff");
   diff->add_option("--dnsmasq-conf", opt.dnsmasq_conf, "dnsmasq's configuration file")->capture_default_str();
   diff->add_option("--dnsmasq-dir", opt.dnsmasq_dir, "the directory Debian's dnsmasq reads with -7 (none: skip)")
@@ -344,7 +374,8 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
         if (a == "-i" || a == "--inventory" || a == "-o" || a == "--out" || a == "--state-dir" || a == "--serial") ++i;
         continue;
       }
-      bool known = std::any_of(std::begin(specs), std::end(specs), [&](const Spec& s) { return a == s.name; });
+      bool known = a == "secondary-config" ||
+                   std::any_of(std::begin(specs), std::end(specs), [&](const Spec& s) { return a == s.name; });
       if (known) break;
       err << "error: unknown command \"" << a << "\" (commands:";
       for (auto& s : specs) err << " " << s.name;

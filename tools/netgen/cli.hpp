@@ -34,6 +34,9 @@ struct Options {
   bool dnsmasq_dir_given = false;
   std::string etc_hosts = "/etc/hosts";
   std::optional<std::string> ssl_dir;  ///< nginx: where the certificates are (--ssl-dir)
+  /// secondary-config: the view, the secondary's software (knot, nsd, bind), the primary it follows
+  /// (ADDR[:PORT], port 53 by default) and the key to use instead of the view's own.
+  std::string secondary_view, secondary_server, secondary_primary, secondary_key;
 };
 
 /// Exit codes: 0 done (ALLOW for reach), 1 the inventory has errors (or DROP for reach), 2 bad usage or I/O.

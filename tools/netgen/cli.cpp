@@ -379,7 +379,7 @@ int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       if (known) break;
       err << "error: unknown command \"" << a << "\" (commands:";
       for (auto& s : specs) err << " " << s.name;
-      err << ")\n";
+      err << " secondary-config)\n";
       return 2;
     }
     app.exit(e, out, err);

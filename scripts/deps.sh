@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages phoenix-dns needs to build, test and serve (only what is missing).
+# Installs the Debian 12 packages phoenix-dns needs to build, test and serve (only what is missing);
+# a caller adds its own as arguments (bench/compare adds unbound, dnsperf and the peers it runs).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config python3
@@ -17,7 +18,6 @@ packages=(
   clang libclang-rt-dev nsd  # libFuzzer builds (scripts/fuzz.sh); nsd: the second reference server of test_differential
   bind9  # named and rndc: the BIND secondary of test_transfers (Knot and NSD are the other two)
   dnsmasq-base  # the real dnsmasq of test_dnsmasq_diff (the binary only: no service that takes port 53)
-  unbound  # bench/compare's cache section: the resolver whose cache hits phoenix-dns's are measured against
 )
 if [ $# -gt 0 ]; then packages+=("$@"); fi
 missing=()

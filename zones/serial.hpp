@@ -10,7 +10,9 @@
 
 namespace phoenix::zones {
 
-/// 64-bit FNV-1a, stable across builds and machines (std::hash is not).
+/// 64-bit FNV-1a, stable across builds and machines (std::hash is not). The default seed is not
+/// FNV's offset basis (one digit short of it); it stays, since serials and netgen's manifests hold
+/// hashes made with it. Pass 0xcbf29ce484222325 for the standard FNV-1a (the catalog ids do).
 uint64_t content_hash(std::string_view data, uint64_t seed = 1469598103934665603ULL);
 
 /// True if a is greater than b in RFC 1982 serial number arithmetic.

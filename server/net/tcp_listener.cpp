@@ -25,6 +25,7 @@
 #include "server/dnstap/tap.hpp"
 #include "server/forward/forwarder.hpp"
 #include "server/query/processor.hpp"
+#include "zones/hash.hpp"
 
 namespace phoenix::server {
 
@@ -108,9 +109,8 @@ void TcpListener::List::unlink(Session* s, Link Session::*hook) {
 }
 
 size_t TcpListener::KeyHash::operator()(const horizon::IpAddr& a) const noexcept {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a: keys are few and short, any spread will do
-  for (uint8_t b : a.bytes) h = (h ^ b) * 1099511628211ull;
-  return static_cast<size_t>(h ^ static_cast<uint8_t>(a.family));
+  const std::string_view bytes(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size());
+  return static_cast<size_t>(zones::hash_bytes(bytes, static_cast<uint8_t>(a.family)));
 }
 
 TcpListener::TcpListener(asio::io_context& io, SnapshotHolder& holder, TcpLimits limits)

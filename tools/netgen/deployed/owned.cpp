@@ -14,6 +14,7 @@
 #include <set>
 
 #include "pve_tree.hpp"
+#include "zones/serial.hpp"
 
 namespace phoenix::netgen::deployed {
 
@@ -134,11 +135,7 @@ Manifest load_manifest(const fs::path& dir, std::string& error) {
 }
 
 std::string content_hash(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
+  const uint64_t h = zones::content_hash(bytes);  // the zones' FNV-1a: manifests written before stay valid
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;

@@ -312,6 +312,11 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
         if (have - off < 2 + len) break;  // split across segments (RFC 7766 §8): read on
         const uint8_t* q = in.get() + off + 2;
         off += 2 + len;
+        // The message timer is for a message still arriving: one received whole is being answered,
+        // which may wait on an upstream as long as the forwarder's total timeout (3 s by default, the
+        // message timeout too), and must not be closed as slow meanwhile. What is left after the batch
+        // is timed again below.
+        if (!completed) partial_.unlink(&s, &Session::partial);
         completed = true;
         if (kOutCap - pending < 2 + query::kMaxTcpReply) {
           co_await flush();

@@ -357,6 +357,18 @@ class UpstreamMisbehaviourTest(unittest.TestCase):
             second = w.read_tcp_reply(s)
             self.assertEqual((second.qid, second.rcode), (2, "SERVFAIL"))
 
+    def test_a_tcp_query_waiting_longer_than_the_message_timeout_is_answered(self):
+        # The TCP message timeout (3 s) is for a message still arriving. A whole one that waits on a
+        # silent upstream for 4 s is answered (SERVFAIL), not closed as a slow client.
+        _, server = self.serve(lambda *_: None, forward_timeout_ms=4000, forward_total_timeout_ms=4000)
+        stuck = w.query("stuck.example.test", qid=7, rd=True)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10, source_address=(INTERNAL, 0)) as s:
+            start = time.monotonic()
+            s.sendall(struct.pack(">H", len(stuck)) + stuck)
+            reply = w.read_tcp_reply(s)
+            self.assertEqual((reply.qid, reply.rcode), (7, "SERVFAIL"))
+            self.assertGreaterEqual(time.monotonic() - start, 3.5)
+
     def test_identical_questions_are_coalesced(self):
         def behaviour(up, query, addr):
             time.sleep(0.5)

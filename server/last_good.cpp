@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "horizon/json_number.hpp"
 #include "server/forward/policy.hpp"
 #include "server/query/precompiled.hpp"
 #include "zones/serial.hpp"
@@ -94,7 +95,7 @@ std::optional<LastGood> parse_last_good(std::string_view text, std::string& erro
   try {
     json doc = json::parse(text);
     if (!doc.is_object() || doc.value("format", "") != kFormat) throw std::runtime_error("not a last good data file");
-    if (doc.at("version").get<int>() != kLastGoodVersion)
+    if (horizon::json_whole_number<int>(doc.at("version"), "version") != kLastGoodVersion)
       throw std::runtime_error("version " + doc.at("version").dump() + ", this build reads version " +
                                std::to_string(kLastGoodVersion));
     LastGood out;
@@ -104,11 +105,11 @@ std::optional<LastGood> parse_last_good(std::string_view text, std::string& erro
     auto snap = std::make_shared<zones::Snapshot>();
     snap->upstreams = parse_list<horizon::Endpoint>(doc.at("upstreams"), "upstream");
     const json& f = doc.at("forward");
-    snap->forward.timeout_ms = f.at("timeout_ms").get<uint32_t>();
-    snap->forward.total_timeout_ms = f.at("total_timeout_ms").get<uint32_t>();
-    snap->forward.cache_max_bytes = f.at("cache_max_bytes").get<uint32_t>();
-    snap->forward.cache_max_ttl = f.at("cache_max_ttl").get<uint32_t>();
-    snap->forward.cache_max_negative_ttl = f.at("cache_max_negative_ttl").get<uint32_t>();
+    snap->forward.timeout_ms = horizon::json_whole_number<uint32_t>(f.at("timeout_ms"), "forward.timeout_ms");
+    snap->forward.total_timeout_ms = horizon::json_whole_number<uint32_t>(f.at("total_timeout_ms"), "forward.total_timeout_ms");
+    snap->forward.cache_max_bytes = horizon::json_whole_number<uint32_t>(f.at("cache_max_bytes"), "forward.cache_max_bytes");
+    snap->forward.cache_max_ttl = horizon::json_whole_number<uint32_t>(f.at("cache_max_ttl"), "forward.cache_max_ttl");
+    snap->forward.cache_max_negative_ttl = horizon::json_whole_number<uint32_t>(f.at("cache_max_negative_ttl"), "forward.cache_max_negative_ttl");
     snap->forward.rebind_allow = f.at("rebind_allow").get<std::vector<std::string>>();
     snap->forward.search_single_label = f.at("search_single_label").get<bool>();
     snap->forward.search_zone = f.at("search_zone").get<std::string>();
@@ -142,7 +143,7 @@ std::optional<LastGood> parse_last_good(std::string_view text, std::string& erro
       vd.name = vj.at("name").get<std::string>();
       vd.recursion = vj.at("recursion").get<bool>();
       for (auto& i : vj.at("zones")) {
-        size_t at = i.get<size_t>();
+        size_t at = horizon::json_whole_number<size_t>(i, "view zone index");
         if (at >= zones.size()) throw std::runtime_error("view " + vd.name + " names zone " + std::to_string(at));
         vd.zones.add(zones[at]);
       }

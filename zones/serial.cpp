@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "horizon/json_number.hpp"
+
 namespace phoenix::zones {
 
 uint64_t content_hash(std::string_view data, uint64_t seed) {
@@ -33,7 +35,7 @@ SerialStore::SerialStore(std::optional<std::filesystem::path> state_dir) {
     buf << in.rdbuf();
     auto j = nlohmann::json::parse(buf.str());
     for (auto& [key, v] : j.items())
-      entries_[key] = {std::stoull(v.at("hash").get<std::string>(), nullptr, 16), v.at("serial").get<uint32_t>()};
+      entries_[key] = {std::stoull(v.at("hash").get<std::string>(), nullptr, 16), horizon::json_whole_number<uint32_t>(v.at("serial"), key + ".serial")};
   } catch (const std::exception& e) {
     load_error_ = file_->string() + ": " + e.what();
     entries_.clear();

@@ -174,6 +174,11 @@ std::optional<json> read_json(const std::filesystem::path& path, const std::stri
     if (required) diag.error(name, "", "cannot read file (not found in " + path.parent_path().string() + ")");
     return std::nullopt;
   }
+  // A FIFO or device would block the reload (or read forever), so only regular files are read.
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    diag.error(name, "", "cannot read file (not a regular file)");
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     diag.error(name, "", "cannot read file (permission denied or not a file)");

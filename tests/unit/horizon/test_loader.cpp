@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -60,6 +61,16 @@ TEST(Loader, MissingDirectoryIsAnError) {
   auto r = load_inventory("/nonexistent/inventory");
   EXPECT_FALSE(r.inventory);
   EXPECT_TRUE(has_message(r.diagnostics, "not a directory"));
+}
+
+TEST(Loader, AFifoIsRefusedNotRead) {
+  // Opening a FIFO blocks until someone writes to it: a reload would hang instead of failing.
+  Scratch s;
+  std::filesystem::remove(s.dir() / kLxcFile);
+  ASSERT_EQ(::mkfifo((s.dir() / kLxcFile).c_str(), 0600), 0);
+  auto r = load_inventory(s.dir());
+  EXPECT_FALSE(r.inventory);
+  EXPECT_TRUE(has_message(r.diagnostics, "phoenix_lxc_configs.json: cannot read file (not a regular file)"));
 }
 
 TEST(Loader, InvalidJsonNamesFileAndLine) {

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -81,6 +83,52 @@ class Server {
     if (opts_.state_dir)
       if (auto w = prepare_state_dir(*opts_.state_dir, identity.run_as); !w.empty()) spdlog::warn("state: {}", w);
 
+    if (!bind_sockets(first)) return 1;
+    // Sockets are bound; drop root before any thread exists, so no thread keeps the old credentials.
+    if (identity.run_as && !drop_root(*identity.run_as)) return 1;
+    state_writable_ = opts_.state_dir && access(opts_.state_dir->c_str(), W_OK) == 0;
+    if (opts_.state_dir && !state_writable_)
+      spdlog::warn("state: directory {} is not writable by uid {}; serials are kept in memory only",
+                   opts_.state_dir->string(), ::geteuid());
+    save_serials();
+    if (first.plan.dnstap) open_dnstap(*first.plan.dnstap, first.plan.chaos_identity.value_or(""));
+    publish_first(std::move(first), fallback);
+    start_threads();
+
+    wait_signal();
+    schedule_retire();
+    spdlog::info("serving {} on {} (udp, tcp; {} udp threads)", holder_.current()->summary(), describe_listen(listen_),
+                 udp_.size());
+    notifier_.send("READY=1\nSTATUS=" + (fallback_status_.empty() ? "serving generation " + std::to_string(holder_.generation())
+                                                                   : fallback_status_));
+    run_guarded(control_, "control");
+
+    for (auto& u : udp_) u->join();
+    tcp_thread_.join();
+    if (metrics_) metrics_->stop();
+    log_totals();
+    // A reload still reading files finishes on its own; nothing it produces is published any more.
+    reload_guard_.reset();
+    forwarder_.stop();
+    if (tap_) tap_->stop();  // after every producer: what they recorded still goes out
+    if (!wait_reload_thread()) {
+      // At SCHED_IDLE on a saturated machine a reload can take any time: the stop does not wait for
+      // it past the grace period. Its output is unpublished, and the state files it may be writing
+      // are replaced by rename only (zones::write_file_atomically), so nothing is lost by leaving now.
+      spdlog::warn("stop: a reload is still running at the lowest priority; stopping without it");
+      spdlog::info("stopped");
+      spdlog::shutdown();
+      std::fflush(nullptr);
+      std::_Exit(0);
+    }
+    spdlog::info("stopped");
+    return 0;
+  }
+
+ private:
+  /// The UDP workers' and TCP listener's sockets, and the metrics endpoint's, for the listen addresses
+  /// of --listen or the inventory. False (logged): something cannot be bound, and nothing starts.
+  bool bind_sockets(const LoadOutcome& first) {
     listen_ = opts_.listen.empty() ? first.plan.listen : opts_.listen;
     choose_upstreams(*first.snapshot, true);
     unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -103,39 +151,39 @@ class Server {
       }
     } catch (const std::exception& e) {
       spdlog::error("cannot listen ({}); not starting", e.what());
-      return 1;
+      return false;
     }
+    return true;
+  }
 
-    // Sockets are bound; drop root before any thread exists, so no thread keeps the old credentials.
-    if (identity.run_as) {
-      if (auto err = drop_privileges(*identity.run_as); !err.empty()) {
-        spdlog::error("privileges: cannot drop to {} ({}); not starting", identity.run_as->name, err);
-        return 1;
-      }
-      spdlog::info("privileges: running as {} (uid {}, gid {})", identity.run_as->name, identity.run_as->uid,
-                   identity.run_as->gid);
-      // The first load ran as root; every reload runs as the user. Say so now rather than at the first SIGHUP.
-      if (access(opts_.inventory.c_str(), R_OK | X_OK) != 0)
-        spdlog::warn("privileges: inventory {} is not readable by {}; reloads will fail", opts_.inventory.string(),
-                     identity.run_as->name);
+  bool drop_root(const RunAs& user) {
+    if (auto err = drop_privileges(user); !err.empty()) {
+      spdlog::error("privileges: cannot drop to {} ({}); not starting", user.name, err);
+      return false;
     }
-    state_writable_ = opts_.state_dir && access(opts_.state_dir->c_str(), W_OK) == 0;
-    if (opts_.state_dir && !state_writable_)
-      spdlog::warn("state: directory {} is not writable by uid {}; serials are kept in memory only",
-                   opts_.state_dir->string(), ::geteuid());
-    save_serials();
-    if (first.plan.dnstap) {
-      tap_settings_ = *first.plan.dnstap;
-      // Identity as id.server answers it when configured, else the host name (what BIND and Knot default to).
-      std::string tap_identity = first.plan.chaos_identity.value_or("");
-      if (tap_identity.empty()) {
-        char host[256] = {};
-        ::gethostname(host, sizeof host - 1);
-        tap_identity = host;
-      }
-      tap_ = std::make_unique<dnstap::Writer>(tap_settings_, tap_identity, "phoenix-dns " PHOENIX_VERSION,
-                                              [this] { return view_slots_.names(); });
+    spdlog::info("privileges: running as {} (uid {}, gid {})", user.name, user.uid, user.gid);
+    // The first load ran as root; every reload runs as the user. Say so now rather than at the first SIGHUP.
+    if (access(opts_.inventory.c_str(), R_OK | X_OK) != 0)
+      spdlog::warn("privileges: inventory {} is not readable by {}; reloads will fail", opts_.inventory.string(),
+                   user.name);
+    return true;
+  }
+
+  /// The dnstap writer; its rings are handed out by start_threads().
+  void open_dnstap(const horizon::DnstapSettings& settings, std::string identity) {
+    tap_settings_ = settings;
+    // Identity as id.server answers it when configured, else the host name (what BIND and Knot default to).
+    if (identity.empty()) {
+      char host[256] = {};
+      ::gethostname(host, sizeof host - 1);
+      identity = host;
     }
+    tap_ = std::make_unique<dnstap::Writer>(tap_settings_, identity, "phoenix-dns " PHOENIX_VERSION,
+                                            [this] { return view_slots_.names(); });
+  }
+
+  /// The first snapshot goes out before any worker runs, so the first query already finds it.
+  void publish_first(LoadOutcome first, bool fallback) {
     if (auto w = attach_ixfr_history(nullptr, *first.snapshot, opts_.state_dir ? &*opts_.state_dir : nullptr); !w.empty())
       spdlog::warn("state: IXFR history: {}; IXFR is answered in AXFR form until the next change", w);
     view_slots_.assign(*first.snapshot);
@@ -147,7 +195,10 @@ class Server {
     // The plan holds a copy of every record with its source text: as large as the zones themselves,
     // and not needed once they are built. Freed on the reload thread, while the workers already serve.
     dispose(std::make_shared<LoadOutcome>(std::move(first)), !fallback);
+  }
 
+  /// Every thread but the control thread (the caller of run()), each wired to what it shares.
+  void start_threads() {
     if (tap_) {
       // One ring per producer thread: each UDP worker, the TCP thread, the forwarder thread.
       dnstap::Ring* fwd_ring = tap_->add_ring();
@@ -187,20 +238,24 @@ class Server {
       else
         spdlog::debug("reload: reload thread runs at {}", how);
       run_guarded(reload_io_, "reload");
+      reload_thread_done_ = true;
     });
     ::pthread_setname_np(reload_thread_.native_handle(), "reload");
+  }
 
-    wait_signal();
-    schedule_retire();
-    spdlog::info("serving {} on {} (udp, tcp; {} udp threads)", holder_.current()->summary(), describe_listen(listen_),
-                 udp_.size());
-    notifier_.send("READY=1\nSTATUS=" + (fallback_status_.empty() ? "serving generation " + std::to_string(holder_.generation())
-                                                                   : fallback_status_));
-    run_guarded(control_, "control");
+  /// Joins the reload thread if it ends by the stop deadline (at least a second from now). False: it is
+  /// still busy, and is left running.
+  bool wait_reload_thread() {
+    auto until = std::max(stop_deadline_, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    while (!reload_thread_done_ && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!reload_thread_done_) return false;
+    reload_thread_.join();
+    return true;
+  }
 
-    for (auto& u : udp_) u->join();
-    tcp_thread_.join();
-    if (metrics_) metrics_->stop();
+  /// At stop, once the workers are joined: what they did, for an operator reading the journal.
+  void log_totals() {
     // Per worker, so that an operator can see how --udp-spread shares the load out.
     std::string per_worker;
     uint64_t udp_total = 0;
@@ -226,16 +281,8 @@ class Server {
                  "{} idle, {} slow messages, {} unread replies",
                  ts.accepted.load(), ts.evicted.load(), ts.refused_per_client.load(), ts.closed_idle.load(),
                  ts.closed_slow.load(), ts.closed_unsent.load());
-    // A reload still reading files finishes on its own; nothing it produces is published any more.
-    reload_guard_.reset();
-    reload_thread_.join();
-    forwarder_.stop();
-    if (tap_) tap_->stop();  // after every producer: what they recorded still goes out
-    spdlog::info("stopped");
-    return 0;
   }
 
- private:
   /// Every task root catches: a stray exception is logged and the loop goes on serving.
   static void run_guarded(asio::io_context& io, const char* what) {
     for (;;) {
@@ -602,6 +649,7 @@ class Server {
   bool reload_running_ = false;
   bool reload_pending_ = false;
   std::atomic<bool> retire_queued_{false};  ///< set by the control thread, cleared by the reload thread
+  std::atomic<bool> reload_thread_done_{false};
   uint64_t failed_reloads_ = 0;
   ViewSlots view_slots_;
   ReloadCounters reloads_;

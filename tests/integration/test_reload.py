@@ -173,9 +173,16 @@ class ReloadSoakTest(unittest.TestCase):
                 c.start()
             ok_before, failed_before = count(server, r"reload: generation"), count(server, r"reload: failed")
             hups = 0
-            deadline = time.monotonic() + SOAK_SECONDS
+            # At least SOAK_SECONDS, and on until the reloads did what the checks below need: the reload
+            # thread is SCHED_IDLE and SIGHUPs coalesce, so on a saturated machine reloads are few.
+            start = time.monotonic()
+
+            def enough():
+                return (count(server, r"reload: generation") - ok_before >= 3 and
+                        count(server, r"reload: failed") > failed_before and
+                        tally.seen["A"] > 0 and tally.seen["B"] > 0)
             try:
-                while time.monotonic() < deadline:
+                while time.monotonic() - start < SOAK_SECONDS or (not enough() and time.monotonic() - start < 120):
                     # Mostly good flips, and every seventh a broken file that must change nothing.
                     flip.put("broken" if hups % 7 == 6 else ("A" if hups % 2 else "B"))
                     server.signal(signal.SIGHUP)
@@ -189,7 +196,7 @@ class ReloadSoakTest(unittest.TestCase):
 
             ok = count(server, r"reload: generation") - ok_before
             failed = count(server, r"reload: failed") - failed_before
-            print(f"\nsoak: {SOAK_SECONDS:.0f} s, {hups} SIGHUPs, {ok} reloads, {failed} failed reloads, "
+            print(f"\nsoak: {time.monotonic() - start:.0f} s, {hups} SIGHUPs, {ok} reloads, {failed} failed reloads, "
                   f"{tally.sent} queries, {tally.lost} lost, {tally.wrong} wrong, seen {tally.seen}")
             self.assertEqual(tally.lost, 0, "lost answers")
             self.assertEqual(tally.wrong, 0, f"wrong answers, e.g. {tally.examples}")
@@ -236,14 +243,19 @@ class ReloadStormTest(unittest.TestCase):
                 self.assertEqual(udp_ask(server.port, NAMES[0], timeout=2).addresses(), ["10.0.0.155"])
                 self.assertLess(time.monotonic() - t0, 2)
                 time.sleep(0.02)
-            # Let the last coalesced reload finish: the count must settle, well below one per SIGHUP.
+            # Let the last coalesced reload finish: the count must settle, well below one per SIGHUP. The
+            # reload thread runs at SCHED_IDLE, so on a busy machine the first reload may take seconds:
+            # wait for it, then for a second without a new one.
+            deadline = time.monotonic() + 60
+            while count(server, r"reload: generation") == before and time.monotonic() < deadline:
+                time.sleep(0.1)
             last = -1
-            for _ in range(100):
+            while time.monotonic() < deadline:
                 n = count(server, r"reload: generation")
                 if n == last:
                     break
                 last = n
-                time.sleep(0.3)
+                time.sleep(1.0)
             reloads = count(server, r"reload: generation") - before
             print(f"\nstorm: {hups} SIGHUPs, {reloads} reloads")
             self.assertGreaterEqual(reloads, 1)

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "horizon/json_number.hpp"
+#include "horizon/tsig_keys.hpp"
 #include "server/forward/policy.hpp"
 #include "server/query/precompiled.hpp"
 #include "zones/serial.hpp"
@@ -49,6 +50,60 @@ std::vector<T> parse_list(const json& j, const char* what) {
   return out;
 }
 
+json rate_limit_json(const horizon::RateLimitSettings& r) {
+  return {{"enabled", r.enabled},
+          {"responses_per_second", r.responses_per_second},
+          {"nxdomains_per_second", r.nxdomains_per_second},
+          {"errors_per_second", r.errors_per_second},
+          {"window", r.window},
+          {"slip", r.slip},
+          {"ipv4_prefix", r.ipv4_prefix},
+          {"ipv6_prefix", r.ipv6_prefix},
+          {"exempt", to_strings(r.exempt)}};
+}
+
+horizon::RateLimitSettings parse_rate_limit(const json& j) {
+  horizon::RateLimitSettings r;
+  r.enabled = j.at("enabled").get<bool>();
+  r.responses_per_second = horizon::json_whole_number<uint32_t>(j.at("responses_per_second"), "rate_limit.responses_per_second");
+  r.nxdomains_per_second = horizon::json_whole_number<uint32_t>(j.at("nxdomains_per_second"), "rate_limit.nxdomains_per_second");
+  r.errors_per_second = horizon::json_whole_number<uint32_t>(j.at("errors_per_second"), "rate_limit.errors_per_second");
+  r.window = horizon::json_whole_number<uint32_t>(j.at("window"), "rate_limit.window");
+  r.slip = horizon::json_whole_number<uint32_t>(j.at("slip"), "rate_limit.slip");
+  r.ipv4_prefix = horizon::json_whole_number<uint8_t>(j.at("ipv4_prefix"), "rate_limit.ipv4_prefix");
+  r.ipv6_prefix = horizon::json_whole_number<uint8_t>(j.at("ipv6_prefix"), "rate_limit.ipv6_prefix");
+  if (r.ipv4_prefix > 32 || r.ipv6_prefix > 128) throw std::runtime_error("rate_limit prefix length out of range");
+  r.exempt = parse_list<horizon::IpPrefix>(j.at("exempt"), "rate_limit exempt prefix");
+  return r;
+}
+
+/// transfer.allow as the inventory writes it: a prefix, or "key:NAME".
+json transfer_json(const horizon::TransferSettings& t) {
+  json allow = json::array(), notify = json::array();
+  for (auto& a : t.allow) allow.push_back(a.prefix ? a.prefix->to_string() : "key:" + a.key);
+  for (auto& n : t.notify) notify.push_back({{"address", n.address.to_string()}, {"key", n.key}});
+  return {{"allow", allow}, {"notify", notify}};
+}
+
+horizon::TransferSettings parse_transfer(const json& j) {
+  horizon::TransferSettings t;
+  for (auto& a : j.at("allow")) {
+    auto text = a.get<std::string>();
+    horizon::TransferAllow entry;
+    if (text.rfind("key:", 0) == 0 && text.size() > 4) entry.key = text.substr(4);
+    else if (auto p = horizon::IpPrefix::parse(text)) entry.prefix = *p;
+    else throw std::runtime_error("bad transfer.allow entry \"" + text + "\"");
+    t.allow.push_back(std::move(entry));
+  }
+  for (auto& n : j.at("notify")) {
+    auto text = n.at("address").get<std::string>();
+    auto ep = horizon::Endpoint::parse(text, 53);
+    if (!ep) throw std::runtime_error("bad transfer.notify address \"" + text + "\"");
+    t.notify.push_back({*ep, n.at("key").get<std::string>(), {}});
+  }
+  return t;
+}
+
 }  // namespace
 
 std::string last_good_text(const zones::Snapshot& snap, const horizon::HorizonPlan& plan,
@@ -67,11 +122,25 @@ std::string last_good_text(const zones::Snapshot& snap, const horizon::HorizonPl
       if (fresh) zones_j.push_back({{"origin", z->origin().to_text()}, {"text", zones::zone_to_text(*z)}});
       zs.push_back(it->second);
     }
-    views_j.push_back({{"name", vd.name},
-                       {"match_clients", v < plan.views.size() ? to_strings(plan.views[v].match_clients) : json::array()},
-                       {"recursion", vd.recursion},
-                       {"zones", zs}});
+    const horizon::ViewPlan* vp = v < plan.views.size() ? &plan.views[v] : nullptr;
+    json view = {{"name", vd.name},
+                 {"match_clients", vp ? to_strings(vp->match_clients) : json::array()},
+                 {"match_destinations", vp ? to_strings(vp->match_destinations) : json::array()},
+                 {"match_keys", vp ? json(vp->match_keys) : json::array()},
+                 {"recursion", vd.recursion},
+                 {"rate_limit", rate_limit_json(vd.rate_limit)},
+                 {"transfer", transfer_json(vd.transfer)},
+                 {"zones", zs}};
+    if (vd.catalog) view["catalog"] = *vd.catalog;
+    views_j.push_back(std::move(view));
   }
+  // The secrets too: without them a restart on this data answers every signed transfer BADKEY. The
+  // file is written 0600 (save_last_good), as a key file should be.
+  json keys = json::object();
+  for (auto& k : snap.tsig_keys)
+    keys[k.name] = {{"algorithm", horizon::tsig_algorithm_name(k.algorithm)}, {"secret", horizon::encode_base64(k.secret)}};
+  doc["tsig_keys"] = keys;
+  doc["require_cookie"] = snap.require_cookie;
   doc["views"] = views_j;
   doc["zones"] = zones_j;
   doc["listen"] = to_strings(plan.listen);
@@ -139,18 +208,28 @@ std::optional<LastGood> parse_last_good(std::string_view text, std::string& erro
     }
     for (auto& vj : doc.at("views")) {
       auto clients = parse_list<horizon::IpPrefix>(vj.at("match_clients"), "match-clients prefix");
+      auto destinations = parse_list<horizon::IpPrefix>(vj.at("match_destinations"), "match-destinations prefix");
+      auto keys = vj.at("match_keys").get<std::vector<std::string>>();
       zones::ViewData vd;
       vd.name = vj.at("name").get<std::string>();
       vd.recursion = vj.at("recursion").get<bool>();
+      vd.rate_limit = parse_rate_limit(vj.at("rate_limit"));
+      vd.transfer = parse_transfer(vj.at("transfer"));
+      if (vj.contains("catalog")) vd.catalog = vj.at("catalog").get<std::string>();
+      snap->rate_limited = snap->rate_limited || vd.rate_limit.enabled;
       for (auto& i : vj.at("zones")) {
         size_t at = horizon::json_whole_number<size_t>(i, "view zone index");
         if (at >= zones.size()) throw std::runtime_error("view " + vd.name + " names zone " + std::to_string(at));
         vd.zones.add(zones[at]);
       }
-      snap->views.add_view(vd.name, clients);
+      snap->views.add_view(vd.name, clients, destinations, keys);
       snap->view_data.push_back(std::move(vd));
     }
     if (snap->view_data.empty()) throw std::runtime_error("no views");
+    snap->require_cookie = doc.at("require_cookie").get<bool>();
+    horizon::Diagnostics key_diag;
+    horizon::read_tsig_keys_json(doc.at("tsig_keys"), kLastGoodFile, "/tsig_keys", snap->tsig_keys, key_diag);
+    if (key_diag.has_errors()) throw std::runtime_error(key_diag.items().front().format());
     forward::add_locally_served_zones(*snap);
     query::precompile_answers(*snap);
     out.snapshot = std::move(snap);
@@ -163,7 +242,7 @@ std::optional<LastGood> parse_last_good(std::string_view text, std::string& erro
 
 std::string save_last_good(const std::filesystem::path& dir, const zones::Snapshot& snap,
                            const horizon::HorizonPlan& plan, const std::filesystem::path& inventory) {
-  return zones::write_file_atomically(dir / kLastGoodFile, last_good_text(snap, plan, inventory, utc_now()));
+  return zones::write_file_atomically(dir / kLastGoodFile, last_good_text(snap, plan, inventory, utc_now()), 0600);
 }
 
 std::optional<LastGood> load_last_good(const std::filesystem::path& dir, std::string& error) {

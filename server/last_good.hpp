@@ -14,7 +14,9 @@
 namespace phoenix::server {
 
 inline constexpr const char* kLastGoodFile = "last-good.json";
-inline constexpr int kLastGoodVersion = 1;
+/// 2: views keep match_destinations, match_keys, rate_limit, transfer and catalog; TSIG keys and
+/// require_cookie are kept (version 1 files lost them: a restart on them served without RRL or keys).
+inline constexpr int kLastGoodVersion = 2;
 
 /// A snapshot rebuilt from the file, with what start-up needs besides it.
 struct LastGood {
@@ -24,9 +26,10 @@ struct LastGood {
   std::string inventory;                      ///< the inventory directory it was built from
 };
 
-/// The file's text (JSON, "version": kLastGoodVersion): every view with its match-clients, recursion
-/// and zones; each zone once, as RFC 1035 text (zone_to_text, so serials and every record are kept);
-/// the inventory's upstreams, forwarding settings, listen addresses and CH identity. The locally
+/// The file's text (JSON, "version": kLastGoodVersion): every view with its selectors (match-clients,
+/// match-destinations, match-keys), recursion, rate limit, transfer settings, catalog name and zones; each zone once, as RFC 1035 text (zone_to_text, so serials and every record are kept);
+/// the inventory's upstreams, forwarding settings, listen addresses, CH identity, require_cookie and
+/// TSIG keys (secrets included: the file is written mode 0600). The locally
 /// served zones are left out (they are added again on reading, by the rules of that version).
 std::string last_good_text(const zones::Snapshot& snap, const horizon::HorizonPlan& plan,
                            const std::filesystem::path& inventory, std::string_view written);

@@ -77,7 +77,7 @@ std::string SerialStore::save() {
   return write_file_atomically(*file_, j.dump(2) + "\n");
 }
 
-std::string write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+std::string write_file_atomically(const std::filesystem::path& path, std::string_view content, mode_t mode) {
   auto tmp = path;
   tmp += ".tmp";
   auto failed = [&](const char* what) {
@@ -85,7 +85,9 @@ std::string write_file_atomically(const std::filesystem::path& path, std::string
     ::unlink(tmp.c_str());
     return why;
   };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  // A temporary file left by a crash keeps the mode it was created with: start from none.
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return failed("cannot create");
   for (size_t done = 0; done < content.size();) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);

@@ -1,6 +1,8 @@
 // serial -- SOA serials: the same content keeps its serial, changed content gets a greater one (RFC 1982).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -20,7 +22,7 @@ bool serial_gt(uint32_t a, uint32_t b);
 
 /// Replaces `path` with `content` so that a reader or a crash sees the old file or the new one, never
 /// a part: a temp file beside it, fsync, rename, fsync of the directory. Returns "" or why it failed.
-std::string write_file_atomically(const std::filesystem::path& path, std::string_view content);
+std::string write_file_atomically(const std::filesystem::path& path, std::string_view content, mode_t mode = 0640);
 
 /// Remembers (content hash, serial) per zone key in `<state_dir>/serials.json`, so that serials survive restarts.
 /// Without a state directory the memory is per process.

@@ -7,11 +7,13 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 import unittest
 from pathlib import Path
 
+from dnswire import make_query
 from harness import Server, copy_inventory, free_port, run_binary
 
 HYPERVISOR = "phoenix_hypervisor_config.json"
@@ -45,7 +47,7 @@ class LastGoodTest(unittest.TestCase):
             self.assertEqual(server.dig("ollama.internal.thinkheads.ai").rdata("A"), ["10.0.0.155"])
         self.last_good = self.state / "last-good.json"
         doc = json.loads(self.last_good.read_text())
-        self.assertEqual(doc["version"], 1)
+        self.assertEqual(doc["version"], 2)
         self.assertEqual([v["name"] for v in doc["views"]], ["internal", "external"])
         self.assertEqual(list(self.state.glob("*.tmp")), [])  # written through a temp file, renamed
 
@@ -120,7 +122,7 @@ class LastGoodTest(unittest.TestCase):
         self.break_inventory()
         text = self.last_good.read_text()
         for bad, why in [(text[: len(text) // 3], "parse error"),
-                         (text.replace('"version": 1', '"version": 7'), "version 7, this build reads version 1")]:
+                         (text.replace('"version": 2', '"version": 7'), "version 7, this build reads version 2")]:
             self.last_good.write_text(bad)
             rc, out = start_refused(self.inv, self.state)
             self.assertEqual(rc, 1, out)
@@ -128,6 +130,58 @@ class LastGoodTest(unittest.TestCase):
             self.assertIn(str(self.last_good), out)
             self.assertIn(why, out)
             self.assertIn("errors; not starting", out)
+
+    def test_fallback_keeps_tsig_keys_transfer_acls_and_rate_limits(self):
+        # A view chosen by TSIG key, transfers by that key only, and a strict rate limit in the external
+        # view: the restart on the last good data must enforce all three as the inventory did.
+        key = ("lastgood-xfr", "hmac-sha256", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==")
+        h = json.loads((self.inv / HYPERVISOR).read_text())
+        dns = h["dns_server"]
+        dns["tsig_keys"] = {key[0]: {"algorithm": key[1], "secret": key[2]}}
+        dns["views"] = [
+            {"name": "internal", "match_clients": ["10.0.0.0/24", "127.0.0.1/32", "::1"], "match_keys": [key[0]],
+             "transfer": {"allow": ["key:" + key[0]]}},
+            {"name": "external", "match_clients": ["any"],
+             "rate_limit": {"responses_per_second": 1, "window": 5, "slip": 0}},
+        ]
+        (self.inv / HYPERVISOR).write_text(json.dumps(h))
+        with Server(self.inv, state_dir=self.state) as server:
+            wait_for_file(self.state / "last-good.json")
+            deadline = time.monotonic() + 15
+            while key[0] not in self.last_good.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self.assertEqual(os.stat(self.last_good).st_mode & 0o777, 0o600)  # it holds the secret
+        self.break_inventory()
+        tsig = ["-y", f"{key[1]}:{key[0]}:{key[2]}"]
+        server = Server(self.inv, state_dir=self.state).start()
+        try:
+            self.assertIn("serving the last good data", server.output())
+            def axfr(*extra):
+                return subprocess.run(["dig", "@127.0.0.1", "-p", str(server.port), "internal.thinkheads.ai", "AXFR",
+                                       "+time=3", "+tries=1", *extra], capture_output=True, text=True, timeout=15).stdout
+            signed = axfr(*tsig, "-b", "127.0.0.5")
+            self.assertIn("10.0.0.155", signed)  # the key picked the internal view, and may transfer
+            self.assertRegex(signed, r"XFR size: \d+ records")
+            self.assertIn("Transfer failed", axfr())
+            # 1 answer per second per /24 in the external view: a burst of 20 gets only a few through.
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.2", 0))
+                u.settimeout(1.0)
+                for i in range(20):
+                    u.sendto(make_query(i, "ollama.phoenix.thinkheads.ai"), ("127.0.0.1", server.port))
+                answered = 0
+                try:
+                    while answered < 20:
+                        u.recvfrom(4096)
+                        answered += 1
+                except socket.timeout:
+                    pass
+            self.assertGreater(answered, 0)
+            self.assertLess(answered, 10)
+        finally:
+            rc = server.stop()
+        self.assertEqual(rc, 0, server.output())
+        self.assertRegex(server.output(), r"rrl: view external: [1-9]\d* replies over the limit")
 
     def test_good_inventory_wins_over_last_good_data(self):
         (self.inv / LXC).write_text(self.good_lxc.replace("10.0.0.155", "10.0.0.157"))

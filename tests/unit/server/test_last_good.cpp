@@ -70,6 +70,41 @@ TEST(LastGood, ReadsBackToTheSameViewsZonesAndAnswers) {
   EXPECT_EQ(server::last_good_text(b, lo.plan, kExample, "2026-12-01T10:40:00Z"), text);
 }
 
+TEST(LastGood, KeepsSelectorsRateLimitsTransfersAndKeys) {
+  // What a restart on the last good data must not lose: a view chosen by destination or TSIG key,
+  // its rate limit (flood protection), who may transfer and whom to NOTIFY, and the keys themselves.
+  auto lo = example();
+  auto& snap = *lo.snapshot;
+  auto& in = snap.view_data[0];
+  in.rate_limit.enabled = true;
+  in.rate_limit.responses_per_second = 7;
+  in.rate_limit.slip = 0;
+  in.rate_limit.exempt = {*horizon::IpPrefix::parse("10.0.0.0/24")};
+  in.transfer.allow = {{horizon::IpPrefix::parse("127.0.0.0/8"), "", {}}, {std::nullopt, "xfr-key", {}}};
+  in.transfer.notify = {{*horizon::Endpoint::parse("127.0.0.9:5300", 53), "xfr-key", {}}};
+  in.catalog = "catalog.internal.invalid";
+  lo.plan.views[0].match_keys = {"xfr-key"};
+  lo.plan.views[0].match_destinations = {*horizon::IpPrefix::parse("127.0.0.1/32")};
+  snap.require_cookie = true;
+  snap.tsig_keys = {{"xfr-key", horizon::TsigAlgorithm::hmac_sha512, std::string("\x00\x01secret\xff", 9), {}}};
+  std::string error;
+  auto back = server::parse_last_good(server::last_good_text(snap, lo.plan, kExample, "t"), error);
+  ASSERT_TRUE(back) << error;
+  const auto& b = *back->snapshot;
+  EXPECT_EQ(b.view_data[0].rate_limit, in.rate_limit);
+  EXPECT_TRUE(b.rate_limited);
+  EXPECT_EQ(b.view_data[0].transfer, in.transfer);
+  EXPECT_EQ(b.view_data[0].catalog, in.catalog);
+  EXPECT_EQ(b.view_data[1].rate_limit, snap.view_data[1].rate_limit);
+  EXPECT_TRUE(b.require_cookie);
+  EXPECT_EQ(b.tsig_keys, snap.tsig_keys);
+  // Selectors: a query signed with xfr-key would pick view 0; from 127.0.0.1 to another local address,
+  // view 0's match_destinations no longer match, so the next view that matches the client answers.
+  EXPECT_EQ(b.views.match_key("xfr-key"), 0u);
+  EXPECT_EQ(b.views.match(*horizon::IpAddr::parse("127.0.0.1"), *horizon::IpAddr::parse("127.0.0.1")), 0u);
+  EXPECT_NE(b.views.match(*horizon::IpAddr::parse("127.0.0.1"), *horizon::IpAddr::parse("127.0.0.2")), 0u);
+}
+
 TEST(LastGood, BrokenFilesAreRefusedWithAReason) {
   auto lo = example();
   std::string good = server::last_good_text(*lo.snapshot, lo.plan, kExample, "t");
@@ -82,8 +117,8 @@ TEST(LastGood, BrokenFilesAreRefusedWithAReason) {
   EXPECT_NE(reason(good.substr(0, good.size() / 2)).find("parse"), std::string::npos);  // cut short
   EXPECT_EQ(reason("{\"format\": \"something else\"}"), "not a last good data file");
   auto j = nlohmann::json::parse(good);
-  j["version"] = 2;
-  EXPECT_NE(reason(j.dump()).find("version 2, this build reads version 1"), std::string::npos);
+  j["version"] = 1;  // lost the rate limits, transfer settings and keys: not read
+  EXPECT_NE(reason(j.dump()).find("version 1, this build reads version 2"), std::string::npos);
   j = nlohmann::json::parse(good);
   j["zones"][0]["text"] = "this is not a record\n";
   EXPECT_FALSE(reason(j.dump()).empty());
@@ -106,6 +141,9 @@ TEST(LastGood, SavedAtomicallyAndLoadedFromTheStateDir) {
   ASSERT_EQ(server::save_last_good(dir, *lo.snapshot, lo.plan, kExample), "");
   EXPECT_TRUE(std::filesystem::exists(dir / "last-good.json"));
   EXPECT_FALSE(std::filesystem::exists(dir / "last-good.json.tmp"));
+  // It holds the TSIG secrets: owner only.
+  EXPECT_EQ(std::filesystem::status(dir / "last-good.json").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   auto back = server::load_last_good(dir, error);
   ASSERT_TRUE(back) << error;
   EXPECT_EQ(back->written.size(), 20u);  // 2026-12-01T10:40:00Z

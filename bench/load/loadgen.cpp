@@ -630,11 +630,11 @@ struct Run {
     double qps = static_cast<double>(d(&Counters::received)) / secs;
     std::printf(
         "mode=%s secs=%.2f sent=%llu received=%llu qps=%.0f lost=%llu noerror=%llu nxdomain=%llu other=%llu tc=%llu "
-        "errors=%llu p50_us=%.1f p99_us=%.1f p999_us=%.1f sources=%zu cookies=%llu\n",
+        "errors=%llu p50_us=%.1f p99_us=%.1f p999_us=%.1f sources=%zu cookies=%llu all_received=%llu\n",
         o.mode.c_str(), secs, d(&Counters::sent), d(&Counters::received), qps, d(&Counters::lost),
         d(&Counters::noerror), d(&Counters::nxdomain), d(&Counters::other_rcode), d(&Counters::truncated),
         d(&Counters::errors), hist.percentile(0.5), hist.percentile(0.99), hist.percentile(0.999), srcs.size(),
-        static_cast<unsigned long long>(at_end.cookies));
+        static_cast<unsigned long long>(at_end.cookies), static_cast<unsigned long long>(c.received));
     if (phase_marks == 0) return;
     // A phase still open when the run ended closes with it.
     const Counters& e = phase_marks >= 2 ? at_phase_end : at_end;

@@ -91,9 +91,14 @@ uint64_t nxdomain_zone(const uint8_t* msg, size_t len, size_t after_question) {
 }
 
 /// The response class of a reply, and its rate.
-Kind kind_of(const uint8_t* reply) { return (reply[3] & 0x0f) == 0 ? Kind::answer : (reply[3] & 0x0f) == 3 ? Kind::nxdomain : Kind::error; }
+Kind kind_of(const uint8_t* reply) {
+  const uint8_t rc = reply[3] & 0x0f;
+  return rc == 0 ? Kind::answer : rc == 3 ? Kind::nxdomain : Kind::error;
+}
 uint32_t rate_of(Kind kind, const horizon::RateLimitSettings& s) {
-  return kind == Kind::answer ? s.responses_per_second : kind == Kind::nxdomain ? s.nxdomains_per_second : s.errors_per_second;
+  return kind == Kind::answer     ? s.responses_per_second
+         : kind == Kind::nxdomain ? s.nxdomains_per_second
+                                  : s.errors_per_second;
 }
 
 }  // namespace

@@ -10,6 +10,10 @@
 // SIGUSR1 ends the run early, with the same report (for runs that last until something happens elsewhere).
 // SIGUSR2 marks a phase: the first starts it, the second ends it, and a "phase ..." line on stderr gives
 // the latency of the replies received in between (say, while a server reloads).
+//
+// --sources spreads the queries over many IPv4 source addresses (every 127.x.y.z is local on Linux), one
+// per query in turn, so that a server's per-client limits (RRL's per-/24 buckets) see many clients;
+// --cookie sends DNS cookies as a client that remembers each server cookie it gets (RFC 7873 §5.1).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -31,6 +36,7 @@
 #include <vector>
 
 #include "query_file.hpp"
+#include "server/wire/format.hpp"
 
 namespace {
 
@@ -62,7 +68,99 @@ struct Options {
   bool edns = true;
   bool rd = false;            // --rd: ask for recursion (resolvers and forwarders answering from their cache)
   double interval = 0;        // > 0: a line per interval on stderr, warm-up included
+  std::vector<in_addr> sources;  // --sources: the queries' source addresses in turn (IPv4 server only)
+  bool cookie = false;        // --cookie: a client cookie per source, then the server cookie it got back
 };
+
+/// One source address and its DNS cookie state. Without --sources there is one, the sockets' own
+/// address (127.0.0.1 to a loopback server): a server cookie covers the client's address, not its port.
+struct Source {
+  in_addr addr{};
+  uint8_t client[phoenix::bench::kClientCookie] = {};
+  uint8_t server[32] = {};  ///< RFC 7873 §4.2: 8 to 32 octets
+  uint8_t server_len = 0;
+};
+
+/// "127.1-20.0-255.1" -> every address whose octets lie in the ranges, the last octet varying fastest
+/// (that one spans 5,120 /24s, one address each; "127.9.9.1-254" is 254 addresses in one /24). Several
+/// specs may be joined by commas. Throws on a malformed spec.
+std::vector<in_addr> parse_sources(const std::string& spec) {
+  std::vector<in_addr> out;
+  size_t from = 0;
+  while (from <= spec.size()) {
+    size_t comma = spec.find(',', from);
+    std::string one = spec.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+    from = comma == std::string::npos ? spec.size() + 1 : comma + 1;
+    unsigned lo[4], hi[4];
+    size_t pos = 0;
+    for (int k = 0; k < 4; ++k) {
+      auto number = [&]() {
+        size_t used = 0;
+        unsigned long v = std::stoul(one.substr(pos), &used);
+        if (used == 0 || v > 255 || !std::isdigit(static_cast<unsigned char>(one[pos]))) throw std::invalid_argument("");
+        pos += used;
+        return static_cast<unsigned>(v);
+      };
+      try {
+        lo[k] = hi[k] = number();
+        if (pos < one.size() && one[pos] == '-') ++pos, hi[k] = number();
+      } catch (const std::exception&) {
+        throw std::runtime_error("bad --sources \"" + one + "\" (octets or ranges: 127.1-20.0-255.1)");
+      }
+      if (hi[k] < lo[k] || (k < 3 ? pos >= one.size() || one[pos++] != '.' : pos != one.size()))
+        throw std::runtime_error("bad --sources \"" + one + "\" (octets or ranges: 127.1-20.0-255.1)");
+    }
+    uint64_t n = uint64_t{hi[0] - lo[0] + 1} * (hi[1] - lo[1] + 1) * (hi[2] - lo[2] + 1) * (hi[3] - lo[3] + 1);
+    if (out.size() + n > (1u << 20)) throw std::runtime_error("--sources: more than 2^20 addresses");
+    for (unsigned a = lo[0]; a <= hi[0]; ++a)
+      for (unsigned b = lo[1]; b <= hi[1]; ++b)
+        for (unsigned c = lo[2]; c <= hi[2]; ++c)
+          for (unsigned d = lo[3]; d <= hi[3]; ++d) out.push_back(in_addr{htonl((a << 24) | (b << 16) | (c << 8) | d)});
+  }
+  return out;
+}
+
+uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+void put16(uint8_t* p, size_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+
+/// Fills in the cookie of a query built with load_queries(..., cookie = true), whose last bytes are the
+/// COOKIE option (code, length, 8-octet client cookie) and the only option of the OPT record: the
+/// client cookie, and the server cookie once one came back (option and OPT lengths grown to match).
+size_t put_cookie(uint8_t* m, size_t len, const Source& s) {
+  constexpr size_t kc = phoenix::bench::kClientCookie;
+  std::memcpy(m + len - kc, s.client, kc);
+  if (s.server_len == 0) return len;
+  std::memcpy(m + len, s.server, s.server_len);
+  put16(m + len - kc - 2, kc + s.server_len);                      // the option's length
+  put16(m + len - kc - 6, kc + 4 + s.server_len);                  // OPT RDLENGTH: this option alone
+  return len + s.server_len;
+}
+
+/// Remembers the server cookie of a reply (the COOKIE option of its OPT record, RFC 7873 §5.3); true
+/// if it found one.
+bool learn_cookie(const uint8_t* p, size_t len, Source& s) {
+  namespace wire = phoenix::wire;
+  size_t off = 12;
+  if (len < 12 || be16(p + 4) != 1 || !wire::skip_name(p, len, off) || off + 4 > len) return false;
+  wire::RecordReader rr(p, len, off + 4);
+  wire::Record r;
+  for (unsigned i = 0, n = be16(p + 6) + be16(p + 8) + be16(p + 10); i < n && rr.next(r); ++i) {
+    if (r.type != 41) continue;  // OPT
+    wire::OptionReader opts(p + r.rdata, r.rdlen);
+    wire::EdnsOption e;
+    while (opts.next(e)) {
+      if (e.code != wire::edns_option::COOKIE || e.len < 16 || e.len > 40) continue;
+      if (std::memcmp(e.data, s.client, phoenix::bench::kClientCookie) != 0) return false;  // not our cookie
+      s.server_len = static_cast<uint8_t>(e.len - phoenix::bench::kClientCookie);
+      std::memcpy(s.server, e.data + phoenix::bench::kClientCookie, s.server_len);
+      return true;
+    }
+  }
+  return false;
+}
 
 /// Latency histogram: 1 us buckets up to 100 ms; percentiles never allocate during the run.
 struct Histogram {
@@ -96,7 +194,7 @@ struct Histogram {
 
 struct Counters {
   uint64_t sent = 0, received = 0, lost = 0, noerror = 0, nxdomain = 0, other_rcode = 0, truncated = 0,
-           errors = 0;
+           errors = 0, cookies = 0;  ///< sources that have a server cookie (--cookie)
 };
 
 struct Run {
@@ -105,6 +203,8 @@ struct Run {
   sockaddr_storage dst{};
   socklen_t dst_len = 0;
   size_t cursor = 0;
+  std::vector<Source> srcs;  ///< at least one
+  size_t src_cursor = 0;
   uint64_t start = 0, measure_from = 0, end = 0;
   Counters c, at_warmup;
   Histogram hist;
@@ -133,6 +233,21 @@ struct Run {
     } else {
       throw std::runtime_error("bad server address " + o.server);
     }
+    if (!o.sources.empty() && dst.ss_family != AF_INET) throw std::runtime_error("--sources needs an IPv4 server");
+    srcs.resize(o.sources.empty() ? 1 : o.sources.size());
+    uint64_t h = static_cast<uint64_t>(now_ns()) | 1;
+    for (size_t i = 0; i < srcs.size(); ++i) {
+      if (!o.sources.empty()) srcs[i].addr = o.sources[i];
+      // A client cookie per source (RFC 7873 §4.1 wants one per client and server address).
+      for (auto& b : srcs[i].client) h ^= h << 13, h ^= h >> 7, h ^= h << 17, b = static_cast<uint8_t>(h);
+    }
+  }
+
+  /// The next source in turn.
+  uint32_t next_source() {
+    uint32_t i = static_cast<uint32_t>(src_cursor);
+    if (++src_cursor == srcs.size()) src_cursor = 0;
+    return i;
   }
 
   const WireQuery& next_query() {
@@ -228,12 +343,18 @@ struct Run {
     uint16_t next_id = 0, tail = 0;
     unsigned inflight = 0;
     std::vector<uint64_t> sent_at = std::vector<uint64_t>(65536, 0);  // 0 = free
+    std::vector<uint32_t> source;  ///< per ID, the source it was sent from (--cookie)
   };
 
   void run_udp() {
+    const bool per_packet = !o.sources.empty();
     std::vector<UdpSock> socks(o.sockets);
     for (auto& s : socks) {
       s.fd = open_socket(SOCK_DGRAM);
+      if (o.cookie) s.source.assign(65536, 0);
+      // --sources: unconnected and bound to the wildcard, so that each datagram can name its own
+      // source address (IP_PKTINFO, ip(7)) and the replies to every one of them arrive here.
+      if (per_packet) continue;
       if (connect(s.fd, reinterpret_cast<sockaddr*>(&dst), dst_len) != 0)
         throw std::runtime_error(std::string("connect: ") + strerror(errno));
     }
@@ -241,12 +362,25 @@ struct Run {
     std::vector<std::vector<uint8_t>> tx(B, std::vector<uint8_t>(512)), rx(B, std::vector<uint8_t>(4096));
     std::vector<iovec> tiov(B), riov(B);
     std::vector<mmsghdr> tmsg(B), rmsg(B);
+    constexpr size_t kCtl = CMSG_SPACE(sizeof(in_pktinfo));
+    std::vector<uint8_t> ctl(per_packet ? B * kCtl : 0);
+    std::vector<uint32_t> batch_source(B, 0);
     for (unsigned i = 0; i < B; ++i) {
       riov[i] = {rx[i].data(), rx[i].size()};
       rmsg[i].msg_hdr.msg_iov = &riov[i];
       rmsg[i].msg_hdr.msg_iovlen = 1;
       tmsg[i].msg_hdr.msg_iov = &tiov[i];
       tmsg[i].msg_hdr.msg_iovlen = 1;
+      if (per_packet) {
+        tmsg[i].msg_hdr.msg_name = &dst;
+        tmsg[i].msg_hdr.msg_namelen = dst_len;
+        tmsg[i].msg_hdr.msg_control = ctl.data() + i * kCtl;
+        tmsg[i].msg_hdr.msg_controllen = kCtl;
+        cmsghdr* cm = CMSG_FIRSTHDR(&tmsg[i].msg_hdr);
+        cm->cmsg_level = IPPROTO_IP;
+        cm->cmsg_type = IP_PKTINFO;
+        cm->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+      }
     }
     const uint64_t timeout = static_cast<uint64_t>(o.timeout_ms * 1e6);
     uint64_t now = now_ns();
@@ -272,7 +406,16 @@ struct Run {
             uint16_t id = static_cast<uint16_t>(s.next_id + i);
             tx[i][0] = static_cast<uint8_t>(id >> 8);
             tx[i][1] = static_cast<uint8_t>(id);
-            tiov[i] = {tx[i].data(), q.bytes.size()};
+            size_t qlen = q.bytes.size();
+            const uint32_t src = next_source();
+            batch_source[i] = src;
+            if (per_packet) {
+              in_pktinfo pi{};
+              pi.ipi_spec_dst = srcs[src].addr;  // ifindex 0: the route to the server from this address
+              std::memcpy(CMSG_DATA(CMSG_FIRSTHDR(&tmsg[i].msg_hdr)), &pi, sizeof pi);
+            }
+            if (o.cookie) qlen = put_cookie(tx[i].data(), qlen, srcs[src]);
+            tiov[i] = {tx[i].data(), qlen};
           }
           if (n > 0) {
             int k = sendmmsg(s.fd, tmsg.data(), n, 0);
@@ -282,8 +425,10 @@ struct Run {
               uint16_t id = s.next_id++;
               if (s.sent_at[id] != 0) ++c.lost, --s.inflight;  // wrapped onto a query never answered
               s.sent_at[id] = now;
+              if (o.cookie) s.source[id] = batch_source[i];
               ++s.inflight;
             }
+            // The sources of queries not sent come round again later: a skipped turn changes nothing.
             c.sent += static_cast<uint64_t>(k);
             if (k > 0) idle = false;
           }
@@ -301,6 +446,8 @@ struct Run {
             if (at == 0) continue;  // late reply to a query already counted lost
             s.sent_at[id] = 0;
             --s.inflight;
+            if (o.cookie && srcs[s.source[id]].server_len == 0 && learn_cookie(p, len, srcs[s.source[id]]))
+              ++c.cookies;
             on_reply(p, len, at, t);
           }
         }
@@ -341,6 +488,13 @@ struct Run {
     t.fd = open_socket(SOCK_STREAM);
     int one = 1;
     setsockopt(t.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!o.sources.empty()) {
+      // Each new connection from the next source address (a per-client connection cap sees many).
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      from.sin_addr = srcs[next_source()].addr;
+      if (bind(t.fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) ++c.errors;
+    }
     if (o.mode == "tcp1") {
       // Reset on close: one connection per query would otherwise fill the port range with TIME_WAIT.
       linger l{1, 0};
@@ -476,10 +630,11 @@ struct Run {
     double qps = static_cast<double>(d(&Counters::received)) / secs;
     std::printf(
         "mode=%s secs=%.2f sent=%llu received=%llu qps=%.0f lost=%llu noerror=%llu nxdomain=%llu other=%llu tc=%llu "
-        "errors=%llu p50_us=%.1f p99_us=%.1f p999_us=%.1f\n",
+        "errors=%llu p50_us=%.1f p99_us=%.1f p999_us=%.1f sources=%zu cookies=%llu all_received=%llu\n",
         o.mode.c_str(), secs, d(&Counters::sent), d(&Counters::received), qps, d(&Counters::lost),
         d(&Counters::noerror), d(&Counters::nxdomain), d(&Counters::other_rcode), d(&Counters::truncated),
-        d(&Counters::errors), hist.percentile(0.5), hist.percentile(0.99), hist.percentile(0.999));
+        d(&Counters::errors), hist.percentile(0.5), hist.percentile(0.99), hist.percentile(0.999), srcs.size(),
+        static_cast<unsigned long long>(at_end.cookies), static_cast<unsigned long long>(c.received));
     if (phase_marks == 0) return;
     // A phase still open when the run ended closes with it.
     const Counters& e = phase_marks >= 2 ? at_phase_end : at_end;
@@ -496,7 +651,8 @@ struct Run {
   std::fprintf(stderr,
                "usage: phoenix-loadgen --queries FILE [--server IP] [--port N] [--mode udp|tcp|tcp1]\n"
                "       [--duration S] [--warmup S] [--cpu N] [--rate QPS] [--sockets N] [--window N]\n"
-               "       [--batch N] [--timeout-ms MS] [--no-edns] [--rd] [--interval S]\n");
+               "       [--batch N] [--timeout-ms MS] [--no-edns] [--rd] [--interval S]\n"
+               "       [--sources 127.1-20.0-255.1[,...]] [--cookie]\n");
   std::exit(2);
 }
 
@@ -525,10 +681,19 @@ int main(int argc, char** argv) {
     else if (a == "--no-edns") o.edns = false;
     else if (a == "--rd") o.rd = true;
     else if (a == "--interval") o.interval = std::stod(val());
+    else if (a == "--sources") {
+      try {
+        o.sources = parse_sources(val());
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "phoenix-loadgen: %s\n", e.what());
+        return 2;
+      }
+    } else if (a == "--cookie") o.cookie = true;
     else usage();
   }
   if (o.queries.empty() || o.sockets == 0 || o.window == 0 || o.batch == 0 || o.batch > 1024 ||
-      o.duration <= 0 || o.duration > 600 || (o.mode != "udp" && o.mode != "tcp" && o.mode != "tcp1"))
+      o.duration <= 0 || o.duration > 600 || (o.mode != "udp" && o.mode != "tcp" && o.mode != "tcp1") ||
+      (o.cookie && (o.mode != "udp" || !o.edns)))
     usage();
   // A server closing a connection we still write to must cost an error count, not the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -541,7 +706,7 @@ int main(int argc, char** argv) {
       CPU_SET(o.cpu, &set);
       if (sched_setaffinity(0, sizeof set, &set) != 0) std::perror("sched_setaffinity");
     }
-    auto qs = phoenix::bench::load_queries(o.queries, o.edns, o.rd);
+    auto qs = phoenix::bench::load_queries(o.queries, o.edns, o.rd, o.cookie);
     Run run(o, qs);
     run.start = now_ns();
     run.measure_from = run.start + static_cast<uint64_t>(o.warmup * 1e9);

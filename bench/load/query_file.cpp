@@ -9,7 +9,10 @@
 
 namespace phoenix::bench {
 
-std::vector<WireQuery> load_queries(const std::string& path, bool edns, bool rd) {
+std::vector<WireQuery> load_queries(const std::string& path, bool edns, bool rd, bool cookie) {
+  // A client cookie of zeros, written over per source at send time (and a server cookie appended).
+  static const uint8_t zeros[kClientCookie] = {};
+  const wire::EdnsOption opt{wire::edns_option::COOKIE, zeros, kClientCookie};
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path);
   std::vector<WireQuery> out;
@@ -27,7 +30,8 @@ std::vector<WireQuery> load_queries(const std::string& path, bool edns, bool rd)
     spec.qname = qname;
     spec.qtype = *t;
     spec.rd = rd;
-    if (edns) spec.edns_payload = 1232;
+    if (edns || cookie) spec.edns_payload = 1232;
+    if (cookie) spec.options = {&opt, 1};
     out.push_back(WireQuery{wire::write_query(spec)});
   }
   if (out.empty()) throw std::runtime_error("no queries in " + path);

@@ -153,7 +153,8 @@ void UdpWorker::answer_batch(unsigned n) {
     cookie.now = static_cast<uint32_t>(::time(nullptr));
     cookie.require = snap->require_cookie;
   }
-  unsigned out = 0;
+  // Two passes: the first answers every query and keys the rate limiter (which starts loading each
+  // reply's bucket), the second judges and sends; so the table's cache misses overlap across the batch.
   for (unsigned i = 0; i < n; ++i) {
     query::QueryContext ctx{snap, to_ip(addr_[i]), false, &stats_, forwarder_ ? &fwd_ : nullptr};
     cookie.valid = false;
@@ -162,27 +163,39 @@ void UdpWorker::answer_batch(unsigned n) {
     ctx.forwarded = forwarder_;
     query::ReplyFacts facts;
     if (snap->rate_limited) ctx.facts = &facts;
-    size_t len = query::process_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[out].data(), kTxSize);
+    Pending& p = pending_[i];
+    p.len = query::process_query(rx_[i].data(), rx_msg_[i].msg_len, ctx, tx_[i].data(), kTxSize);
     // Forwarded: a cache hit answered by the processor, or a miss answered later by the forwarder thread.
-    const bool forwarded = fwd_.from_cache || (len == 0 && fwd_.wanted);
+    p.forwarded = fwd_.from_cache || (p.len == 0 && fwd_.wanted);
     fwd_.from_cache = false;
-    if (snap->rate_limited && len != 0 && facts.view == horizon::kNoView) {
+    p.rrl_key = 0;
+    if (snap->rate_limited && p.len != 0 && facts.view == horizon::kNoView) {
       // A reply from before the view stage (FORMERR, NOTIMP, BADVERS...): the client's view limits it all the same.
       facts.view = snap->views.match(ctx.client, ctx.local);
       if (facts.view != horizon::kNoView) facts.view_slot = snap->view_data[facts.view].metrics_slot;
     }
     // RRL applies to UDP only: TCP, like a valid server cookie, proves the source address.
     const bool limit = snap->rate_limited && !cookie.valid && facts.view != horizon::kNoView;
-    if (len == 0 && fwd_.wanted) forward(*snap, i, limit ? &facts : nullptr);
-    if (len != 0 && limit)
-      len = rrl_.limit(tx_[out].data(), len, ctx.client, facts, snap->view_data[facts.view].rate_limit, now_ms);
+    if (p.len == 0 && fwd_.wanted) forward(*snap, i, limit ? &facts : nullptr);
+    if (p.len != 0 && limit) {
+      p.rrl_key = rrl_.key(tx_[i].data(), p.len, ctx.client, facts, snap->view_data[facts.view].rate_limit);
+      p.view = facts.view;
+      p.view_slot = facts.view_slot;
+    }
+  }
+  unsigned out = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    Pending& p = pending_[i];
+    size_t len = p.len;
+    if (p.rrl_key)
+      len = rrl_.verdict(p.rrl_key, tx_[i].data(), len, p.view_slot, snap->view_data[p.view].rate_limit, now_ms);
     if (tap_) {
       uint16_t port = 0;
       auto peer = dnstap::peer_address(addr_[i], port);
-      tap_->exchange(*snap, false, peer, port, rx_[i].data(), rx_msg_[i].msg_len, tx_[out].data(), len, forwarded);
+      tap_->exchange(*snap, false, peer, port, rx_[i].data(), rx_msg_[i].msg_len, tx_[i].data(), len, p.forwarded);
     }
-    if (len == 0) continue;  // dropped: compact the batch
-    tx_iov_[out] = {tx_[out].data(), len};
+    if (len == 0) continue;  // dropped (or forwarded): compact the batch
+    tx_iov_[out] = {tx_[i].data(), len};
     tx_msg_[out].msg_hdr.msg_name = &addr_[i];
     tx_msg_[out].msg_hdr.msg_namelen = rx_msg_[i].msg_hdr.msg_namelen;
     ++out;

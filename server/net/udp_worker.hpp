@@ -125,6 +125,15 @@ class UdpWorker {
   std::atomic<bool> done_{false};
   std::thread thread_;
 
+  /// A reply of the batch between answer_batch's two passes.
+  struct Pending {
+    size_t len = 0;
+    uint64_t rrl_key = 0;  ///< RateLimiter::key(); 0: not rate limited
+    horizon::ViewId view = horizon::kNoView;
+    uint8_t view_slot = 0;
+    bool forwarded = false;
+  };
+  std::array<Pending, kBatch> pending_{};
   std::array<std::array<uint8_t, kRxSize>, kBatch> rx_{};
   std::array<std::array<uint8_t, kTxSize>, kBatch> tx_{};
   std::array<sockaddr_storage, kBatch> addr_{};

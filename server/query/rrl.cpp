@@ -90,31 +90,42 @@ uint64_t nxdomain_zone(const uint8_t* msg, size_t len, size_t after_question) {
   return 0;
 }
 
+/// The response class of a reply, and its rate.
+Kind kind_of(const uint8_t* reply) {
+  const uint8_t rc = reply[3] & 0x0f;
+  return rc == 0 ? Kind::answer : rc == 3 ? Kind::nxdomain : Kind::error;
+}
+uint32_t rate_of(Kind kind, const horizon::RateLimitSettings& s) {
+  return kind == Kind::answer     ? s.responses_per_second
+         : kind == Kind::nxdomain ? s.nxdomains_per_second
+                                  : s.errors_per_second;
+}
+
 }  // namespace
 
 RateLimiter::RateLimiter(uint64_t seed) : seed_(mix(seed) | 1), table_(std::make_unique<Set[]>(kSets)) {}
 
-size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, const ReplyFacts& facts,
-                          const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
+uint64_t RateLimiter::key(const uint8_t* reply, size_t len, const horizon::IpAddr& client, const ReplyFacts& facts,
+                          const horizon::RateLimitSettings& s) const noexcept {
   const horizon::ViewId view = facts.view;
-  if (!s.enabled || len < 12 || view == horizon::kNoView) return len;
+  if (!s.enabled || len < 12 || view == horizon::kNoView) return 0;
   for (auto& p : s.exempt)
-    if (p.contains(client)) return len;
-
-  // The response class, and its rate.
-  const uint8_t rc = reply[3] & 0x0f;
-  const Kind kind = rc == 0 ? Kind::answer : rc == 3 ? Kind::nxdomain : Kind::error;
-  const uint32_t rate = kind == Kind::answer     ? s.responses_per_second
-                        : kind == Kind::nxdomain ? s.nxdomains_per_second
-                                                 : s.errors_per_second;
-  if (rate == 0) return len;
+    if (p.contains(client)) return 0;
+  const Kind kind = kind_of(reply);
+  if (rate_of(kind, s) == 0) return 0;
   uint64_t h = add(seed_, (uint64_t{view} << 8) | static_cast<uint8_t>(kind));
-  horizon::IpPrefix cut{client, client.is_v4() ? s.ipv4_prefix : s.ipv6_prefix};
-  const auto net = cut.network().addr;
-  for (size_t i = 0; i < (client.is_v4() ? 4u : 16u); i += 8) {
-    uint64_t word = 0;
-    for (size_t k = 0; k < 8 && i + k < 16; ++k) word = (word << 8) | net.bytes[i + k];
-    h = add(h, word);
+  if (client.is_v4()) {
+    // The common case without the prefix type's byte loop: the address cut to ipv4_prefix bits.
+    const unsigned bits = std::min<unsigned>(s.ipv4_prefix, 32);
+    const uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+    h = add(h, uint64_t{client.v4_host_order() & mask} << 32);
+  } else {
+    const auto net = horizon::IpPrefix{client, s.ipv6_prefix}.network().addr;
+    for (size_t i = 0; i < 16; i += 8) {
+      uint64_t word = 0;
+      for (size_t k = 0; k < 8; ++k) word = (word << 8) | net.bytes[i + k];
+      h = add(h, word);
+    }
   }
   if (kind != Kind::error && zones::read_u16(reply + 4) == 1) {
     // The question: where the processor said it is, else read from the reply (a forwarded one).
@@ -125,16 +136,23 @@ size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& cli
     } else {
       uint8_t buf[zones::kMaxNameWire];
       size_t n = lower_name(reply, len, 12, buf, end);
-      if (!n) return len;  // not ours to judge
+      if (!n) return 0;  // not ours to judge
       name = name_key({reinterpret_cast<const char*>(buf), n});
     }
-    if (end + 4 > len) return len;
+    if (end + 4 > len) return 0;
     // BIND's classes: an answer synthesised from a wildcard counts as the wildcard's name, so that a
     // flood of random names under one wildcard is one bucket; NXDOMAIN counts by zone.
     if (kind == Kind::answer) h = add(add(h, facts.wildcard.empty() ? name : name_key(facts.wildcard)), zones::read_u16(reply + end));
     else h = add(h, facts.zone.empty() ? nxdomain_zone(reply, len, end + 4) : name_key(facts.zone));
   }
+  h += h == 0;  // 0 means "no bucket"
+  __builtin_prefetch(&table_[h & (kSets - 1)], 1);
+  return h;
+}
 
+size_t RateLimiter::verdict(uint64_t h, uint8_t* reply, size_t len, uint8_t view_slot,
+                            const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
+  const uint32_t rate = rate_of(kind_of(reply), s);
   // The bucket: this key's in its set, else the set's stalest (an idle client's is reused first). A set
   // is one cache line, so a verdict costs one memory access to the table however full it is.
   Set& set = table_[h & (kSets - 1)];
@@ -166,7 +184,7 @@ size_t RateLimiter::limit(uint8_t* reply, size_t len, const horizon::IpAddr& cli
     return len;
   }
   b->balance = static_cast<int32_t>(std::max<int64_t>(balance - 1000, floor));
-  RrlCounters& c = counters_[facts.view_slot < kViewSlots ? facts.view_slot : kOtherViewSlot];
+  RrlCounters& c = counters_[view_slot < kViewSlots ? view_slot : kOtherViewSlot];
   ++c.limited;
   if (s.slip && ++b->drops % s.slip == 0) {
     ++c.slipped;

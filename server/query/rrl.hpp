@@ -41,7 +41,19 @@ class RateLimiter {
   /// `facts`: what the processor said of the reply (for a forwarded reply only the view is known); the
   /// verdict is counted under its view_slot (zones::ViewData::metrics_slot, as the query counters are).
   size_t limit(uint8_t* reply, size_t len, const horizon::IpAddr& client, const ReplyFacts& facts,
-               const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept;
+               const horizon::RateLimitSettings& s, uint64_t now_ms) noexcept {
+    const uint64_t k = key(reply, len, client, facts, s);
+    return k ? verdict(k, reply, len, facts.view_slot, s, now_ms) : len;
+  }
+
+  /// limit() in two halves, for a worker with a batch of replies: key() says which bucket a reply
+  /// counts in (0: none, the reply is sent as it is) and starts loading that bucket's cache line;
+  /// verdict() then decides as limit() does. Keying a whole batch before judging it overlaps the
+  /// table's cache misses instead of waiting for each in turn.
+  uint64_t key(const uint8_t* reply, size_t len, const horizon::IpAddr& client, const ReplyFacts& facts,
+               const horizon::RateLimitSettings& s) const noexcept;
+  size_t verdict(uint64_t key, uint8_t* reply, size_t len, uint8_t view_slot, const horizon::RateLimitSettings& s,
+                 uint64_t now_ms) noexcept;
 
   /// Any thread: the counts of one view slot.
   const RrlCounters& counters(uint8_t view_slot) const { return counters_[view_slot < kViewSlots ? view_slot : kOtherViewSlot]; }

@@ -66,7 +66,7 @@ std::string http(uint16_t port, const std::string& request, bool read = true) {
 TEST(Metrics, QueriesCountedPerViewTypeAndRcode) {
   auto snap = load_example();
   ASSERT_TRUE(snap);
-  server::ViewSlots slots;
+  server::MetricSlots slots;
   slots.assign(*snap);
   query::QueryStats st;
   // The bundled example: 127.0.0.1 is internal, every other address external.
@@ -115,7 +115,7 @@ TEST(Metrics, WorkersOfOneTransportAreSummed) {
 }
 
 TEST(Metrics, ViewSlotsFollowNamesAcrossReloads) {
-  server::ViewSlots slots;
+  server::MetricSlots slots;
   zones::Snapshot s1, s2, big;
   s1.view_data.resize(2);
   s1.view_data[0].name = "internal";

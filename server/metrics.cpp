@@ -173,9 +173,10 @@ std::string bound_text(double b) {
   return std::string(buf, r.ptr);
 }
 
-/// Transfers by view, zone and type. A (view, zone) the current snapshot serves shows its "ok"
-/// series and its sent/duration series with zeros too, so that rate() sees them from the start;
-/// the others (refusals, zones gone since, the "none" and "other" slots) appear once counted.
+/// Transfers by view, zone and type. A (view, zone) the current snapshot serves to someone (the view
+/// has transfer.allow entries) shows its "ok" series and its sent/duration series with zeros too, so
+/// that rate() sees them from the start; the others (refusals, zones gone since, the "none" and
+/// "other" slots) appear once counted.
 void render_transfers(Exposition& e, const MetricsInput& in) {
   using query::XfrCounters;
   using query::XfrForm;
@@ -185,7 +186,7 @@ void render_transfers(Exposition& e, const MetricsInput& in) {
   std::vector<bool> live(slots, false);
   if (in.snapshot)
     for (auto& vd : in.snapshot->view_data)
-      for (size_t i = 0; i < vd.own_zones().size(); ++i)
+      for (size_t i = 0; i < vd.own_zones().size() && !vd.transfer.allow.empty(); ++i)
         if (size_t z = vd.zone_slot(i); z != query::kOtherZoneSlot && z < slots) live[z] = true;
   auto cell = [&](size_t slot, auto&& f) {
     return sum_workers(in, [&](const query::QueryStats& s) { return f(s.xfr[slot]).load(); });

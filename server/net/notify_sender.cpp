@@ -69,6 +69,7 @@ void NotifySender::send(NotifyJob job) {
   auto f = std::make_shared<Flight>(io_, std::move(job), static_cast<uint16_t>(ids_()), policy_);
   if (f->exchange.message().empty()) {
     spdlog::error("notify: {}: cannot build the message", f->describe());
+    count(key, &xfr::NotifyTally::sent);  // begun and failed at once: the counts still add up
     count(key, &xfr::NotifyTally::failed);
     return;
   }
@@ -78,6 +79,7 @@ void NotifySender::send(NotifyJob job) {
   if (!ec && f->job.source) f->socket.bind(to_asio<udp>(horizon::Endpoint{*f->job.source, 0}), ec);
   if (ec) {
     spdlog::warn("notify: {}: cannot open a socket ({}); not sent", f->describe(), ec.message());
+    count(key, &xfr::NotifyTally::sent);
     count(key, &xfr::NotifyTally::failed);
     return;
   }

@@ -92,7 +92,7 @@ struct NotifyJob {
 };
 
 /// What became of the NOTIFYs of one zone of one view to one target (server/net/notify_sender.cpp
-/// counts them). Each exchange that began is `sent` once and ends in one of the last four, unless it
+/// counts them). Each exchange begun counts in `sent` once and ends in one of the last four, unless it
 /// is still going: acknowledged, rejected (a verified reply with another rcode), failed (no
 /// acknowledgement after the last try, or no socket to send from), superseded (a newer serial of the
 /// zone replaced it). `retried`: the messages sent again.

@@ -234,6 +234,18 @@ TEST(TransferProcessor, TransferRequestsAndSignaturesAreCounted) {
   ASSERT_TRUE(a.xfr.wanted);
   EXPECT_EQ(a.xfr.metrics_slot, internal);
   EXPECT_EQ(outcome(tcp, internal, query::XfrType::axfr, XfrResult::ok), 0u);
+  // At the bound of concurrent transfers: REFUSED, counted as busy.
+  {
+    query::XfrRequest busy;
+    busy.busy = true;
+    auto q = make_query(zone, zones::rrtype::AXFR, &key("internal-xfr"));
+    std::vector<uint8_t> out(65535);
+    query::QueryContext c{snap.get(), *horizon::IpAddr::parse("127.0.0.9"), true, &tcp};
+    c.xfr = &busy;
+    ASSERT_GT(query::process_query(q.data(), q.size(), c, out.data(), out.size()), 0u);
+    EXPECT_EQ(out[3] & 0x0f, 5);
+    EXPECT_EQ(outcome(tcp, internal, query::XfrType::axfr, XfrResult::busy), 1u);
+  }
   // The external key asks for a zone its view lacks: NOTAUTH, counted under the view's "none".
   EXPECT_EQ(ask(make_query(zone, zones::rrtype::AXFR, &key("external-xfr")), "127.0.0.1", true, "127.0.0.1", &tcp).rcode(),
             xfr::kRcodeNotauth);
@@ -282,7 +294,7 @@ TEST(TransferProcessor, TransferRequestsAndSignaturesAreCounted) {
   auto key_slot = [&](const char* name) { return static_cast<size_t>(std::find(keys.begin(), keys.end(), name) - keys.begin()); };
   ASSERT_LT(key_slot("internal-xfr"), keys.size());
   ASSERT_LT(key_slot("external-xfr"), keys.size());
-  EXPECT_EQ(tcp.tsig_accepted[key_slot("internal-xfr")].load(), 2u);
+  EXPECT_EQ(tcp.tsig_accepted[key_slot("internal-xfr")].load(), 3u);
   EXPECT_EQ(tcp.tsig_accepted[key_slot("external-xfr")].load(), 1u);
   EXPECT_EQ(udp.tsig_accepted[key_slot("internal-xfr")].load(), 3u);
   EXPECT_EQ(udp.tsig_failed[0].load(), 1u);  // BADKEY
@@ -319,7 +331,8 @@ TEST(TransferProcessor, TransferRequestsAndSignaturesAreCounted) {
   EXPECT_EQ(value_of(text, "phoenix_dns_transfer_messages_total{" + in + R"(type="ixfr_udp"})"), 2);
   EXPECT_EQ(value_of(text, "phoenix_dns_transfer_bytes_total{" + in + R"(type="ixfr_udp"})"),
             static_cast<double>(first + second));
-  EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_accepted_total{transport="tcp",key="internal-xfr"})"), 2);
+  EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_accepted_total{transport="tcp",key="internal-xfr"})"), 3);
+  EXPECT_EQ(value_of(text, "phoenix_dns_transfers_total{" + in + R"(type="axfr",form="none",result="busy"})"), 1);
   EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_accepted_total{transport="tcp",key="external-xfr"})"), 1);
   EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_failures_total{transport="udp",error="BADSIG"})"), 1);
   EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_failures_total{transport="udp",error="BADTRUNC"})"), 0);

@@ -77,29 +77,40 @@ void Exposition::sample(std::string_view name, Labels labels, double value) {
   out_ += '\n';
 }
 
-// ---- ViewSlots
+// ---- MetricSlots
 
-void ViewSlots::assign(zones::Snapshot& snap) {
+void MetricSlots::assign(zones::Snapshot& snap) {
   std::lock_guard lock(mu_);
   for (auto& vd : snap.view_data) {
-    auto it = std::find(names_.begin() + 1, names_.end(), vd.name);
-    if (it != names_.end()) {
-      vd.metrics_slot = static_cast<uint8_t>(it - names_.begin());
-    } else if (names_.size() < query::kOtherViewSlot) {
-      vd.metrics_slot = static_cast<uint8_t>(names_.size());
-      names_.push_back(vd.name);
-    } else {
-      vd.metrics_slot = query::kOtherViewSlot;
-    }
+    vd.metrics_slot = static_cast<uint8_t>(views_.slot(vd.name));
+    const auto own = vd.own_zones();
+    vd.zone_slots.resize(own.size());
+    for (size_t i = 0; i < own.size(); ++i)
+      vd.zone_slots[i] = static_cast<uint16_t>(zones_.slot({vd.name, own[i]->origin().to_text()}));
+    // "none" cannot be a zone's label: those end with a dot.
+    vd.unknown_zone_slot = static_cast<uint16_t>(zones_.slot({vd.name, "none"}));
   }
+  snap.tsig_key_slots.resize(snap.tsig_keys.size());
+  for (size_t i = 0; i < snap.tsig_keys.size(); ++i)
+    snap.tsig_key_slots[i] = static_cast<uint8_t>(keys_.slot(snap.tsig_keys[i].name));
 }
 
-std::vector<std::string> ViewSlots::names() const {
+std::vector<std::string> MetricSlots::names() const {
   std::lock_guard lock(mu_);
-  auto n = names_;
+  auto n = views_.labels();
   // The overflow slot is labelled only once some view had to share it.
-  if (n.size() == query::kOtherViewSlot) n.push_back("other");
+  if (views_.full()) n.push_back("other");
   return n;
+}
+
+std::vector<MetricSlots::ZoneLabel> MetricSlots::zones() const {
+  std::lock_guard lock(mu_);
+  return zones_.labels();
+}
+
+std::vector<std::string> MetricSlots::keys() const {
+  std::lock_guard lock(mu_);
+  return keys_.labels();
 }
 
 // ---- render_metrics
@@ -146,6 +157,146 @@ void per_view(Exposition& e, const std::string& name, std::string_view label, co
         if (c || (v != query::kNoViewSlot && v != query::kOtherViewSlot))
           e.sample(name, {{"view", view_names[v]}, {"transport", t.name}, {label, names[i]}}, c);
       }
+}
+
+/// Sums one cell of every worker's counters, whatever its transport.
+template <class F>
+uint64_t sum_workers(const MetricsInput& in, F&& f) {
+  uint64_t n = 0;
+  for (auto& w : in.workers) n += f(*w.stats);
+  return n;
+}
+
+std::string bound_text(double b) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, b);
+  return std::string(buf, r.ptr);
+}
+
+/// Transfers by view, zone and type. A (view, zone) the current snapshot serves to someone (the view
+/// has transfer.allow entries) shows its "ok" series and its sent/duration series with zeros too, so
+/// that rate() sees them from the start; the others (refusals, zones gone since, the "none" and
+/// "other" slots) appear once counted.
+void render_transfers(Exposition& e, const MetricsInput& in) {
+  using query::XfrCounters;
+  using query::XfrForm;
+  using query::XfrResult;
+  using query::XfrType;
+  const size_t slots = std::min(in.zone_slots.size(), query::kZoneSlots);
+  std::vector<bool> live(slots, false);
+  if (in.snapshot)
+    for (auto& vd : in.snapshot->view_data)
+      for (size_t i = 0; i < vd.own_zones().size() && !vd.transfer.allow.empty(); ++i)
+        if (size_t z = vd.zone_slot(i); z != query::kOtherZoneSlot && z < slots) live[z] = true;
+  auto cell = [&](size_t slot, auto&& f) {
+    return sum_workers(in, [&](const query::QueryStats& s) { return f(s.xfr[slot]).load(); });
+  };
+  // Which forms a type can answer with: AXFR only the zone, IXFR over UDP anything.
+  auto form_of = [](XfrType t, XfrForm f) {
+    switch (t) {
+      case XfrType::axfr: return f == XfrForm::axfr;
+      case XfrType::ixfr: return f != XfrForm::soa_only;
+      case XfrType::ixfr_udp: break;
+    }
+    return true;
+  };
+
+  e.family(n("transfers_total"), "counter",
+           "Zone transfer requests that reached a view, by view, zone (\"none\": a name that is no zone of the view), "
+           "type (axfr, ixfr over TCP, ixfr_udp), form (what was streamed: axfr, incremental, up_to_date = the SOA "
+           "alone, soa_only = the SOA alone because the answer did not fit a datagram; \"none\" for errors) and "
+           "result (ok, aborted, failed; refused, notauth, formerr, busy, servfail).");
+  for (size_t z = 0; z < slots; ++z) {
+    const auto& [view, zone] = in.zone_slots[z];
+    for (size_t t = 0; t < query::kXfrTypeNames.size(); ++t)
+      for (size_t r = 0; r < query::kXfrResultNames.size(); ++r) {
+        const auto result = static_cast<XfrResult>(r);
+        const bool streamed = r < query::kXfrStreamed;
+        for (size_t f = 0; f < (streamed ? query::kXfrFormNames.size() : 1); ++f) {
+          const auto form = static_cast<XfrForm>(f);
+          const size_t o = XfrCounters::outcome(result, form);
+          const uint64_t c = cell(z, [&](const XfrCounters& x) -> const query::Counter& { return x.outcomes[t][o]; });
+          const bool zero_ok = live[z] && result == XfrResult::ok && form_of(static_cast<XfrType>(t), form);
+          if (!c && !zero_ok) continue;
+          e.sample(n("transfers_total"),
+                   {{"view", view}, {"zone", zone}, {"type", query::kXfrTypeNames[t]},
+                    {"form", streamed ? query::kXfrFormNames[f] : std::string_view("none")},
+                    {"result", query::kXfrResultNames[r]}},
+                   c);
+        }
+      }
+  }
+
+  struct Sent {
+    std::string_view name, help;
+    std::array<query::Counter, query::kXfrTypeNames.size()> XfrCounters::*field;
+  };
+  for (auto f : {Sent{"transfer_messages_total", "DNS messages sent in transfers (streamed, or the one datagram of an IXFR over UDP), by view, zone and type.", &XfrCounters::messages},
+                 Sent{"transfer_bytes_total", "Octets of the DNS messages sent in transfers (without TCP's two-octet length), by view, zone and type.", &XfrCounters::bytes}}) {
+    e.family(n(f.name), "counter", f.help);
+    for (size_t z = 0; z < slots; ++z)
+      for (size_t t = 0; t < query::kXfrTypeNames.size(); ++t) {
+        const uint64_t c = cell(z, [&](const XfrCounters& x) -> const query::Counter& { return (x.*f.field)[t]; });
+        if (c || live[z])
+          e.sample(n(f.name), {{"view", in.zone_slots[z].first}, {"zone", in.zone_slots[z].second}, {"type", query::kXfrTypeNames[t]}}, c);
+      }
+  }
+
+  const std::string h = n("transfer_duration_seconds");
+  e.family(h, "histogram", "How long streaming a transfer over TCP took, from the first message to the last taken by the socket (aborted ones too), by view, zone and type.");
+  std::vector<std::string> bounds;
+  for (double b : XfrCounters::kDurationBounds) bounds.push_back(bound_text(b));
+  bounds.push_back("+Inf");
+  for (size_t z = 0; z < slots; ++z)
+    for (size_t t = 0; t < 2; ++t) {
+      uint64_t cumulative = 0;
+      std::vector<uint64_t> buckets;
+      for (size_t b = 0; b < bounds.size(); ++b)
+        buckets.push_back(cumulative += cell(z, [&](const XfrCounters& x) -> const query::Counter& { return x.duration_buckets[t][b]; }));
+      if (!cumulative && !live[z]) continue;
+      const auto& [view, zone] = in.zone_slots[z];
+      for (size_t b = 0; b < bounds.size(); ++b)
+        e.sample(h + "_bucket", {{"view", view}, {"zone", zone}, {"type", query::kXfrTypeNames[t]}, {"le", bounds[b]}}, buckets[b]);
+      const uint64_t us = cell(z, [&](const XfrCounters& x) -> const query::Counter& { return x.duration_us[t]; });
+      e.sample(h + "_sum", {{"view", view}, {"zone", zone}, {"type", query::kXfrTypeNames[t]}}, static_cast<double>(us) / 1e6);
+      e.sample(h + "_count", {{"view", view}, {"zone", zone}, {"type", query::kXfrTypeNames[t]}}, cumulative);
+    }
+}
+
+/// NOTIFY as the primary sends it, per view, zone and target.
+void render_notify(Exposition& e, const MetricsInput& in) {
+  struct PerTarget {
+    std::string_view name, help;
+    uint64_t xfr::NotifyTally::*field;
+  };
+  for (auto f : {PerTarget{"notify_sent_total", "NOTIFY exchanges begun (RFC 1996), one per changed zone per target; each ends acknowledged, rejected, failed or superseded.", &xfr::NotifyTally::sent},
+                 PerTarget{"notify_retries_total", "NOTIFY messages sent again after no acknowledgement in time (RFC 1996 section 3.6).", &xfr::NotifyTally::retried},
+                 PerTarget{"notify_acknowledged_total", "NOTIFY exchanges the secondary acknowledged (NOERROR, verified when signed).", &xfr::NotifyTally::acknowledged},
+                 PerTarget{"notify_rejected_total", "NOTIFY exchanges the secondary answered with an error rcode (not sent again).", &xfr::NotifyTally::rejected},
+                 PerTarget{"notify_failed_total", "NOTIFY exchanges given up: no acknowledgement after the last try, or no socket to send from.", &xfr::NotifyTally::failed},
+                 PerTarget{"notify_superseded_total", "NOTIFY exchanges replaced by a newer serial of the zone before they ended.", &xfr::NotifyTally::superseded}}) {
+    e.family(n(f.name), "counter", f.help);
+    for (auto& t : in.notify) e.sample(n(f.name), {{"view", t.view}, {"zone", t.zone}, {"target", t.target}}, t.*f.field);
+  }
+}
+
+/// TSIG (RFC 8945) verification of signed requests, per transport.
+void render_tsig(Exposition& e, const MetricsInput& in, const std::vector<Transport>& transports) {
+  e.family(n("tsig_failures_total"), "counter",
+           "Signed requests not accepted, by transport and error: BADKEY, BADSIG, BADTIME, BADTRUNC (answered NOTAUTH "
+           "with that TSIG error, RFC 8945 section 5.2), FORMERR (a TSIG that does not parse or is not last).");
+  for (auto& t : transports)
+    for (size_t i = 0; i < query::kTsigFailureNames.size(); ++i)
+      e.sample(n("tsig_failures_total"), {{"transport", t.name}, {"error", query::kTsigFailureNames[i]}},
+               t.sum([&](const query::QueryStats& s) { return s.tsig_failed[i].load(); }));
+  e.family(n("tsig_accepted_total"), "counter",
+           "Signed requests whose signature verified, by transport and key (\"other\": keys beyond the table).");
+  const size_t keys = std::min(in.key_names.size(), query::kKeySlots);
+  for (size_t k = 0; k < keys; ++k)
+    for (auto& t : transports) {
+      const uint64_t c = t.sum([&](const query::QueryStats& s) { return s.tsig_accepted[k].load(); });
+      if (c || k != query::kOtherKeySlot) e.sample(n("tsig_accepted_total"), {{"transport", t.name}, {"key", in.key_names[k]}}, c);
+    }
 }
 
 }  // namespace
@@ -203,7 +354,8 @@ std::string render_metrics(const MetricsInput& in) {
   for (auto f : {PerTransport{"responses_truncated_total", "Replies sent with TC set (too large for the client's UDP limit).", &query::QueryStats::truncated},
                  PerTransport{"malformed_dropped_total", "Messages dropped without a reply (responses, or too short to answer).", &query::QueryStats::dropped},
                  PerTransport{"cache_hits_total", "Forwarded queries answered from the cache.", &query::QueryStats::cache_hits},
-                 PerTransport{"cache_misses_total", "Forwarded queries the cache could not answer (sent upstream).", &query::QueryStats::cache_misses}}) {
+                 PerTransport{"cache_misses_total", "Forwarded queries the cache could not answer (sent upstream).", &query::QueryStats::cache_misses},
+                 PerTransport{"notify_incoming_refused_total", "NOTIFY messages received and refused: this server is the primary of every zone it serves.", &query::QueryStats::notify_refused}}) {
     e.family(n(f.name), "counter", f.help);
     for (auto& t : transports)
       e.sample(n(f.name), {{"transport", t.name}}, t.sum([&](const query::QueryStats& s) { return (s.*f.field).load(); }));
@@ -274,6 +426,9 @@ std::string render_metrics(const MetricsInput& in) {
              "TCP connections closed at once because their client already held its share of the table.");
     e.sample(n("tcp_connections_refused_total"), {}, in.tcp->refused_per_client.load());
   }
+  render_transfers(e, in);
+  render_notify(e, in);
+  render_tsig(e, in, transports);
   if (in.extra) in.extra(e);
   return e.text();
 }

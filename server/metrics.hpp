@@ -1,6 +1,7 @@
 // metrics -- the Prometheus endpoint: counters summed at scrape time, served on a thread of its own.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -9,12 +10,14 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "horizon/ip_prefix.hpp"
 #include "server/query/counters.hpp"
 #include "server/query/processor.hpp"
 #include "server/query/rrl.hpp"
+#include "server/xfr/notify_message.hpp"
 #include "zones/snapshot.hpp"
 
 namespace phoenix::server {
@@ -35,19 +38,49 @@ class Exposition {
   std::string out_;
 };
 
-/// Hands out the view slots of query::QueryStats::by_view by view name, so that a view's counts stay
-/// with it however reloads reorder, add or remove views. Slot 0 means "no view chosen"; once the
-/// table is full, new names share the last slot ("other").
-class ViewSlots {
+/// Stable small numbers for names, so that per-worker counter arrays are indexed without a lookup on
+/// the query path and a name's counts stay with it however reloads reorder, add or remove names. The
+/// `reserved` labels take the first slots and are never handed out; names get the next slots below
+/// `limit`, and `overflow` once those are used up. Not locked: MetricSlots holds the lock.
+template <class Key>
+class SlotTable {
  public:
-  /// Sets metrics_slot in every view of `snap` (before it is published). Control thread.
+  SlotTable(std::vector<Key> reserved, size_t limit, size_t overflow)
+      : labels_(std::move(reserved)), reserved_(labels_.size()), limit_(limit), overflow_(overflow) {}
+  size_t slot(const Key& k) {
+    auto it = std::find(labels_.begin() + static_cast<std::ptrdiff_t>(reserved_), labels_.end(), k);
+    if (it != labels_.end()) return static_cast<size_t>(it - labels_.begin());
+    if (labels_.size() >= limit_) return overflow_;
+    labels_.push_back(k);
+    return labels_.size() - 1;
+  }
+  bool full() const { return labels_.size() >= limit_; }
+  const std::vector<Key>& labels() const { return labels_; }
+
+ private:
+  std::vector<Key> labels_;
+  size_t reserved_, limit_, overflow_;
+};
+
+/// The slots of the per-worker counters, by name: views (query::QueryStats::by_view; slot 0 means
+/// "no view chosen", the last slot "other"), (view, zone) pairs for transfers (QueryStats::xfr; slot
+/// 0 "other", and per view a pair with zone "none" for names that are no zone of it), and TSIG keys
+/// (QueryStats::tsig_accepted; slot 0 "other").
+class MetricSlots {
+ public:
+  using ZoneLabel = std::pair<std::string, std::string>;  ///< view, zone (with its trailing dot)
+  /// Sets every slot in `snap` (before it is published). Control thread.
   void assign(zones::Snapshot& snap);
   /// Any thread: the label of every slot in use (index = slot).
   std::vector<std::string> names() const;
+  std::vector<ZoneLabel> zones() const;
+  std::vector<std::string> keys() const;
 
  private:
   mutable std::mutex mu_;
-  std::vector<std::string> names_{"none"};
+  SlotTable<std::string> views_{{"none"}, query::kOtherViewSlot, query::kOtherViewSlot};
+  SlotTable<ZoneLabel> zones_{{{"other", "other"}}, query::kZoneSlots, query::kOtherZoneSlot};
+  SlotTable<std::string> keys_{{"other"}, query::kKeySlots, query::kOtherKeySlot};
 };
 
 /// What the control thread knows about reloads; read by the scraper.
@@ -72,7 +105,10 @@ struct UpstreamSample {
 /// Everything one scrape reads; gathered by the caller (server.cpp) from the live objects.
 struct MetricsInput {
   std::vector<WorkerStats> workers;
-  std::vector<std::string> view_names;  ///< ViewSlots::names()
+  std::vector<std::string> view_names;  ///< MetricSlots::names()
+  std::vector<MetricSlots::ZoneLabel> zone_slots;  ///< MetricSlots::zones()
+  std::vector<std::string> key_names;               ///< MetricSlots::keys()
+  std::vector<xfr::NotifyTally> notify;             ///< NotifySender::tallies()
   std::vector<const query::RateLimiter*> rate_limiters;  ///< UDP replies' (their counters by view slot)
   const query::TcpConnCounters* tcp = nullptr;
   const ReloadCounters* reloads = nullptr;

@@ -478,6 +478,9 @@ class Server {
     in.rate_limiters = rate_limiters();
     in.workers.push_back({"tcp", &tcp_->stats()});
     in.view_names = view_slots_.names();
+    in.zone_slots = view_slots_.zones();
+    in.key_names = view_slots_.keys();
+    in.notify = notify_sender_.tallies();
     in.tcp = &tcp_->tcp_stats();
     in.reloads = &reloads_;
     in.snapshot = holder_.current();
@@ -651,7 +654,7 @@ class Server {
   std::atomic<bool> retire_queued_{false};  ///< set by the control thread, cleared by the reload thread
   std::atomic<bool> reload_thread_done_{false};
   uint64_t failed_reloads_ = 0;
-  ViewSlots view_slots_;
+  MetricSlots view_slots_;
   ReloadCounters reloads_;
   std::optional<horizon::Endpoint> metrics_listen_at_start_;
   std::string metrics_where_;

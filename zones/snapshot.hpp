@@ -42,6 +42,11 @@ struct ViewData {
   /// Where this view's queries are counted (query::QueryStats::by_view); the server assigns it by
   /// name before publishing, so that the counts of a view stay with it across reloads.
   uint8_t metrics_slot = 0;
+  /// Where transfers of each of own_zones() are counted (query::QueryStats::xfr), and those of names
+  /// that are no zone of this view; assigned with metrics_slot. Empty: the overflow slot.
+  std::vector<uint16_t> zone_slots;
+  uint16_t unknown_zone_slot = 0;
+  uint16_t zone_slot(size_t own_zone_index) const { return own_zone_index < zone_slots.size() ? zone_slots[own_zone_index] : 0; }
   horizon::RateLimitSettings rate_limit;  ///< response rate limiting for UDP replies (server/query/rrl.hpp)
   ZoneSet zones;
   /// How many of `zones`, at the end, the server added itself (RFC 6303 locally served zones,
@@ -68,6 +73,9 @@ struct Snapshot {
   std::unique_ptr<const AnswerTable> answers;
   /// dns_server.tsig_keys: part of the snapshot, so that a reload swaps keys and views together.
   std::vector<horizon::TsigKey> tsig_keys;
+  /// Where requests signed with each of tsig_keys are counted (query::QueryStats::tsig_accepted),
+  /// assigned by key name with the views' metrics slots. Empty: the overflow slot.
+  std::vector<uint8_t> tsig_key_slots;
   /// The IXFR history (server/xfr/ixfr_history.hpp) that ends at this snapshot's zones, attached by
   /// the server when it publishes; null: no history, every IXFR is answered in AXFR form.
   std::shared_ptr<const xfr::IxfrHistoryStore> ixfr;

@@ -42,7 +42,7 @@ class Ring {
   struct Entry {
     Kind kind;
     bool tcp, v6;
-    uint8_t view_slot;  ///< query::QueryStats::by_view slot; named through server::ViewSlots
+    uint8_t view_slot;  ///< query::QueryStats::by_view slot; named through server::MetricSlots
     uint16_t port;      ///< the client's (or, for forwarder messages, the upstream's)
     uint16_t len;
     uint8_t addr[16];

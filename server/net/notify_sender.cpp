@@ -59,6 +59,7 @@ void NotifySender::send(NotifyJob job) {
   Key key{job.view, job.zone, job.target.to_string()};
   if (auto it = flights_.find(key); it != flights_.end()) {
     spdlog::debug("notify: {}: superseded by serial {}", it->second->describe(), job.serial);
+    count(key, &xfr::NotifyTally::superseded);
     it->second->done = true;
     boost::system::error_code ec;
     it->second->timer.cancel();
@@ -68,6 +69,8 @@ void NotifySender::send(NotifyJob job) {
   auto f = std::make_shared<Flight>(io_, std::move(job), static_cast<uint16_t>(ids_()), policy_);
   if (f->exchange.message().empty()) {
     spdlog::error("notify: {}: cannot build the message", f->describe());
+    count(key, &xfr::NotifyTally::sent);  // begun and failed at once: the counts still add up
+    count(key, &xfr::NotifyTally::failed);
     return;
   }
   f->target = to_asio<udp>(f->job.target);
@@ -76,9 +79,12 @@ void NotifySender::send(NotifyJob job) {
   if (!ec && f->job.source) f->socket.bind(to_asio<udp>(horizon::Endpoint{*f->job.source, 0}), ec);
   if (ec) {
     spdlog::warn("notify: {}: cannot open a socket ({}); not sent", f->describe(), ec.message());
+    count(key, &xfr::NotifyTally::sent);
+    count(key, &xfr::NotifyTally::failed);
     return;
   }
   flights_[key] = f;
+  count(key, &xfr::NotifyTally::sent);
   receive(f);
   transmit(f);
 }
@@ -95,6 +101,7 @@ void NotifySender::transmit(const std::shared_ptr<Flight>& f) {
       auto o = f->exchange.on_timeout();
       if (o == xfr::NotifyOutcome::resend) {
         spdlog::debug("notify: {}: no reply to try {}; sending again", f->describe(), f->exchange.tries());
+        count(Key{f->job.view, f->job.zone, f->job.target.to_string()}, &xfr::NotifyTally::retried);
         transmit(f);
       } else {
         finish(f, o);
@@ -131,21 +138,44 @@ void NotifySender::finish(const std::shared_ptr<Flight>& f, xfr::NotifyOutcome o
   f->timer.cancel();
   f->socket.close(ec);
   const auto& ex = f->exchange;
+  const Key key{f->job.view, f->job.zone, f->job.target.to_string()};
   switch (outcome) {
     case xfr::NotifyOutcome::acknowledged:
       spdlog::info("notify: {}: acknowledged (try {})", f->describe(), ex.tries());
+      count(key, &xfr::NotifyTally::acknowledged);
       break;
     case xfr::NotifyOutcome::rejected:
       spdlog::warn("notify: {}: refused by the secondary ({}, try {})", f->describe(), xfr::rcode_name(ex.rcode()),
                    ex.tries());
+      count(key, &xfr::NotifyTally::rejected);
       break;
     default:
       spdlog::warn("notify: {}: no acknowledgement after {} tries{}", f->describe(), ex.tries(),
                    ex.last_problem().empty() ? "" : " (last reply: " + ex.last_problem() + ")");
+      count(key, &xfr::NotifyTally::failed);
       break;
   }
-  auto it = flights_.find(Key{f->job.view, f->job.zone, f->job.target.to_string()});
+  auto it = flights_.find(key);
   if (it != flights_.end() && it->second == f) flights_.erase(it);
+}
+
+void NotifySender::count(const Key& key, uint64_t xfr::NotifyTally::*field) {
+  std::lock_guard lock(tally_mu_);
+  auto [it, fresh] = tallies_.try_emplace(key);
+  if (fresh) {
+    it->second.view = std::get<0>(key);
+    it->second.zone = std::get<1>(key);
+    it->second.target = std::get<2>(key);
+  }
+  ++(it->second.*field);
+}
+
+std::vector<xfr::NotifyTally> NotifySender::tallies() const {
+  std::lock_guard lock(tally_mu_);
+  std::vector<xfr::NotifyTally> out;
+  out.reserve(tallies_.size());
+  for (auto& [k, t] : tallies_) out.push_back(t);
+  return out;
 }
 
 }  // namespace phoenix::server

@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "horizon/inventory.hpp"
 #include "server/xfr/notify_message.hpp"
@@ -32,6 +34,8 @@ class NotifySender {
   /// Ends every exchange (at stop); nothing is logged for them.
   void stop();
   size_t in_flight() const { return flights_.size(); }
+  /// Every (view, zone, target) announced since start, with its counts; any thread (the scraper).
+  std::vector<xfr::NotifyTally> tallies() const;
 
  private:
   struct Flight;
@@ -39,11 +43,17 @@ class NotifySender {
   void finish(const std::shared_ptr<Flight>& f, xfr::NotifyOutcome outcome);
   void transmit(const std::shared_ptr<Flight>& f);
   void receive(const std::shared_ptr<Flight>& f);
+  /// Adds one to a count of `key`'s tally (the control thread).
+  void count(const Key& key, uint64_t xfr::NotifyTally::*field);
 
   boost::asio::io_context& io_;
   xfr::NotifyPolicy policy_;
   std::map<Key, std::shared_ptr<Flight>> flights_;
   std::mt19937 ids_{std::random_device{}()};  ///< message ids (RFC 5452 §9.2: not guessable)
+  /// Kept for the process's life, so counters never go back; the targets and zones come from the
+  /// inventory, so this stays small. The lock is the scraper's and this thread's only.
+  mutable std::mutex tally_mu_;
+  std::map<Key, xfr::NotifyTally> tallies_;
 };
 
 }  // namespace phoenix::server

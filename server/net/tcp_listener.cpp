@@ -438,14 +438,15 @@ asio::awaitable<bool> TcpListener::transfer(std::shared_ptr<Session> session, qu
     ~Count() { --n; }
   } count{transfers_};
   const auto start = Clock::now();
-  const char* kind = "";
-  std::unique_ptr<xfr::RecordSource> source = query::transfer_source(r, kind);
+  query::XfrForm form = query::XfrForm::axfr;
+  std::unique_ptr<xfr::RecordSource> source = query::transfer_source(r, form);
   std::optional<xfr::TsigStreamSigner> signer;
   if (r.tsig) signer.emplace(*r.tsig);
   xfr::XfrMessageStream stream(r.question, query::kMaxTcpReply);
   asio::steady_timer timer(io_);
   boost::system::error_code ec;
   auto timed_out = std::make_shared<bool>(false);  // the timer's handler may outlive this frame
+  uint64_t sent = 0, octets = 0;  // taken by the socket
   while (s.socket.is_open()) {
     const size_t n = stream.next(*source, buf + 2, query::kMaxTcpReply, signer ? &*signer : nullptr,
                                  static_cast<uint64_t>(::time(nullptr)));
@@ -462,22 +463,33 @@ asio::awaitable<bool> TcpListener::transfer(std::shared_ptr<Session> session, qu
     co_await asio::async_write(s.socket, asio::buffer(buf, n + 2), asio::redirect_error(asio::use_awaitable, ec));
     timer.cancel();
     if (ec) break;
+    ++sent;
+    octets += n;
     if (s.in_table) touch(s);  // a transfer is activity: the idle sweep must not cut it
   }
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-  const std::string what = std::string(kind) + " of " + r.zone->origin().to_text() + " (view " + r.view + ", serial " +
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+  const auto type = r.question.qtype == zones::rrtype::AXFR ? query::XfrType::axfr : query::XfrType::ixfr;
+  const auto result = stream.failed()                          ? query::XfrResult::failed
+                      : *timed_out || ec || !stream.done()     ? query::XfrResult::aborted
+                                                               : query::XfrResult::ok;
+  query::XfrCounters& counts = stats_.xfr[r.metrics_slot < query::kZoneSlots ? r.metrics_slot : query::kOtherZoneSlot];
+  counts.count(type, result, form);
+  counts.sent(type, sent, octets);
+  counts.took(type, static_cast<uint64_t>(took));
+  const std::string what = std::string(query::describe_transfer(r.question.qtype, form)) + " of " +
+                           r.zone->origin().to_text() + " (view " + r.view + ", serial " +
                            std::to_string(r.zone->serial()) + ") to " + s.client.to_string() +
                            (r.tsig && r.tsig->key ? " key " + r.tsig->key->name : std::string());
-  if (stream.failed()) {
+  if (result == query::XfrResult::failed) {
     spdlog::error("xfr: {} failed: a record does not fit a message", what);
     co_return false;
   }
-  if (*timed_out || ec || !stream.done()) {
-    spdlog::warn("xfr: {} aborted after {} messages ({})", what, stream.messages(),
+  if (result == query::XfrResult::aborted) {
+    spdlog::warn("xfr: {} aborted after {} messages ({})", what, sent,
                  *timed_out ? "the secondary stopped reading" : ec ? ec.message() : "connection closed");
     co_return false;
   }
-  spdlog::info("xfr: {}: {} messages, {} records, {} ms", what, stream.messages(), stream.records(), ms);
+  spdlog::info("xfr: {}: {} messages, {} records, {} ms", what, stream.messages(), stream.records(), took / 1000);
   co_return true;
 }
 

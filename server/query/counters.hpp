@@ -78,6 +78,71 @@ struct ViewCounters {
   std::array<Counter, kCookieNames.size()> cookies;  ///< queries with a COOKIE option, by CookieSeen
 };
 
+/// Zone transfers are counted per (view, zone) slot, handed out by name like the view slots
+/// (server/metrics.hpp), so that a zone's counts stay with it across reloads. Slot 0 takes what has
+/// no slot: zones beyond the table, and snapshots nobody assigned slots in (tests, tools).
+inline constexpr size_t kZoneSlots = 64;
+inline constexpr uint16_t kOtherZoneSlot = 0;
+
+/// What was asked for: AXFR (TCP), IXFR over TCP, IXFR over UDP (RFC 1995 §2).
+enum class XfrType : uint8_t { axfr, ixfr, ixfr_udp };
+inline constexpr std::array<std::string_view, 3> kXfrTypeNames{"axfr", "ixfr", "ixfr_udp"};
+
+/// What the answer streams (server/query/transfer.hpp chooses): the whole zone (AXFR, or IXFR in AXFR
+/// form, RFC 1995 §4), a difference sequence, the SOA alone because the client is up to date, or
+/// (over UDP) the SOA alone because the answer does not fit a datagram, which sends the client to TCP.
+enum class XfrForm : uint8_t { axfr, incremental, up_to_date, soa_only };
+inline constexpr std::array<std::string_view, 4> kXfrFormNames{"axfr", "incremental", "up_to_date", "soa_only"};
+
+/// How a transfer request ended. The first three follow a chosen form: sent whole, cut off (the
+/// secondary stopped reading or closed), failed (a record does not fit a message). The others are
+/// answered with an error before anything is streamed: refused (transfer.allow), notauth (not a zone
+/// of the view, RFC 5936 §2.2.1), formerr (an IXFR without a usable serial), busy (REFUSED at the
+/// bound of concurrent transfers), servfail.
+enum class XfrResult : uint8_t { ok, aborted, failed, refused, notauth, formerr, busy, servfail };
+inline constexpr std::array<std::string_view, 8> kXfrResultNames{"ok",      "aborted", "failed", "refused",
+                                                                 "notauth", "formerr", "busy",   "servfail"};
+inline constexpr size_t kXfrStreamed = 3;  ///< results up to here carry a form
+
+/// The cells of one slot: outcomes per type (streamed results by form, the others once), and per
+/// type what was sent and, for the TCP types, how long the streaming took.
+struct XfrCounters {
+  static constexpr size_t kOutcomes = kXfrStreamed * kXfrFormNames.size() + kXfrResultNames.size() - kXfrStreamed;
+  static constexpr size_t outcome(XfrResult r, XfrForm f) noexcept {
+    const auto ri = static_cast<size_t>(r);
+    return ri < kXfrStreamed ? ri * kXfrFormNames.size() + static_cast<size_t>(f)
+                             : kXfrStreamed * kXfrFormNames.size() + ri - kXfrStreamed;
+  }
+  /// Upper bounds of the duration buckets, in seconds; the last bucket is +Inf.
+  static constexpr std::array<double, 6> kDurationBounds{0.001, 0.01, 0.1, 1, 10, 60};
+  std::array<std::array<Counter, kOutcomes>, kXfrTypeNames.size()> outcomes;
+  std::array<Counter, kXfrTypeNames.size()> messages, bytes;  ///< DNS messages and their octets (no TCP length)
+  std::array<std::array<Counter, kDurationBounds.size() + 1>, 2> duration_buckets;  ///< axfr, ixfr: non-cumulative
+  std::array<Counter, 2> duration_us;                                              ///< their sum
+
+  void count(XfrType t, XfrResult r, XfrForm f = XfrForm::axfr) noexcept { ++outcomes[static_cast<size_t>(t)][outcome(r, f)]; }
+  void sent(XfrType t, uint64_t msgs, uint64_t octets) noexcept {
+    messages[static_cast<size_t>(t)].add(msgs);
+    bytes[static_cast<size_t>(t)].add(octets);
+  }
+  /// A TCP transfer's streaming time.
+  void took(XfrType t, uint64_t us) noexcept {
+    const size_t ti = t == XfrType::axfr ? 0 : 1;
+    size_t b = 0;
+    while (b < kDurationBounds.size() && static_cast<double>(us) > kDurationBounds[b] * 1e6) ++b;
+    ++duration_buckets[ti][b];
+    duration_us[ti].add(us);
+  }
+};
+
+/// Why a signed request was not accepted (RFC 8945 §5.2: the TSIG errors, and FORMERR for a TSIG
+/// that does not parse or sits anywhere but last, §5.1).
+inline constexpr std::array<std::string_view, 5> kTsigFailureNames{"BADKEY", "BADSIG", "BADTIME", "BADTRUNC", "FORMERR"};
+/// Accepted signatures are counted per key slot (named like the views, by key name); slot 0 takes
+/// keys beyond the table.
+inline constexpr size_t kKeySlots = 32;
+inline constexpr uint8_t kOtherKeySlot = 0;
+
 /// TCP connection counts, kept by the TCP thread (server/net/tcp_listener.cpp says when each moves).
 struct TcpConnCounters {
   Counter accepted;            ///< taken into the table

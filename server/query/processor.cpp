@@ -198,16 +198,36 @@ size_t process_query(const uint8_t* in, size_t in_len, const QueryContext& ctx, 
 
 namespace {
 
+/// The kTsigFailureNames cell of a verification that failed.
+constexpr size_t tsig_failure_bucket(xfr::TsigStatus s) noexcept {
+  switch (s) {
+    case xfr::TsigStatus::badkey: return 0;
+    case xfr::TsigStatus::badsig: return 1;
+    case xfr::TsigStatus::badtime: return 2;
+    case xfr::TsigStatus::badtrunc: return 3;
+    default: return 4;  // formerr
+  }
+}
+
 /// Stage: TSIG (RFC 8945 §5.2), for a request with records beyond the OPT only: the common query
 /// never gets here. Returns 0 to go on (signed or not), else the length of the error reply.
 size_t verify_tsig(Answering& a, const uint8_t* in, size_t in_len) {
   a.now = a.ctx.now ? a.ctx.now : static_cast<uint64_t>(::time(nullptr));
   a.tsig.emplace();
-  switch (xfr::verify_request(in, in_len, a.ctx.snapshot->tsig_keys, a.now, *a.tsig)) {
+  const zones::Snapshot& snap = *a.ctx.snapshot;
+  QueryStats* st = a.ctx.stats;
+  const xfr::TsigStatus status = xfr::verify_request(in, in_len, snap.tsig_keys, a.now, *a.tsig);
+  if (st && status != xfr::TsigStatus::unsigned_message && status != xfr::TsigStatus::ok)
+    ++st->tsig_failed[tsig_failure_bucket(status)];
+  switch (status) {
     case xfr::TsigStatus::unsigned_message:
       a.tsig.reset();
       return 0;
     case xfr::TsigStatus::ok:
+      if (st) {
+        const auto k = static_cast<size_t>(a.tsig->key - snap.tsig_keys.data());
+        ++st->tsig_accepted[k < snap.tsig_key_slots.size() ? snap.tsig_key_slots[k] : kOtherKeySlot];
+      }
       // Keep room for the reply's TSIG, so that signing can never push it past the limit.
       a.w.set_limit(a.w.limit() - std::min(a.w.limit() - wire::kMinUdpPayload / 2, xfr::tsig_space(*a.tsig->key)));
       return 0;
@@ -216,7 +236,7 @@ size_t verify_tsig(Answering& a, const uint8_t* in, size_t in_len) {
       return finish_error(a, rcode::FORMERR, kNoEde);
     default:
       // §5.2: NOTAUTH, no data; the TSIG the wrapper appends carries the error (BADSIG, BADKEY, BADTIME).
-      if (a.ctx.stats) ++a.ctx.stats->refused;
+      if (st) ++st->refused;
       count_reply(a.ctx.stats, a.view_slot, a.q.qtype, xfr::kRcodeNotauth);
       return wire::write_error_reply(a.q, xfr::kRcodeNotauth, kNoEde, false, a.out, a.cap);
   }
@@ -227,40 +247,48 @@ size_t verify_tsig(Answering& a, const uint8_t* in, size_t in_len) {
 size_t answer_transfer(Answering& a, const uint8_t* in, size_t in_len, const zones::ViewData& vd) {
   const ParsedQuery& q = a.q;
   const QueryContext& ctx = a.ctx;
-  if (!transfer_allowed(vd.transfer, ctx.client, a.key_name()))
-    return finish_error(a, rcode::REFUSED, kNoEde);
   const std::string_view qname(reinterpret_cast<const char*>(q.qname_lower), q.qname_len);
   std::shared_ptr<const zones::Zone> zone;
-  for (auto& z : vd.own_zones())
-    if (z->origin().wire() == qname) zone = z;
+  uint16_t slot = vd.unknown_zone_slot;
+  const auto own = vd.own_zones();
+  for (size_t i = 0; i < own.size(); ++i)
+    if (own[i]->origin().wire() == qname) zone = own[i], slot = vd.zone_slot(i);
+  const XfrType type = q.qtype == zones::rrtype::AXFR ? XfrType::axfr : ctx.tcp ? XfrType::ixfr : XfrType::ixfr_udp;
+  XfrCounters* counts = ctx.stats ? &ctx.stats->xfr[slot < kZoneSlots ? slot : kOtherZoneSlot] : nullptr;
+  auto fail = [&](XfrResult why, uint16_t rc, int ede) {
+    if (counts) counts->count(type, why);
+    return finish_error(a, rc, ede);
+  };
+  if (!transfer_allowed(vd.transfer, ctx.client, a.key_name())) return fail(XfrResult::refused, rcode::REFUSED, kNoEde);
   // RFC 5936 §2.2.1: not a zone we serve (in this view): NOTAUTH.
-  if (!zone) return finish_error(a, xfr::kRcodeNotauth, wire::ede::NOT_AUTHORITATIVE);
+  if (!zone) return fail(XfrResult::notauth, xfr::kRcodeNotauth, wire::ede::NOT_AUTHORITATIVE);
   uint32_t serial = 0;
   if (q.qtype == zones::rrtype::IXFR && !xfr::ixfr_request_serial(in, in_len, serial))
-    return finish_error(a, rcode::FORMERR, kNoEde);
-  if (ctx.tcp && !ctx.xfr) return finish_error(a, rcode::REFUSED, wire::ede::NOT_SUPPORTED);
-  if (ctx.tcp && ctx.xfr->busy) return finish_error(a, rcode::REFUSED, kNoEde);
+    return fail(XfrResult::formerr, rcode::FORMERR, kNoEde);
+  if (ctx.tcp && !ctx.xfr) return fail(XfrResult::refused, rcode::REFUSED, wire::ede::NOT_SUPPORTED);
+  if (ctx.tcp && ctx.xfr->busy) return fail(XfrResult::busy, rcode::REFUSED, kNoEde);
   try {
     XfrRequest local;
     XfrRequest& r = ctx.tcp ? *ctx.xfr : local;
     if (!xfr::make_xfr_question(q.id, q.qname_orig, q.qname_len, q.qtype, q.qclass, q.rd, r.question))
-      return finish_error(a, rcode::FORMERR, kNoEde);
+      return fail(XfrResult::formerr, rcode::FORMERR, kNoEde);
     r.zone = zone;
     r.history = ctx.snapshot->ixfr;
     r.view = vd.name;
     r.client_serial = serial;
     r.tsig = a.tsig;
+    r.metrics_slot = slot;
     count_reply(ctx.stats, a.view_slot, q.qtype, rcode::NOERROR);
     if (ctx.tcp) {
-      r.wanted = true;
+      r.wanted = true;  // the transport counts it once it has streamed
       a.tsig.reset();  // the transport signs each message of the stream
       return 0;
     }
     // IXFR over UDP: the answer in one datagram, else the SOA alone (RFC 1995 §2), which tells the
     // client to come back over TCP.
     const size_t limit = std::min(a.cap, udp_reply_limit(q));
-    const char* kind = "";
-    auto source = transfer_source(r, kind);
+    XfrForm form = XfrForm::axfr;
+    auto source = transfer_source(r, form);
     std::optional<xfr::TsigStreamSigner> signer;
     if (a.tsig) signer.emplace(*a.tsig);
     xfr::XfrMessageStream stream(r.question, limit);
@@ -271,12 +299,17 @@ size_t answer_transfer(Answering& a, const uint8_t* in, size_t in_len, const zon
       xfr::XfrMessageStream one(r.question, limit);
       if (signer) signer.emplace(*a.tsig);
       n = one.next(soa, a.out, limit, signer ? &*signer : nullptr, a.now);
+      if (form != XfrForm::up_to_date) form = XfrForm::soa_only;
     }
     a.tsig.reset();  // signed above, by the stream's signer
     if (ctx.stats && n) ++ctx.stats->answered;
+    if (counts) {
+      counts->count(type, n ? XfrResult::ok : XfrResult::failed, form);
+      if (n) counts->sent(type, 1, n);
+    }
     return n;
   } catch (const std::exception&) {
-    return finish_error(a, rcode::SERVFAIL, kNoEde);
+    return fail(XfrResult::servfail, rcode::SERVFAIL, kNoEde);
   }
 }
 
@@ -313,8 +346,10 @@ size_t answer(Answering& a, const uint8_t* in, size_t in_len) noexcept {
   if (q.other_records && st != ParseStatus::notimp)
     if (size_t n = verify_tsig(a, in, in_len)) return n;
   // RFC 1996: we are the primary of every zone we serve; a NOTIFY to us is not for us to act on.
-  if (st == ParseStatus::notimp && q.opcode == wire::opcode::NOTIFY && q.have_question)
+  if (st == ParseStatus::notimp && q.opcode == wire::opcode::NOTIFY && q.have_question) {
+    if (ctx.stats) ++ctx.stats->notify_refused;
     return finish_error(a, rcode::REFUSED, kNoEde);
+  }
   if (st == ParseStatus::notimp) return finish_error(a, rcode::NOTIMP, kNoEde);
   // RFC 6891 §6.1.3: a version we do not implement gets BADVERS (and our version, 0).
   if (q.has_edns && q.edns_version > 0) return finish_error(a, rcode::BADVERS, kNoEde);

@@ -36,6 +36,11 @@ struct QueryStats {
   std::array<ViewCounters, kViewSlots> by_view;  ///< indexed by zones::ViewData::metrics_slot
   Counter precompiled;     ///< of `answered`, the replies copied by the precompiled stage
   Counter forward_cached;  ///< of `answered`, forwarded names answered from the forwarder's cache
+  Counter notify_refused;  ///< NOTIFY messages received (RFC 1996; we are the primary: all refused)
+  std::array<Counter, kTsigFailureNames.size()> tsig_failed;  ///< signed requests not accepted, by error
+  std::array<Counter, kKeySlots> tsig_accepted;  ///< verified signatures, by zones::Snapshot::tsig_key_slots
+  /// Transfer requests that reached a view, by zones::ViewData::zone_slots (last: large and rarely touched).
+  std::array<XfrCounters, kZoneSlots> xfr;
 };
 
 /// Counts a reply (or, with `forwarded`, a hand-off to the forwarder) in its view's cells.

@@ -11,25 +11,33 @@ bool transfer_allowed(const horizon::TransferSettings& t, const horizon::IpAddr&
   return false;
 }
 
-std::unique_ptr<xfr::RecordSource> transfer_source(const XfrRequest& r, const char*& kind) {
-  if (r.question.qtype == zones::rrtype::AXFR) {
-    kind = "AXFR";
-    return std::make_unique<xfr::AxfrSource>(r.zone);
-  }
+std::unique_ptr<xfr::RecordSource> transfer_source(const XfrRequest& r, XfrForm& form) {
+  form = XfrForm::axfr;
+  if (r.question.qtype == zones::rrtype::AXFR) return std::make_unique<xfr::AxfrSource>(r.zone);
   const xfr::IxfrHistory* h = r.history ? r.history->find(r.view, r.zone->origin().wire()) : nullptr;
   size_t first = 0;
   switch (xfr::plan_ixfr(h, r.client_serial, r.zone->serial(), first)) {
     case xfr::IxfrAnswer::up_to_date:
-      kind = "IXFR, up to date (SOA only)";
+      form = XfrForm::up_to_date;
       return std::make_unique<xfr::SoaSource>(r.zone);
     case xfr::IxfrAnswer::incremental:
-      kind = "IXFR, incremental";
+      form = XfrForm::incremental;
       return std::make_unique<xfr::IxfrSource>(r.zone, *h, first);
     case xfr::IxfrAnswer::axfr:
       break;
   }
-  kind = "IXFR, AXFR form (serial not in the history)";
   return std::make_unique<xfr::AxfrSource>(r.zone);
+}
+
+const char* describe_transfer(uint16_t qtype, XfrForm form) {
+  if (qtype == zones::rrtype::AXFR) return "AXFR";
+  switch (form) {
+    case XfrForm::incremental: return "IXFR, incremental";
+    case XfrForm::up_to_date: return "IXFR, up to date (SOA only)";
+    case XfrForm::soa_only: return "IXFR, SOA only (the answer does not fit)";
+    case XfrForm::axfr: break;
+  }
+  return "IXFR, AXFR form (serial not in the history)";
 }
 
 }  // namespace phoenix::query

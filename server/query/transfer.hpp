@@ -10,6 +10,7 @@
 #include <string>
 
 #include "horizon/ip_prefix.hpp"
+#include "server/query/counters.hpp"
 #include "server/xfr/ixfr_history.hpp"
 #include "server/xfr/tsig.hpp"
 #include "server/xfr/xfr_stream.hpp"
@@ -30,12 +31,15 @@ struct XfrRequest {
   std::string view;             ///< the view's name (the history's key)
   uint32_t client_serial = 0;   ///< IXFR: the serial in the request's authority section
   std::optional<xfr::TsigContext> tsig;  ///< set when the request was signed (and verified)
+  uint16_t metrics_slot = kOtherZoneSlot;  ///< where the transport counts it (QueryStats::xfr)
 };
 
 /// The record source for a transfer: AXFR; for IXFR the difference sequence from the client's
 /// serial, the SOA alone when it is up to date, or the whole zone (AXFR form, RFC 1995 §4) when the
-/// history does not reach back to that serial. `kind` names the choice for the log.
-std::unique_ptr<xfr::RecordSource> transfer_source(const XfrRequest& r, const char*& kind);
+/// history does not reach back to that serial. `form` says which.
+std::unique_ptr<xfr::RecordSource> transfer_source(const XfrRequest& r, XfrForm& form);
+/// The choice in words, for the log: "AXFR", "IXFR, incremental", ...
+const char* describe_transfer(uint16_t qtype, XfrForm form);
 
 /// Whether a view's transfer.allow lets this client transfer: an address prefix containing it, or
 /// "key:NAME" when the request was validly signed with that key (`key` lower-cased, "" = unsigned).

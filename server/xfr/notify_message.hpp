@@ -91,6 +91,16 @@ struct NotifyJob {
   std::optional<horizon::IpAddr> source;
 };
 
+/// What became of the NOTIFYs of one zone of one view to one target (server/net/notify_sender.cpp
+/// counts them). Each exchange begun counts in `sent` once and ends in one of the last four, unless it
+/// is still going: acknowledged, rejected (a verified reply with another rcode), failed (no
+/// acknowledgement after the last try, or no socket to send from), superseded (a newer serial of the
+/// zone replaced it). `retried`: the messages sent again.
+struct NotifyTally {
+  std::string view, zone, target;
+  uint64_t sent = 0, retried = 0, acknowledged = 0, rejected = 0, failed = 0, superseded = 0;
+};
+
 /// The NOTIFYs to send once `snap` (built from `plan`) is published: for every view with
 /// transfer.notify targets, each zone it serves (its catalog too) whose serial `changes` says moved or
 /// that is new, or, without `changes` (start-up), every zone, to every target. `listen` gives the

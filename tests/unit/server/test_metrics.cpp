@@ -6,11 +6,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "server/metrics.hpp"
+#include "metrics_text.hpp"
 #include "server/query/precompiled.hpp"
 #include "server/wire/query_builder.hpp"
 #include "server/reload.hpp"
@@ -33,12 +37,7 @@ size_t ask(const zones::Snapshot& snap, query::QueryStats& st, const std::string
   return query::process_query(q.data(), q.size(), ctx, out.data(), tcp ? out.size() : 512);
 }
 
-/// The value of the one sample line that starts with `series ` in `text`, or -1.
-double value_of(const std::string& text, const std::string& series) {
-  auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
+using test::value_of;
 
 /// Connects to 127.0.0.1:port, sends `request` (if any), reads until the server closes (bounded).
 std::string http(uint16_t port, const std::string& request, bool read = true) {
@@ -66,7 +65,7 @@ std::string http(uint16_t port, const std::string& request, bool read = true) {
 TEST(Metrics, QueriesCountedPerViewTypeAndRcode) {
   auto snap = load_example();
   ASSERT_TRUE(snap);
-  server::ViewSlots slots;
+  server::MetricSlots slots;
   slots.assign(*snap);
   query::QueryStats st;
   // The bundled example: 127.0.0.1 is internal, every other address external.
@@ -115,7 +114,7 @@ TEST(Metrics, WorkersOfOneTransportAreSummed) {
 }
 
 TEST(Metrics, ViewSlotsFollowNamesAcrossReloads) {
-  server::ViewSlots slots;
+  server::MetricSlots slots;
   zones::Snapshot s1, s2, big;
   s1.view_data.resize(2);
   s1.view_data[0].name = "internal";
@@ -138,6 +137,114 @@ TEST(Metrics, ViewSlotsFollowNamesAcrossReloads) {
   auto names = slots.names();
   ASSERT_EQ(names.size(), query::kViewSlots);
   EXPECT_EQ(names.back(), "other");
+}
+
+TEST(Metrics, TransferNotifyAndTsigFamilies) {
+  query::QueryStats udp, tcp;
+  const auto ok_axfr = query::XfrCounters::outcome(query::XfrResult::ok, query::XfrForm::axfr);
+  const auto aborted_incr = query::XfrCounters::outcome(query::XfrResult::aborted, query::XfrForm::incremental);
+  // Slot 1: two AXFRs (2 ms and 3 s) and an IXFR cut off after 40 ms; slot 2 is a zone gone since.
+  tcp.xfr[1].count(query::XfrType::axfr, query::XfrResult::ok);
+  tcp.xfr[1].count(query::XfrType::axfr, query::XfrResult::ok);
+  tcp.xfr[1].sent(query::XfrType::axfr, 5, 70000);
+  tcp.xfr[1].took(query::XfrType::axfr, 2000);
+  tcp.xfr[1].took(query::XfrType::axfr, 3000000);
+  tcp.xfr[1].count(query::XfrType::ixfr, query::XfrResult::aborted, query::XfrForm::incremental);
+  tcp.xfr[1].took(query::XfrType::ixfr, 40000);
+  udp.xfr[2].count(query::XfrType::ixfr_udp, query::XfrResult::refused);
+  EXPECT_EQ(tcp.xfr[1].outcomes[0][ok_axfr].load(), 2u);
+  EXPECT_EQ(tcp.xfr[1].outcomes[1][aborted_incr].load(), 1u);
+  ++udp.tsig_failed[2];
+  udp.tsig_accepted[1].add(4);
+  tcp.tsig_accepted[query::kOtherKeySlot].add(1);
+
+  server::MetricsInput mi;
+  mi.workers = {{"udp", &udp}, {"tcp", &tcp}};
+  mi.view_names = {"none", "internal"};
+  mi.zone_slots = {{"other", "other"}, {"internal", "a.example."}, {"internal", "gone.example."}};
+  mi.key_names = {"other", "xfr-key"};
+  xfr::NotifyTally t;
+  t.view = "internal", t.zone = "a.example.", t.target = "127.0.0.1:5300";
+  t.sent = 3, t.retried = 4, t.acknowledged = 1, t.failed = 1, t.superseded = 1;
+  mi.notify = {t};
+  const std::string text = server::render_metrics(mi);
+  const std::string a = R"(view="internal",zone="a.example.",)";
+  EXPECT_EQ(value_of(text, "phoenix_dns_transfers_total{" + a + R"(type="axfr",form="axfr",result="ok"})"), 2);
+  EXPECT_EQ(value_of(text, "phoenix_dns_transfers_total{" + a + R"(type="ixfr",form="incremental",result="aborted"})"), 1);
+  EXPECT_EQ(value_of(text, R"(phoenix_dns_transfers_total{view="internal",zone="gone.example.",type="ixfr_udp",form="none",result="refused"})"), 1);
+  // No snapshot says these zones are served: nothing uncounted is shown, the overflow slot neither.
+  EXPECT_EQ(value_of(text, "phoenix_dns_transfers_total{" + a + R"(type="ixfr",form="axfr",result="ok"})"), -1);
+  EXPECT_EQ(text.find(R"(zone="other")"), std::string::npos);
+  EXPECT_EQ(value_of(text, "phoenix_dns_transfer_messages_total{" + a + R"(type="axfr"})"), 5);
+  EXPECT_EQ(value_of(text, "phoenix_dns_transfer_bytes_total{" + a + R"(type="axfr"})"), 70000);
+  // The histogram is cumulative; the IXFR over UDP has none (nothing is streamed).
+  const std::string h = "phoenix_dns_transfer_duration_seconds";
+  EXPECT_EQ(value_of(text, h + "_bucket{" + a + R"(type="axfr",le="0.001"})"), 0);
+  EXPECT_EQ(value_of(text, h + "_bucket{" + a + R"(type="axfr",le="0.01"})"), 1);
+  EXPECT_EQ(value_of(text, h + "_bucket{" + a + R"(type="axfr",le="1"})"), 1);
+  EXPECT_EQ(value_of(text, h + "_bucket{" + a + R"(type="axfr",le="10"})"), 2);
+  EXPECT_EQ(value_of(text, h + "_bucket{" + a + R"(type="axfr",le="+Inf"})"), 2);
+  EXPECT_EQ(value_of(text, h + "_count{" + a + R"(type="axfr"})"), 2);
+  EXPECT_DOUBLE_EQ(value_of(text, h + "_sum{" + a + R"(type="axfr"})"), 3.002);
+  EXPECT_EQ(value_of(text, h + "_bucket{" + a + R"(type="ixfr",le="0.1"})"), 1);
+  EXPECT_EQ(text.find(R"(type="ixfr_udp",le=)"), std::string::npos);
+  const std::string n = R"({view="internal",zone="a.example.",target="127.0.0.1:5300"})";
+  EXPECT_EQ(value_of(text, "phoenix_dns_notify_sent_total" + n), 3);
+  EXPECT_EQ(value_of(text, "phoenix_dns_notify_retries_total" + n), 4);
+  EXPECT_EQ(value_of(text, "phoenix_dns_notify_acknowledged_total" + n), 1);
+  EXPECT_EQ(value_of(text, "phoenix_dns_notify_rejected_total" + n), 0);
+  EXPECT_EQ(value_of(text, "phoenix_dns_notify_failed_total" + n), 1);
+  EXPECT_EQ(value_of(text, "phoenix_dns_notify_superseded_total" + n), 1);
+  EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_failures_total{transport="udp",error="BADTIME"})"), 1);
+  EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_failures_total{transport="tcp",error="BADKEY"})"), 0);
+  EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_accepted_total{transport="udp",key="xfr-key"})"), 4);
+  EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_accepted_total{transport="tcp",key="xfr-key"})"), 0);
+  EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_accepted_total{transport="tcp",key="other"})"), 1);
+  EXPECT_EQ(value_of(text, R"(phoenix_dns_tsig_accepted_total{transport="udp",key="other"})"), -1);
+
+  // promtool (Debian's prometheus package) accepts it, histogram and all.
+  if (::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed";
+  const auto file = std::filesystem::temp_directory_path() / ("phoenix-metrics-" + std::to_string(::getpid()));
+  { std::ofstream(file) << text; }
+  const std::string cmd = "promtool check metrics < " + file.string() + " > " + file.string() + ".out 2>&1";
+  const int rc = ::system(cmd.c_str());
+  std::ifstream out(file.string() + ".out");
+  const std::string said((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(file);
+  std::filesystem::remove(file.string() + ".out");
+  EXPECT_EQ(rc, 0) << said;
+}
+
+TEST(Metrics, ZoneAndKeySlotsFollowNames) {
+  server::MetricSlots slots;
+  zones::Snapshot s1;
+  s1.view_data.resize(1);
+  s1.view_data[0].name = "internal";
+  s1.tsig_keys.resize(2);
+  s1.tsig_keys[0].name = "a-key";
+  s1.tsig_keys[1].name = "b-key";
+  slots.assign(s1);
+  EXPECT_EQ(s1.tsig_key_slots, (std::vector<uint8_t>{1, 2}));
+  EXPECT_EQ(s1.view_data[0].unknown_zone_slot, 1);  // a view without zones: only its "none" pair
+  zones::Snapshot s2;
+  s2.view_data.resize(2);
+  s2.view_data[0].name = "external";
+  s2.view_data[1].name = "internal";
+  s2.tsig_keys.resize(1);
+  s2.tsig_keys[0].name = "b-key";
+  slots.assign(s2);
+  EXPECT_EQ(s2.tsig_key_slots, (std::vector<uint8_t>{2}));
+  EXPECT_EQ(s2.view_data[1].unknown_zone_slot, 1);
+  EXPECT_EQ(s2.view_data[0].unknown_zone_slot, 2);
+  EXPECT_EQ(slots.zones()[2], (server::MetricSlots::ZoneLabel{"external", "none"}));
+  EXPECT_EQ(slots.keys(), (std::vector<std::string>{"other", "a-key", "b-key"}));
+  // Beyond the table, keys share slot 0 ("other").
+  zones::Snapshot big;
+  big.tsig_keys.resize(query::kKeySlots + 3);
+  for (size_t i = 0; i < big.tsig_keys.size(); ++i) big.tsig_keys[i].name = "k" + std::to_string(i);
+  slots.assign(big);
+  EXPECT_EQ(big.tsig_key_slots.back(), query::kOtherKeySlot);
+  EXPECT_EQ(slots.keys().size(), query::kKeySlots);
 }
 
 TEST(Metrics, LabelValuesAndHelpAreEscaped) {

@@ -3,8 +3,16 @@
 
 #include <ldns/ldns.h>
 
-#include <ctime>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 
+#include <array>
+#include <chrono>
+#include <ctime>
+#include <functional>
+#include <map>
+
+#include "server/net/notify_sender.hpp"
 #include "server/wire/query_builder.hpp"
 #include "server/xfr/notify_message.hpp"
 #include "unit/server/dns_tool_peer.hpp"
@@ -140,4 +148,68 @@ TEST(NotifyMessage, ANameTooLongBuildsNoMessage) {
   std::string huge(300, '\x01');
   xfr::NotifyExchange ex(1, huge, 300, soa_rdata(1), nullptr, now());
   EXPECT_TRUE(ex.message().empty());
+}
+
+TEST(NotifySender, CountsEveryOutcomePerViewZoneAndTarget) {
+  namespace asio = boost::asio;
+  using asio::ip::udp;
+  asio::io_context io;
+  server::NotifySender sender(io, xfr::NotifyPolicy{3, std::chrono::milliseconds(20), 2});
+  // Peers on the same io_context: one acknowledges every message, one refuses it; one never reads.
+  struct Peer {
+    Peer(asio::io_context& io, uint8_t rc) : sock(io, udp::endpoint(asio::ip::address_v4::loopback(), 0)), rcode(rc) {}
+    udp::socket sock;
+    uint8_t rcode;
+    std::array<uint8_t, 4096> buf{};
+    udp::endpoint from;
+  };
+  Peer acker(io, 0), refuser(io, 5), silent(io, 0);
+  std::function<void(Peer&)> serve = [&](Peer& p) {
+    p.sock.async_receive_from(asio::buffer(p.buf), p.from, [&serve, &p](const boost::system::error_code& ec, size_t n) {
+      if (ec) return;
+      auto r = reply_to(std::vector<uint8_t>(p.buf.begin(), p.buf.begin() + static_cast<long>(n)), p.rcode);
+      p.sock.send_to(asio::buffer(r), p.from);
+      serve(p);
+    });
+  };
+  serve(acker);
+  serve(refuser);
+  auto job = [&](const char* view, const Peer& to) {
+    xfr::NotifyJob j;
+    j.view = view;
+    j.zone = "internal.example.";
+    j.target = horizon::Endpoint{*horizon::IpAddr::parse("127.0.0.1"), to.sock.local_endpoint().port()};
+    j.zone_wire = kZone;
+    j.serial = 7;
+    j.soa_ttl = 300;
+    j.soa_rdata = soa_rdata(7);
+    return j;
+  };
+  sender.send(job("v", acker));
+  sender.send(job("v", refuser));
+  sender.send(job("v", silent));
+  sender.send(job("w", silent));
+  sender.send(job("w", silent));  // a newer serial, say: supersedes the one before
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (sender.in_flight() && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(sender.in_flight(), 0u);
+
+  std::map<std::pair<std::string, uint16_t>, xfr::NotifyTally> got;
+  for (auto& t : sender.tallies()) {
+    EXPECT_EQ(t.zone, "internal.example.");
+    got[{t.view, horizon::Endpoint::parse(t.target, 0)->port}] = t;
+  }
+  ASSERT_EQ(got.size(), 4u);
+  auto& a = got[{"v", acker.sock.local_endpoint().port()}];
+  EXPECT_EQ(std::tie(a.sent, a.retried, a.acknowledged, a.rejected, a.failed, a.superseded),
+            std::make_tuple(1u, 0u, 1u, 0u, 0u, 0u));
+  auto& r = got[{"v", refuser.sock.local_endpoint().port()}];
+  EXPECT_EQ(std::tie(r.sent, r.retried, r.acknowledged, r.rejected, r.failed, r.superseded),
+            std::make_tuple(1u, 0u, 0u, 1u, 0u, 0u));
+  // Three tries, then given up.
+  auto& s = got[{"v", silent.sock.local_endpoint().port()}];
+  EXPECT_EQ(std::tie(s.sent, s.retried, s.acknowledged, s.rejected, s.failed, s.superseded),
+            std::make_tuple(1u, 2u, 0u, 0u, 1u, 0u));
+  auto& w = got[{"w", silent.sock.local_endpoint().port()}];
+  EXPECT_EQ(std::tie(w.sent, w.retried, w.failed, w.superseded), std::make_tuple(2u, 2u, 1u, 1u));
 }

@@ -94,17 +94,12 @@ bool wire_has_suffix(std::string_view name, std::string_view suffix) {
 
 bool Name::is_subdomain_of(const Name& zone) const { return wire_has_suffix(wire_, zone.wire_); }
 
-namespace {
-
-/// Where each label of a wire name starts; at most 128 (a 255-octet name has at most 127 labels).
 size_t label_starts(std::string_view w, uint16_t (&at)[128]) {
   size_t n = 0;
   for (size_t i = 0; i < w.size() && w[i] != 0 && n < 128; i += static_cast<uint8_t>(w[i]) + 1u)
     at[n++] = static_cast<uint16_t>(i);
   return n;
 }
-
-}  // namespace
 
 bool canonical_less_wire(std::string_view a, std::string_view b) {
   // RFC 4034 §6.1: label by label from the right. Sorting a zone calls this ~n log n times (write_served,

@@ -95,9 +95,7 @@ std::vector<NodeView> Zone::sorted_nodes() const {
   for (size_t i = 0; i < nodes.size(); ++i) {
     std::string_view w = nodes[i].owner_wire();
     uint16_t at[128];
-    size_t n = 0;
-    for (size_t j = 0; j < w.size() && w[j] != 0 && n < 128; j += static_cast<uint8_t>(w[j]) + 1u)
-      at[n++] = static_cast<uint16_t>(j);
+    size_t n = label_starts(w, at);
     const size_t start = keys.size();
     while (n > 0) {
       const size_t j = at[--n];

@@ -94,19 +94,24 @@ bool wire_has_suffix(std::string_view name, std::string_view suffix) {
 
 bool Name::is_subdomain_of(const Name& zone) const { return wire_has_suffix(wire_, zone.wire_); }
 
+size_t label_starts(std::string_view w, uint16_t (&at)[128]) {
+  size_t n = 0;
+  for (size_t i = 0; i < w.size() && w[i] != 0 && n < 128; i += static_cast<uint8_t>(w[i]) + 1u)
+    at[n++] = static_cast<uint16_t>(i);
+  return n;
+}
+
 bool canonical_less_wire(std::string_view a, std::string_view b) {
-  auto labels = [](std::string_view w) {
-    std::vector<std::string_view> out;
-    for (size_t i = 0; i < w.size() && w[i] != 0; i += static_cast<uint8_t>(w[i]) + 1u)
-      out.push_back(w.substr(i + 1, static_cast<uint8_t>(w[i])));
-    return out;
-  };
-  auto la = labels(a), lb = labels(b);
-  auto ia = la.rbegin(), ib = lb.rbegin();
-  for (; ia != la.rend() && ib != lb.rend(); ++ia, ++ib) {
-    if (*ia != *ib) return *ia < *ib;
+  // RFC 4034 §6.1: label by label from the right. Sorting a zone calls this ~n log n times (write_served,
+  // zone_to_text, the IXFR difference), so the label offsets live on the stack, not in a vector.
+  uint16_t sa[128], sb[128];
+  size_t na = label_starts(a, sa), nb = label_starts(b, sb);
+  auto label = [](std::string_view w, uint16_t at) { return w.substr(at + 1u, static_cast<uint8_t>(w[at])); };
+  while (na > 0 && nb > 0) {
+    std::string_view x = label(a, sa[--na]), y = label(b, sb[--nb]);
+    if (x != y) return x < y;
   }
-  return la.size() < lb.size();
+  return na < nb;
 }
 
 bool canonical_less(const Name& a, const Name& b) { return canonical_less_wire(a.wire(), b.wire()); }

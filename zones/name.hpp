@@ -41,6 +41,9 @@ class Name {
 bool canonical_less(const Name& a, const Name& b);
 /// The same order on two uncompressed lower-cased wire names.
 bool canonical_less_wire(std::string_view a, std::string_view b);
+/// Where each label of an uncompressed wire name starts (at most 128: a 255-octet name has at most
+/// 127); returns how many. For walking a name's labels from the right without allocating.
+size_t label_starts(std::string_view wire, uint16_t (&at)[128]);
 
 /// Lower-cases ASCII letters in place; DNS names compare case-insensitively (RFC 4343).
 inline uint8_t lower_octet(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c; }

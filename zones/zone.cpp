@@ -82,11 +82,44 @@ NodeView Zone::find_node(std::string_view wire) const noexcept {
 }
 
 std::vector<NodeView> Zone::sorted_nodes() const {
+  std::vector<NodeView> nodes;
+  nodes.reserve(node_count_);
+  for_each_node([&](NodeView n) { nodes.push_back(n); });
+  // Sorting a big zone compares names ~n log n times; canonical_less_wire splits both names into labels
+  // each time. Each owner is turned once into a key whose plain byte order is the canonical order
+  // (RFC 4034 §6.1): its labels from the right, each followed by 0x00, with 0x00 and 0x01 inside a
+  // label escaped as 0x01 0x01 and 0x01 0x02 so that the end of a label sorts before any octet of a
+  // longer one. The keys share one buffer, freed on return.
+  std::string keys;
+  std::vector<std::pair<uint32_t, uint32_t>> span(nodes.size());  // offset and length in `keys`
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::string_view w = nodes[i].owner_wire();
+    uint16_t at[128];
+    size_t n = label_starts(w, at);
+    const size_t start = keys.size();
+    while (n > 0) {
+      const size_t j = at[--n];
+      std::string_view label = w.substr(j + 1u, static_cast<uint8_t>(w[j]));
+      for (char c : label) {
+        const auto b = static_cast<uint8_t>(c);
+        if (b < 2) {
+          keys += '\x01';
+          keys += static_cast<char>(b + 1);
+        } else {
+          keys += c;
+        }
+      }
+      keys += '\0';
+    }
+    span[i] = {static_cast<uint32_t>(start), static_cast<uint32_t>(keys.size() - start)};
+  }
+  std::vector<uint32_t> order(nodes.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+  auto key = [&](uint32_t i) { return std::string_view(keys.data() + span[i].first, span[i].second); };
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return key(a) < key(b); });
   std::vector<NodeView> out;
-  out.reserve(node_count_);
-  for_each_node([&](NodeView n) { out.push_back(n); });
-  std::sort(out.begin(), out.end(),
-            [](NodeView a, NodeView b) { return canonical_less_wire(a.owner_wire(), b.owner_wire()); });
+  out.reserve(nodes.size());
+  for (uint32_t i : order) out.push_back(nodes[i]);
   return out;
 }
 

@@ -52,11 +52,19 @@ bool WireWriter::put_name(const uint8_t* name, bool compress) {
   int match = -1;
   if (compress) {
     for (; name[pos] != 0; pos += name[pos] + 1u) {
-      for (size_t t = 0; t < n_targets_; ++t)
-        if (name_equals(buf_, size_, targets_[t], name + pos)) {
+      const uint8_t len = name[pos];
+      const uint8_t last = zones::lower_octet(name[pos + len]);
+      for (size_t t = 0; t < n_targets_; ++t) {
+        // Every target is a label written out in full (never a pointer), so its length byte and last
+        // octet are at hand: comparing them first skips the whole-name walk for nearly every target
+        // of a zone transfer, where thousands of owners differ in a digit (host1, host2, ...).
+        const size_t at = targets_[t];
+        if (buf_[at] != len || zones::lower_octet(buf_[at + len]) != last) continue;
+        if (name_equals(buf_, size_, at, name + pos)) {
           match = targets_[t];
           break;
         }
+      }
       if (match >= 0) break;
     }
   } else {

@@ -157,6 +157,25 @@ TEST(ZoneStore, SortedNodesAreInCanonicalOrderAndIncludeEmptyNonTerminals) {
   EXPECT_EQ(ent.rrset_count(), 0u);
 }
 
+TEST(ZoneStore, SortedNodesMatchCanonicalLessWithOctetsZeroAndOneInLabels) {
+  // sorted_nodes sorts by precomputed keys; labels holding \000 or \001 (escaped in the keys) and
+  // labels that are prefixes of others must come out as canonical_less orders them.
+  auto b = with_apex();
+  for (const char* n : {"a.z.test", "a\\000.z.test", "a\\000b.z.test", "a\\001.z.test", "\\000.z.test",
+                        "\\001\\000.z.test", "\\002.z.test", "ab.z.test", "a.a\\000.z.test", "b.a.z.test",
+                        "A\\255.z.test", "\\255.z.test"})
+    b.add(N(n), rrtype::A, 60, A(1));
+  std::vector<ZoneIssue> issues;
+  auto z = b.build(issues);
+  ASSERT_TRUE(z);
+  std::vector<Name> got, want;
+  for (NodeView n : z->sorted_nodes()) got.push_back(n.owner());
+  want = got;
+  std::sort(want.begin(), want.end(), [](const Name& x, const Name& y) { return canonical_less(x, y); });
+  ASSERT_EQ(got.size(), 13u);  // the apex and the twelve names
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].to_text(), want[i].to_text()) << i;
+}
+
 TEST(ZoneStore, RrsetBlobEncodesLikeTheZone) {
   RRset rr{rrtype::TXT, 0, {std::string("\x03one", 4), std::string("\x03two", 4)}};
   RRsetBlob blob(rr);

@@ -67,7 +67,7 @@ def reload_and_wait(server, ok=True):
     pattern = r"reload: generation" if ok else r"reload: failed"
     before = count(server, pattern)
     server.signal(signal.SIGHUP)
-    wait_for(lambda: count(server, pattern) > before, what=pattern)
+    wait_for(lambda: count(server, pattern) > before, timeout=60, what=pattern)
 
 
 def settle(server, quiet=1.0, timeout=15.0):
@@ -214,15 +214,18 @@ class ReloadSoakTest(unittest.TestCase):
 
             # Broken now: the last good data stays; then a good file recovers. First the reloads the storm
             # left queued finish, so that each wait below sees its own reload and not an earlier one.
+            # A reload still queued from the soak may finish after any SIGHUP sent here, so each step
+            # waits for its own effect: the answers of a good file, a refusal of the broken one.
             settle(server)
             flip.put("A")
-            reload_and_wait(server)
+            server.signal(signal.SIGHUP)
+            wait_for(lambda: truth(server.port) == expected["A"], timeout=60, what="file A served")
             flip.put("broken")
-            reload_and_wait(server, ok=False)
+            reload_and_wait(server, ok=False)  # only a reload that read the broken file can fail now
             self.assertEqual(truth(server.port), expected["A"])
             flip.put("B")
-            reload_and_wait(server)
-            self.assertEqual(truth(server.port), expected["B"])
+            server.signal(signal.SIGHUP)
+            wait_for(lambda: truth(server.port) == expected["B"], timeout=60, what="file B served")
         finally:
             rc = server.stop()
         self.assertEqual(rc, 0, server.output())

@@ -2,6 +2,9 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+#include <map>
+
 #include "horizon/loader.hpp"
 #include "server/query/serving_snapshot.hpp"
 #include "server/xfr/ixfr_history.hpp"
@@ -86,6 +89,31 @@ std::string describe_snapshot(const horizon::HorizonPlan& plan, const zones::Sna
   }
   s += snap.summary();
   return s;
+}
+
+bool count_step(const xfr::IxfrHistory& history, uint32_t from, uint32_t to, zones::ZoneDiff& d) {
+  if (history.steps().empty()) return false;
+  const xfr::ZoneDiff& step = *history.steps().back();
+  if (step.from_serial() != from || step.to_serial() != to) return false;
+  // As the text compare counts: per owner and type, a deleted and an added record pair up as one change.
+  std::map<std::pair<std::string_view, uint16_t>, std::pair<size_t, size_t>> per_rrset;
+  for (auto& r : step.removed) ++per_rrset[{r.owner, r.type}].first;
+  for (auto& r : step.added) ++per_rrset[{r.owner, r.type}].second;
+  for (auto& [key, n] : per_rrset) {
+    size_t changed = std::min(n.first, n.second);
+    d.changed += changed;
+    d.removed += n.first - changed;
+    d.added += n.second - changed;
+  }
+  return true;
+}
+
+std::vector<zones::ZoneDiff> reload_changes(const zones::Snapshot& old, const zones::Snapshot& fresh) {
+  return zones::diff_snapshots(old, fresh, [&](const std::string& view, const zones::Zone& before, const zones::Zone& after,
+                                                zones::ZoneDiff& d) {
+    const xfr::IxfrHistory* h = fresh.ixfr ? fresh.ixfr->find(view, after.origin().wire()) : nullptr;
+    return h && count_step(*h, before.serial(), after.serial(), d);
+  });
 }
 
 }  // namespace phoenix::server

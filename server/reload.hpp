@@ -7,6 +7,7 @@
 
 #include "horizon/diagnostics.hpp"
 #include "horizon/plan.hpp"
+#include "server/xfr/ixfr_history.hpp"
 #include "zones/diff.hpp"
 #include "zones/serial.hpp"
 #include "zones/snapshot.hpp"
@@ -28,6 +29,14 @@ LoadOutcome load_snapshot(const std::filesystem::path& inventory, zones::SerialS
 /// moved the step from `old`'s version of it; at start (`old` null) what `state_dir` kept. Zones that
 /// left a view lose theirs. Saved to `state_dir` (when given) if it changed. Returns a warning or "".
 std::string attach_ixfr_history(const zones::Snapshot* old, zones::Snapshot& fresh, const std::filesystem::path* state_dir);
+
+/// What a reload changes, per view and zone, for the log and the status line (zones::diff_snapshots).
+/// Call after attach_ixfr_history: a zone whose step was just recorded is counted from that step, so
+/// its records are compared once, in wire form, for both; the text compare of a million-record zone
+/// took seconds of the reload thread.
+std::vector<zones::ZoneDiff> reload_changes(const zones::Snapshot& old, const zones::Snapshot& fresh);
+/// The counts of `history`'s last step if it goes from serial `from` to `to`; false if it does not.
+bool count_step(const xfr::IxfrHistory& history, uint32_t from, uint32_t to, zones::ZoneDiff& d);
 
 /// The human summary printed by --check and logged at start-up: views, zones, serials, records.
 std::string describe_snapshot(const horizon::HorizonPlan& plan, const zones::Snapshot& snap);

@@ -373,19 +373,19 @@ class Server {
       try {
         *outcome = load_snapshot(opts_.inventory, serials_);
         if (outcome->snapshot) choose_upstreams(*outcome->snapshot, false);
-        // Here, at the reload thread's priority: only zones whose serial moved are compared. The report
-        // is a courtesy: if it cannot be made, the reload still goes ahead.
-        try {
-          if (outcome->snapshot) outcome->changes = zones::diff_snapshots(*holder_.current(), *outcome->snapshot);
-        } catch (const std::exception& e) {
-          spdlog::warn("reload: cannot list what changed ({})", e.what());
-        }
         // The steps secondaries follow by IXFR, recorded here, at the reload thread's priority.
         if (outcome->snapshot)
           if (auto w = attach_ixfr_history(holder_.current().get(), *outcome->snapshot,
                                            state_writable_ ? &*opts_.state_dir : nullptr);
               !w.empty())
             spdlog::warn("state: IXFR history: {}", w);
+        // Only zones whose serial moved are compared, those with a new IXFR step by counting it. The
+        // report is a courtesy: if it cannot be made, the reload still goes ahead.
+        try {
+          if (outcome->snapshot) outcome->changes = reload_changes(*holder_.current(), *outcome->snapshot);
+        } catch (const std::exception& e) {
+          spdlog::warn("reload: cannot list what changed ({})", e.what());
+        }
       } catch (const std::exception& e) {
         outcome->snapshot.reset();
         outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");

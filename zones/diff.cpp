@@ -94,15 +94,22 @@ ZoneDiff diff_zone_text(std::string_view before, std::string_view after) {
 namespace {
 
 std::vector<ZoneDiff> diff_with(const Snapshot& after, const std::set<std::pair<std::string, std::string>>& before_keys,
-                                auto&& before_serial, auto&& before_text) {
+                                auto&& before_serial, auto&& before_text, auto&& count_records) {
   std::vector<ZoneDiff> out;
   std::set<std::pair<std::string, std::string>> seen;
   for (auto& vd : after.view_data)
     for (auto& z : vd.own_zones()) {
       std::pair<std::string, std::string> key{vd.name, z->origin().to_text()};
       seen.insert(key);
-      if (before_keys.count(key) && before_serial(key) == z->serial()) continue;  // same serial, same content
-      ZoneDiff d = diff_zone_text(before_keys.count(key) ? before_text(key) : std::string(), zone_to_text(*z));
+      const bool was = before_keys.count(key) != 0;
+      if (was && before_serial(key) == z->serial()) continue;  // same serial, same content
+      ZoneDiff d;
+      if (was && count_records(key, *z, d)) {
+        d.old_serial = before_serial(key);
+        d.new_serial = z->serial();
+      } else {
+        d = diff_zone_text(was ? before_text(key) : std::string(), zone_to_text(*z));
+      }
       d.view = key.first;
       d.zone = key.second;
       out.push_back(std::move(d));
@@ -128,12 +135,17 @@ const Zone* find(const Snapshot& s, const std::pair<std::string, std::string>& k
 }  // namespace
 
 std::vector<ZoneDiff> diff_snapshots(const Snapshot& before, const Snapshot& after) {
+  return diff_snapshots(before, after, nullptr);
+}
+
+std::vector<ZoneDiff> diff_snapshots(const Snapshot& before, const Snapshot& after, const RecordCounter& counter) {
   std::set<std::pair<std::string, std::string>> keys;
   for (auto& vd : before.view_data)
     for (auto& z : vd.own_zones()) keys.insert({vd.name, z->origin().to_text()});
   return diff_with(
       after, keys, [&](const auto& k) { return find(before, k)->serial(); },
-      [&](const auto& k) { return zone_to_text(*find(before, k)); });
+      [&](const auto& k) { return zone_to_text(*find(before, k)); },
+      [&](const auto& k, const Zone& z, ZoneDiff& d) { return counter && counter(k.first, *find(before, k), z, d); });
 }
 
 std::vector<ZoneDiff> diff_served(const ServedText& before, const Snapshot& after) {
@@ -146,7 +158,7 @@ std::vector<ZoneDiff> diff_served(const ServedText& before, const Snapshot& afte
         parse(before.at(k), serial);
         return serial;
       },
-      [&](const auto& k) { return before.at(k); });
+      [&](const auto& k) { return before.at(k); }, [](const auto&, const Zone&, ZoneDiff&) { return false; });
 }
 
 std::string describe(const ZoneDiff& d) {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -34,6 +35,10 @@ ZoneDiff diff_zone_text(std::string_view before, std::string_view after);
 /// Every zone that is new, gone, or whose serial moved. A zone with the same serial has the same
 /// content (zones::SerialStore), so only those are compared record by record.
 std::vector<ZoneDiff> diff_snapshots(const Snapshot& before, const Snapshot& after);
+/// Counts a zone served before and after (same view, new serial) without the text compare: fills
+/// added/removed/changed of `d` and returns true, or returns false to have it compared as text.
+using RecordCounter = std::function<bool(const std::string& view, const Zone& before, const Zone& after, ZoneDiff& d)>;
+std::vector<ZoneDiff> diff_snapshots(const Snapshot& before, const Snapshot& after, const RecordCounter& counter);
 /// The same against a description of what was served (read_served()).
 std::vector<ZoneDiff> diff_served(const ServedText& before, const Snapshot& after);
 

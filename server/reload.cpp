@@ -42,6 +42,7 @@ std::string attach_ixfr_history(const zones::Snapshot* old, zones::Snapshot& fre
     *store = *old->ixfr;  // copies the step pointers, not the steps
   }
   std::vector<std::pair<std::string, std::string>> keep;
+  xfr::IxfrHistoryStore::StepCache steps;
   for (const auto& vd : fresh.view_data) {
     const zones::ViewData* before = nullptr;
     if (old)
@@ -52,7 +53,7 @@ std::string attach_ixfr_history(const zones::Snapshot* old, zones::Snapshot& fre
       if (!before) continue;
       for (const auto& oz : before->own_zones())
         if (oz->origin() == z->origin() && oz->serial() != z->serial()) {
-          store->record(vd.name, *oz, *z);
+          store->record(vd.name, *oz, *z, &steps);
           changed = true;
         }
     }

@@ -283,7 +283,8 @@ void IxfrSource::advance() {
   if (++step_ == steps_.size()) edge_ = 2;
 }
 
-void IxfrHistoryStore::record(const std::string& view, const zones::Zone& old_zone, const zones::Zone& new_zone) {
+void IxfrHistoryStore::record(const std::string& view, const zones::Zone& old_zone, const zones::Zone& new_zone,
+                              StepCache* cache) {
   auto key = std::make_pair(view, wire(new_zone.origin().wire()));
   const uint32_t from = old_zone.serial(), to = new_zone.serial();
   if (from == to) return;
@@ -291,7 +292,14 @@ void IxfrHistoryStore::record(const std::string& view, const zones::Zone& old_zo
     histories_.erase(key);
     return;
   }
-  histories_[key].add(std::make_shared<const ZoneDiff>(diff_zones(old_zone, new_zone)), max_steps_, max_records_);
+  std::shared_ptr<const ZoneDiff> step;
+  if (cache)
+    if (auto it = cache->find({&old_zone, &new_zone}); it != cache->end()) step = it->second;
+  if (!step) {
+    step = std::make_shared<const ZoneDiff>(diff_zones(old_zone, new_zone));
+    if (cache) cache->emplace(std::make_pair(&old_zone, &new_zone), step);
+  }
+  histories_[key].add(std::move(step), max_steps_, max_records_);
 }
 
 void IxfrHistoryStore::retain(const std::vector<std::pair<std::string, std::string>>& keep) {

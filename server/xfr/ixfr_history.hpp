@@ -106,7 +106,12 @@ class IxfrHistoryStore {
   /// After a reload: adds the step from `old_zone` to `new_zone` for (view, zone) when the serial
   /// moved forward (nothing when it did not; the history restarts when it went backwards or the
   /// history does not end at `old_zone`'s serial).
-  void record(const std::string& view, const zones::Zone& old_zone, const zones::Zone& new_zone);
+  /// `cache`: steps already computed during this reload, by (old zone, new zone) object; views that
+  /// serve the same zone objects (one zone file in several views) share one step instead of each
+  /// comparing the zone again.
+  using StepCache = std::map<std::pair<const zones::Zone*, const zones::Zone*>, std::shared_ptr<const ZoneDiff>>;
+  void record(const std::string& view, const zones::Zone& old_zone, const zones::Zone& new_zone,
+              StepCache* cache = nullptr);
   /// Drops every (view, zone) not in `keep` (zones that left a view).
   void retain(const std::vector<std::pair<std::string, std::string>>& keep);
 

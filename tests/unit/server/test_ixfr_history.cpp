@@ -457,3 +457,28 @@ TEST(IxfrHistory, ReloadReportCountsTheStepAsTheTextCompareDoes) {
     EXPECT_EQ(counted.changed, by_text[0].changed);
   }
 }
+
+TEST(IxfrHistory, ViewsServingTheSameZoneShareOneStep) {
+  // One zone file in two views is one zone object: its step is computed once and shared.
+  auto z1 = zone(1), z2 = zone(2);
+  auto snap_of = [](std::shared_ptr<const zones::Zone> z) {
+    auto s = std::make_shared<zones::Snapshot>();
+    for (const char* name : {"internal", "external"}) {
+      zones::ViewData vd;
+      vd.name = name;
+      vd.zones.add(z);
+      s->view_data.push_back(std::move(vd));
+    }
+    return s;
+  };
+  auto before = snap_of(z1), after = snap_of(z2);
+  server::attach_ixfr_history(nullptr, *before, nullptr);
+  server::attach_ixfr_history(before.get(), *after, nullptr);
+  auto* in = after->ixfr->find("internal", z2->origin().wire());
+  auto* ex = after->ixfr->find("external", z2->origin().wire());
+  ASSERT_TRUE(in && ex);
+  ASSERT_EQ(in->steps().size(), 1u);
+  ASSERT_EQ(ex->steps().size(), 1u);
+  EXPECT_EQ(in->steps()[0].get(), ex->steps()[0].get());
+  EXPECT_EQ(in->steps()[0]->to_serial(), 2u);
+}

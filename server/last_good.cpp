@@ -107,7 +107,10 @@ horizon::TransferSettings parse_transfer(const json& j) {
 }  // namespace
 
 std::string last_good_text(const zones::Snapshot& snap, const horizon::HorizonPlan& plan,
-                           const std::filesystem::path& inventory, std::string_view written) {
+                           const std::filesystem::path& inventory, std::string_view written,
+                           zones::ZoneTexts* texts) {
+  zones::ZoneTexts own;
+  if (!texts) texts = &own;
   json doc = {{"format", kFormat}, {"version", kLastGoodVersion}, {"written", written},
               {"inventory", inventory.string()}};
   // A zone served in several views (a zone file, or the same derived zone) is one immutable object: once.
@@ -119,7 +122,11 @@ std::string last_good_text(const zones::Snapshot& snap, const horizon::HorizonPl
     for (size_t i = 0; i < vd.own_zone_count(); ++i) {
       const zones::Zone* z = vd.zones.zones()[i].get();
       auto [it, fresh] = index.emplace(z, zones_j.size());
-      if (fresh) zones_j.push_back({{"origin", z->origin().to_text()}, {"text", zones::zone_to_text(*z)}});
+      if (fresh) {
+        const std::string* text = texts->text(*z);
+        if (!text) return "";
+        zones_j.push_back({{"origin", z->origin().to_text()}, {"text", *text}});
+      }
       zs.push_back(it->second);
     }
     const horizon::ViewPlan* vp = v < plan.views.size() ? &plan.views[v] : nullptr;
@@ -241,8 +248,11 @@ std::optional<LastGood> parse_last_good(std::string_view text, std::string& erro
 }
 
 std::string save_last_good(const std::filesystem::path& dir, const zones::Snapshot& snap,
-                           const horizon::HorizonPlan& plan, const std::filesystem::path& inventory) {
-  return zones::write_file_atomically(dir / kLastGoodFile, last_good_text(snap, plan, inventory, utc_now()), 0600);
+                           const horizon::HorizonPlan& plan, const std::filesystem::path& inventory,
+                           zones::ZoneTexts* texts) {
+  std::string text = last_good_text(snap, plan, inventory, utc_now(), texts);
+  if (texts && texts->stopped()) return "";
+  return zones::write_file_atomically(dir / kLastGoodFile, text, 0600);
 }
 
 std::optional<LastGood> load_last_good(const std::filesystem::path& dir, std::string& error) {

@@ -31,16 +31,20 @@ struct LastGood {
 /// the inventory's upstreams, forwarding settings, listen addresses, CH identity, require_cookie and
 /// TSIG keys (secrets included: the file is written mode 0600). The locally
 /// served zones are left out (they are added again on reading, by the rules of that version).
+/// The zones' texts come from `texts` (nullptr: made here); when it stops, the result is incomplete
+/// and must not be written (`texts->stopped()` tells).
 std::string last_good_text(const zones::Snapshot& snap, const horizon::HorizonPlan& plan,
-                           const std::filesystem::path& inventory, std::string_view written);
+                           const std::filesystem::path& inventory, std::string_view written,
+                           zones::ZoneTexts* texts = nullptr);
 
 /// Parses a file's text; on any problem (not JSON, another version, a zone that does not load) the
 /// reason goes to `error` and nothing is returned. Never throws.
 std::optional<LastGood> parse_last_good(std::string_view text, std::string& error);
 
-/// Writes <dir>/last-good.json atomically; "" or why not.
+/// Writes <dir>/last-good.json atomically; "" or why not. Nothing is written when `texts` stops.
 std::string save_last_good(const std::filesystem::path& dir, const zones::Snapshot& snap,
-                           const horizon::HorizonPlan& plan, const std::filesystem::path& inventory);
+                           const horizon::HorizonPlan& plan, const std::filesystem::path& inventory,
+                           zones::ZoneTexts* texts = nullptr);
 
 /// Reads <dir>/last-good.json. nullopt with `error` empty: there is none; with `error` set: it is unusable.
 std::optional<LastGood> load_last_good(const std::filesystem::path& dir, std::string& error);

@@ -189,7 +189,7 @@ ServedText served_text(const Snapshot& snap) {
   return out;
 }
 
-std::string write_served(const std::filesystem::path& dir, const Snapshot& snap) {
+std::string write_served(const std::filesystem::path& dir, const Snapshot& snap, ZoneTexts& texts) {
   namespace fs = std::filesystem;
   std::error_code ec;
   std::set<fs::path> keep;
@@ -200,11 +200,13 @@ std::string write_served(const std::filesystem::path& dir, const Snapshot& snap)
     for (auto& z : vd.own_zones()) {
       fs::path file = dir / vd.name / (z->origin().to_text() + "zone");
       keep.insert(file);
+      const std::string* text = texts.text(*z);
+      if (!text) return "";  // stopped: the files not reached yet keep what they held
       fs::path tmp = file;
       tmp += ".tmp";
       {
         std::ofstream o(tmp, std::ios::trunc);
-        o << zone_to_text(*z);
+        o << *text;
         if (!o.flush()) return "cannot write " + tmp.string();
       }
       fs::rename(tmp, file, ec);

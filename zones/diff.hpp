@@ -50,8 +50,13 @@ std::string summarize(const std::vector<ZoneDiff>& diffs);
 ServedText served_text(const Snapshot& snap);
 /// Writes `dir`/<view>/<zone>zone for every zone (atomically per file) and removes the files of zones
 /// no longer served; returns "" or the first reason it failed. View names that are not safe as a
-/// directory name are skipped.
-std::string write_served(const std::filesystem::path& dir, const Snapshot& snap);
+/// directory name are skipped. The texts come from `texts`; when it stops, writing ends there
+/// (every file written is whole; `texts.stopped()` tells).
+std::string write_served(const std::filesystem::path& dir, const Snapshot& snap, ZoneTexts& texts);
+inline std::string write_served(const std::filesystem::path& dir, const Snapshot& snap) {
+  ZoneTexts texts;
+  return write_served(dir, snap, texts);
+}
 /// Reads what write_served() wrote; `error` is set when `dir` cannot be read.
 ServedText read_served(const std::filesystem::path& dir, std::string& error);
 

@@ -127,16 +127,20 @@ std::string record_to_text(const Name& owner, uint16_t type, uint32_t ttl, std::
   return owner.to_text() + "\t" + std::to_string(ttl) + "\tIN\t" + type_to_text(type) + "\t" + rdata_to_text(type, rdata);
 }
 
-std::string zone_to_text(const Zone& zone, ZoneTextStyle style) {
+namespace {
+
+/// zone_to_text's body; false (and `out` incomplete) when `stop` said so.
+bool write_zone_text(const Zone& zone, ZoneTextStyle style, std::string& out, const std::function<bool()>& stop) {
   const bool master = style == ZoneTextStyle::master_file;
   // A master file starts with SOA, then NS (the conventional head); otherwise RRsets go by type code.
   auto rank = [master](uint16_t t) {
     return std::pair(master ? (t == rrtype::SOA ? 0 : t == rrtype::NS ? 1 : 2) : 0, t);
   };
-  std::string out;
   std::vector<RRsetView> sets;
   std::vector<std::string> lines;
+  size_t done = 0;
   for (NodeView node : zone.sorted_nodes()) {
+    if (stop && ++done % 4096 == 0 && stop()) return false;
     sets.clear();
     for (RRsetView rr : node.rrsets()) sets.push_back(rr);
     std::sort(sets.begin(), sets.end(), [&](RRsetView a, RRsetView b) { return rank(a.type()) < rank(b.type()); });
@@ -149,10 +153,35 @@ std::string zone_to_text(const Zone& zone, ZoneTextStyle style) {
                                : owner_text + " " + std::to_string(rr.ttl()) + " " + type_to_text(rr.type()) + " " +
                                      rdata_to_text(rr.type(), rd));
       if (master) std::sort(lines.begin(), lines.end());  // one order, whatever order the records came in
-      for (auto& l : lines) out += l + "\n";
+      for (auto& l : lines) {
+        out += l;
+        out += '\n';
+      }
     }
   }
+  return true;
+}
+
+}  // namespace
+
+std::string zone_to_text(const Zone& zone, ZoneTextStyle style) {
+  std::string out;
+  write_zone_text(zone, style, out, {});
   return out;
+}
+
+const std::string* ZoneTexts::text(const Zone& zone) {
+  if (stopped_ || (stop_ && stop_())) {
+    stopped_ = true;
+    return nullptr;
+  }
+  auto [it, fresh] = texts_.try_emplace(&zone);
+  if (fresh && !write_zone_text(zone, ZoneTextStyle::compare, it->second, stop_)) {
+    texts_.erase(it);
+    stopped_ = true;
+    return nullptr;
+  }
+  return &it->second;
 }
 
 void Zone::add_additional(RRsetView rrset, LookupResult& out) const {

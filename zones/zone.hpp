@@ -2,6 +2,8 @@
 #pragma once
 
 #include <array>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -162,6 +164,23 @@ enum class ZoneTextStyle {
 
 /// Every record of `zone`, one line each, owners in canonical order.
 std::string zone_to_text(const Zone& zone, ZoneTextStyle style = ZoneTextStyle::compare);
+
+/// zone_to_text() (compare style) of each zone object once, for writers that need the same zones'
+/// text several times: what is served and the last good data (server/last_good.hpp) both hold every
+/// zone, and a zone served in several views is one object. With `stop`, asked every few thousand
+/// owners, a text is abandoned as soon as it returns true: text() then returns nullptr from then on,
+/// so that the state of a generation about to be replaced never delays the reload replacing it.
+class ZoneTexts {
+ public:
+  explicit ZoneTexts(std::function<bool()> stop = {}) : stop_(std::move(stop)) {}
+  const std::string* text(const Zone& zone);
+  bool stopped() const { return stopped_; }
+
+ private:
+  std::function<bool()> stop_;
+  std::map<const Zone*, std::string> texts_;
+  bool stopped_ = false;
+};
 
 /// Semantic problems a zone can have, with one message each (the table is in zone.cpp).
 enum class ZoneProblem {

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <pthread.h>
@@ -35,6 +36,7 @@
 #include "server/reload.hpp"
 #include "server/resolv_conf.hpp"
 #include "server/snapshot_holder.hpp"
+#include "zones/huge_pages.hpp"
 
 namespace phoenix::server {
 
@@ -188,13 +190,15 @@ class Server {
       spdlog::warn("state: IXFR history: {}; IXFR is answered in AXFR form until the next change", w);
     view_slots_.assign(*first.snapshot);
     holder_.publish(first.snapshot);
-    save_served(first.snapshot);
+    // From here on, what a reload frees is kept for the next one (zones/huge_pages.hpp says why). Not
+    // before: the first build's scratch would be held through a life that may see no reload.
+    zones::huge_regions::keep();
     // A restart announces every zone: a secondary that missed a change while we were down catches up
     // now rather than at its next refresh. Sent once the control loop runs.
     if (!fallback) announce(xfr::notify_jobs(*first.snapshot, first.plan, nullptr, listen_));
     // The plan holds a copy of every record with its source text: as large as the zones themselves,
-    // and not needed once they are built. Freed on the reload thread, while the workers already serve.
-    dispose(std::make_shared<LoadOutcome>(std::move(first)), !fallback);
+    // and not needed once they are built and saved. Freed on the reload thread, while the workers serve.
+    save_state(std::make_shared<LoadOutcome>(std::move(first)), !fallback);
   }
 
   /// Every thread but the control thread (the caller of run()), each wired to what it shares.
@@ -362,6 +366,7 @@ class Server {
 
   void start_reload() {
     reload_running_ = true;
+    ++reloads_started_;
     notifier_.send(SystemdNotifier::reloading_state());
     auto start = std::chrono::steady_clock::now();
     asio::post(reload_io_, [this, start] {
@@ -369,6 +374,7 @@ class Server {
       // What the last swap retired goes first, so that a reload right after another does not hold
       // three generations at once (best effort: a worker may not have let go of it yet).
       holder_.retire_unused();
+      zones::huge_regions::keep();  // what this build holds at most bounds what is kept after it
       auto outcome = std::make_shared<LoadOutcome>();
       try {
         *outcome = load_snapshot(opts_.inventory, serials_);
@@ -390,14 +396,22 @@ class Server {
         outcome->snapshot.reset();
         outcome->diagnostics.error(opts_.inventory.string(), "", std::string("cannot load (") + e.what() + ")");
       }
+      spdlog::debug("reload: {} MiB of big buffers in use, {} MiB kept for reuse", zones::huge_regions::live_bytes() >> 20,
+                    zones::huge_regions::kept_bytes() >> 20);
       asio::post(control_, [this, outcome, start]() mutable { finish_reload(std::move(outcome), start); });
     });
   }
 
   void finish_reload(std::shared_ptr<LoadOutcome> outcome, std::chrono::steady_clock::time_point start) {
     reload_running_ = false;
+    ++reloads_finished_;
     bool published = !stopping_ && apply_reload(*outcome, start);  // never publish after STOPPING=1
-    dispose(std::move(outcome), published);
+    if (published)
+      save_state(std::move(outcome), true);
+    else
+      dispose(std::move(outcome));
+    // After a failed reload, what the last one published and did not save because of it is saved now.
+    if (state_writable_) asio::post(reload_io_, [this] { write_state(); });
     if (reload_pending_ && !stopping_) {
       reload_pending_ = false;
       start_reload();
@@ -436,7 +450,6 @@ class Server {
       spdlog::info("reload: generation {} -> {}, {} ({} ms)", old->generation, gen, outcome.snapshot->summary(), ms);
       notifier_.send("READY=1\nSTATUS=serving generation " + std::to_string(gen) + "; last reload: " +
                      zones::summarize(outcome.changes));
-      save_served(outcome.snapshot);
       fallback_status_.clear();
       announce(xfr::notify_jobs(*outcome.snapshot, outcome.plan, &outcome.changes, listen_));
       return true;
@@ -453,13 +466,54 @@ class Server {
     });
   }
 
-  /// What is served, for `--check --diff-from-state` (zones::write_served), written on the reload thread.
-  void save_served(std::shared_ptr<const zones::Snapshot> snap) {
-    if (!state_writable_) return;
-    asio::post(reload_io_, [dir = *opts_.state_dir / kServedDir, snap = std::move(snap)]() mutable {
-      if (auto err = zones::write_served(dir, *snap); !err.empty()) spdlog::warn("state: {}", err);
-      snap.reset();  // may be the last reference: freed here, at this thread's priority
-    });
+  /// A published generation's state in --state-dir: what is served (zones::write_served, for
+  /// `--check --diff-from-state`) and, with `last_good`, the last good data. Written on the reload
+  /// thread, newest generation only: one not written yet when a newer one is published is skipped.
+  void save_state(std::shared_ptr<LoadOutcome> outcome, bool last_good) {
+    if (!state_writable_) return dispose(std::move(outcome));
+    std::shared_ptr<LoadOutcome> older;
+    {
+      std::lock_guard lock(state_mu_);
+      older = std::exchange(state_pending_, std::move(outcome));
+      state_last_good_ = last_good;
+    }
+    if (older) dispose(std::move(older));
+    asio::post(reload_io_, [this] { write_state(); });
+  }
+
+  /// On the reload thread. Writing the text of a million-name zone takes about as long as loading it:
+  /// a reload asked for meanwhile stops the write rather than waiting behind it (the reload shares
+  /// this thread), and the write starts again after the reload: of the new generation if it was
+  /// published, else of this one.
+  void write_state() {
+    std::shared_ptr<LoadOutcome> work;
+    bool last_good = false;
+    if (state_superseded()) return;  // the reload queued behind this call posts it again
+    {
+      std::lock_guard lock(state_mu_);
+      work = std::move(state_pending_);
+      last_good = state_last_good_;
+    }
+    if (!work) return;
+    zones::ZoneTexts texts([this] { return state_superseded(); });
+    const uint64_t gen = work->snapshot->generation;
+    std::string err = zones::write_served(*opts_.state_dir / kServedDir, *work->snapshot, texts);
+    if (!err.empty()) spdlog::warn("state: {}", err);
+    if (last_good && !texts.stopped()) {
+      if (auto e = save_last_good(*opts_.state_dir, *work->snapshot, work->plan, opts_.inventory, &texts); !e.empty())
+        spdlog::warn("state: cannot save the last good data ({})", e);
+      else if (!texts.stopped())
+        spdlog::debug("state: last good data saved (generation {})", gen);
+    }
+    if (texts.stopped()) {
+      spdlog::debug("state: saving generation {} stopped for a reload; saved after it", gen);
+      std::lock_guard lock(state_mu_);
+      if (!state_pending_) {
+        state_pending_ = std::move(work);
+        state_last_good_ = last_good;
+      }
+    }
+    work.reset();  // may be the last reference: freed here, at this thread's priority
   }
 
   /// One scrape's input, read from the live objects on the metrics thread: the workers' counters
@@ -536,17 +590,10 @@ class Server {
   /// Frees a load outcome (the plan, and an unpublished snapshot when stopping: each as large as the
   /// zones) on the reload thread, at its priority, never on the control thread, which competes with
   /// the workers at theirs. Runs even after stop: the reload thread finishes its queue before it ends.
-  /// With `save`, the outcome was published: first it is written to --state-dir as the last good data.
-  void dispose(std::shared_ptr<LoadOutcome> outcome, bool save = false) {
-    asio::post(reload_io_, [this, outcome = std::move(outcome), save]() mutable {
-      if (save && state_writable_ && outcome->snapshot) {
-        if (auto err = save_last_good(*opts_.state_dir, *outcome->snapshot, outcome->plan, opts_.inventory); !err.empty())
-          spdlog::warn("state: cannot save the last good data ({})", err);
-        else
-          spdlog::debug("state: last good data saved (generation {})", outcome->snapshot->generation);
-      }
-      outcome.reset();
-    });
+  bool state_superseded() const { return reloads_started_.load() != reloads_finished_.load(); }
+
+  void dispose(std::shared_ptr<LoadOutcome> outcome) {
+    asio::post(reload_io_, [outcome = std::move(outcome)]() mutable { outcome.reset(); });
   }
 
   /// Start-up with a broken inventory (already logged, error by error): serve what was last served,
@@ -653,6 +700,11 @@ class Server {
   bool reload_pending_ = false;
   std::atomic<bool> retire_queued_{false};  ///< set by the control thread, cleared by the reload thread
   std::atomic<bool> reload_thread_done_{false};
+  // Counted by the control thread; the reload thread's state writes stop while they differ.
+  std::atomic<uint64_t> reloads_started_{0}, reloads_finished_{0};
+  std::mutex state_mu_;  ///< the control thread sets state_pending_, the reload thread takes it
+  std::shared_ptr<LoadOutcome> state_pending_;
+  bool state_last_good_ = false;
   uint64_t failed_reloads_ = 0;
   MetricSlots view_slots_;
   ReloadCounters reloads_;

@@ -190,5 +190,97 @@ class LastGoodTest(unittest.TestCase):
             self.assertEqual(server.dig("ollama.internal.thinkheads.ai").rdata("A"), ["10.0.0.157"])
 
 
+
+class StateWriteTest(unittest.TestCase):
+    """The state of a generation (what is served, the last good data) is written after it is published;
+    for a big zone that takes about as long as loading it. A reload asked for meanwhile must not wait
+    behind it: the write stops, and the newest published generation is written once reloads settle,
+    also when the reload that stopped it failed."""
+
+    NAMES = 150000
+
+    def write_zone(self, address):
+        lines = ["$ORIGIN big.test.", "$TTL 300",
+                 "@ SOA ns1.big.test. hostmaster.big.test. 1 3600 900 1209600 300", "@ NS ns1", "ns1 A 10.255.0.1",
+                 f"changed A {address}"]
+        lines += [f"h{i} A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(self.NAMES)]
+        tmp = self.inv / "big.zone.tmp"
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, self.inv / "big.zone")
+
+    def setUp(self):
+        self.inv = copy_inventory()
+        self.state = Path(tempfile.mkdtemp(prefix="phoenix-state-"))
+        h = json.loads((self.inv / HYPERVISOR).read_text())
+        h["dns_server"]["zone_files"] = [{"file": "big.zone", "origin": "big.test"}]
+        (self.inv / HYPERVISOR).write_text(json.dumps(h))
+        self.good_hypervisor = (self.inv / HYPERVISOR).read_text()
+        self.write_zone("10.1.0.1")
+
+    def last_good_address(self):
+        try:
+            doc = json.loads((self.state / "last-good.json").read_text())
+        except (OSError, ValueError):
+            return None
+        for z in doc["zones"]:
+            for line in z["text"].splitlines():
+                if line.startswith("changed.big.test. "):
+                    return line.split()[-1]
+        return None
+
+    def served_address(self, view):
+        try:
+            text = (self.state / "served" / view / "big.test.zone").read_text()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith("changed.big.test. "):
+                return line.split()[-1]
+        return None
+
+    def wait_saved(self, address, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.last_good_address() == address and self.served_address("internal") == address:
+                return
+            time.sleep(0.1)
+        self.fail(f"the state did not reach {address}: last good {self.last_good_address()}, "
+                  f"served {self.served_address('internal')}")
+
+    def test_a_reload_stops_the_state_write_and_the_newest_generation_is_saved_after_it(self):
+        with Server(self.inv, state_dir=self.state, args=["--log-level", "debug"]) as server:
+            self.wait_saved("10.1.0.1")
+            stopped = False
+            for attempt in range(1, 9):
+                # A good reload, then at once a failing one: the first one's state write is under way
+                # when the second SIGHUP comes (the write of 150,000 names takes far longer than the
+                # few milliseconds between them); the failed reload must leave it to be written.
+                address = f"10.2.0.{attempt}"
+                generations = server.output().count("info: reload: generation")
+                failures = server.output().count("reload: failed")
+                self.write_zone(address)
+                server.signal(signal.SIGHUP)
+                deadline = time.monotonic() + 60
+                while server.output().count("info: reload: generation") == generations:
+                    self.assertLess(time.monotonic(), deadline, "the reload did not publish")
+                    time.sleep(0.005)
+                (self.inv / HYPERVISOR).write_text("{ broken")
+                server.signal(signal.SIGHUP)
+                while server.output().count("reload: failed") == failures:
+                    self.assertLess(time.monotonic(), deadline, "the failing reload did not end")
+                    time.sleep(0.02)
+                (self.inv / HYPERVISOR).write_text(self.good_hypervisor)
+                self.wait_saved(address)
+                self.assertEqual(server.dig("changed.big.test").rdata("A"), [address])
+                stopped = "stopped for a reload; saved after it" in server.output()
+                if stopped:
+                    break
+            self.assertTrue(stopped, "no reload came while a state write was running")
+            self.assertEqual(list(self.state.glob("*.tmp")) + list((self.state / "served").glob("*/*.tmp")), [])
+        # What was saved serves: a restart on a broken inventory answers the last good address.
+        (self.inv / HYPERVISOR).write_text("{ broken")
+        with Server(self.inv, state_dir=self.state) as server:
+            self.assertEqual(server.dig("changed.big.test").rdata("A"), [address])
+
 if __name__ == "__main__":
     unittest.main()

@@ -53,6 +53,58 @@ TEST(HugePages, SmallBuffersComeFromOperatorNew) {
   EXPECT_LT(aligned, 8);
 }
 
+// The kept regions are process-wide; this test binary is the only user of keep(), and the test runs
+// after the others above have freed their buffers (gtest runs a file's tests in order).
+TEST(HugePages, FreedRegionsAreKeptOnlyAfterKeepAndWithinTheMostThatWasLive) {
+  if (kUnderAsan) GTEST_SKIP() << "under AddressSanitizer big buffers come from operator new";
+  namespace hr = phoenix::zones::huge_regions;
+  ASSERT_EQ(hr::kept_bytes(), 0u);
+  ASSERT_EQ(hr::live_bytes(), 0u) << "the numbers below assume no other big buffer is alive";
+  {
+    BigVector<char> scratch(3 * kHuge);
+    EXPECT_EQ(hr::live_bytes(), 3 * kHuge);
+  }
+  EXPECT_EQ(hr::kept_bytes(), 0u) << "before keep() a freed buffer is unmapped";
+  EXPECT_EQ(hr::live_bytes(), 0u);
+
+  hr::keep();
+  BigVector<char> live(4 * kHuge, 'l');  // what the "current generation" holds
+  const char* freed_at = nullptr;
+  {
+    BigVector<char> scratch(3 * kHuge - 100, 's');  // a "build" peaks at 7 huge pages
+    freed_at = scratch.data();
+  }
+  EXPECT_EQ(hr::kept_bytes(), 3 * kHuge) << "whole huge pages are kept";
+  {
+    // The best fit is reused, split: the first huge page goes out, the other two stay kept.
+    BigVector<char> again(kHuge, 'a');
+    EXPECT_EQ(again.data(), freed_at);
+    EXPECT_EQ(hr::kept_bytes(), 2 * kHuge);
+    EXPECT_EQ(again.back(), 'a');
+  }
+  EXPECT_EQ(hr::kept_bytes(), 3 * kHuge);
+  {
+    BigVector<char> big(2 * kHuge, 'b');  // reuses kept pages: none mapped anew
+    EXPECT_EQ(hr::kept_bytes(), kHuge);
+    BigVector<char> more(4 * kHuge, 'm');  // nothing kept is big enough: a new mapping; the peak is 10
+    EXPECT_EQ(hr::kept_bytes(), kHuge);
+    EXPECT_EQ(more[4 * kHuge - 1], 'm');
+  }
+  // Freeing `more` would keep 5 with 6 live: over the peak of 10, so the smallest (1) went.
+  EXPECT_EQ(hr::kept_bytes(), 6 * kHuge);
+  EXPECT_EQ(hr::kept_bytes() + hr::live_bytes(), 10 * kHuge);
+  {
+    BigVector<char> reuse(4 * kHuge, 'r');
+    EXPECT_EQ(hr::kept_bytes(), 2 * kHuge);
+  }
+  // A new "build" that needs less: what it frees is kept only within its own peak (5), so with 4 live
+  // at most one huge page stays kept, and the regions kept from before are unmapped first.
+  hr::keep();
+  { BigVector<char> small(kHuge, 's'); }
+  EXPECT_LE(hr::kept_bytes(), kHuge);
+  EXPECT_EQ(live.front(), 'l');
+}
+
 TEST(HugePages, AbsurdSizesThrowInsteadOfWrapping) {
   HugePageAllocator<uint64_t> a;
   EXPECT_THROW((void)a.allocate(SIZE_MAX / 4), std::bad_array_new_length);

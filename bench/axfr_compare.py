@@ -1,20 +1,27 @@
 #!/usr/bin/env python3
-"""Zone transfers of one big zone to a Knot secondary: phoenix-dns, Knot and NSD as the primary.
+"""Zone transfers of one big zone: phoenix-dns, Knot and NSD as the primary.
 
 Every primary serves its own copy of the same zone file of N names (bench/gen_data.py, 1M by default),
 pinned to CPU 0, and NOTIFYs a knotd secondary (pinned to CPU 1) on loopback ports the OS picks.
-Three figures, each primary in the same interleaved rounds:
+Four figures (--sections), the first three for each primary in the same interleaved rounds:
 
-  axfr    time from starting a fresh secondary (empty storage) until it answers the zone's last name
-          with the primary's serial;
+  axfr    time from starting a fresh knotd secondary (empty storage) until it answers the zone's last
+          name with the primary's serial;
+  drain   the primary's own send speed, apart from the secondary's ingestion (which bounds `axfr` at
+          1M names): the time this script's raw client (`axfr_compare.py drain`, pinned to CPU 1) takes
+          from the AXFR query to the closing SOA, reading each message and throwing it away;
   change  one record changed (and the file's SOA serial bumped): phoenix-dns gets SIGHUP, Knot
           `knotc zone-reload` (zonefile-load: difference, so it has an IXFR to serve), NSD SIGHUP; time
-          until the secondary, told by the primary's NOTIFY, answers the new address;
-  p99     phoenix-dns only: the query path's p99 latency (phoenix-loadgen on CPU 1 at half of
-          phoenix-dns's peak qps) without a transfer and while the secondary transfers the zone again
-          and again (`knotc zone-retransfer`).
+          until the secondary, told by the primary's NOTIFY, answers the new address (needs a secondary
+          holding the zone: it runs `axfr` too);
+  p99     phoenix-dns only: the UDP query path's p99 latency (phoenix-loadgen on CPU 1 at half of the
+          peak qps measured here, same zone and queries) without a transfer, and while the raw client
+          transfers the zone back to back for the whole window; each round reports both p99s, the
+          queries lost (and those the kernel dropped at the server's socket), the AXFRs completed and
+          is marked not valid when a run lost more than 1% or no AXFR completed. --duration defaults
+          to 6 times phoenix-dns's raw drain (at least 3 s), so that several AXFRs fit a window.
 
-Prints a Markdown table with the rounds and the ratios phoenix / Knot and phoenix / NSD (below 1 is
+Prints Markdown tables with the rounds and the ratios phoenix / Knot and phoenix / NSD (below 1 is
 faster for times). `--names 2000 --rounds 1` is the ctest smoke. Server processes come from
 bench/compare's Server (same settings as the query benchmarks); only the PIDs started here are stopped.
 """
@@ -415,8 +422,10 @@ class Drain:
     """The drain client as a process on the generator's CPU (1), like the knotd secondary it replaces:
     the primary's CPU (0) is the one measured."""
 
-    def __init__(self, port, count=0, timeout=60.0, cpu=1):
-        cmd = compare.NICE + (["taskset", "-c", str(cpu)] if cpu is not None else []) + [
+    def __init__(self, port, count=0, timeout=60.0, cpu=1, nice=True):
+        # nice=False beside the generator: at its default priority the client yields CPU 1 to it, so a
+        # query lost is the primary's doing, not the client's (the knotd secondary ran so, too).
+        cmd = (compare.NICE if nice else []) + (["taskset", "-c", str(cpu)] if cpu is not None else []) + [
             sys.executable, os.path.abspath(__file__), "drain", "--port", str(port), "--timeout", str(timeout)]
         if count:
             cmd += ["--count", str(count)]
@@ -445,6 +454,30 @@ def overlap(transfers, lo, hi):
     return sum(max(0.0, min(hi, t.get("end", hi)) - max(lo, t["start"])) for t in transfers)
 
 
+def udp_drops(port):
+    """Datagrams the kernel dropped at the UDP sockets bound to `port` (the primary's: a full receive
+    buffer), from /proc/net/udp's last column (proc(5)): tells a query lost at the server from one
+    lost at the generator."""
+    total = 0
+    try:
+        with open("/proc/net/udp") as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if int(cols[1].rsplit(":", 1)[1], 16) == port:
+                    total += int(cols[-1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return total
+
+
+def run_load(p, queries, duration, rate):
+    before = udp_drops(p.port)
+    o = compare.loadgen(p.port, queries, "udp", duration, rate=rate)
+    o["drops"] = udp_drops(p.port) - before
+    return o
+
+
 def latency(p, queries, args, peak, duration):
     """phoenix-dns's UDP p99 at half its peak without a transfer and while the drain client transfers
     the zone back to back, in rounds (the order of the two runs alternates). Returns one dict a round."""
@@ -454,14 +487,14 @@ def latency(p, queries, args, peak, duration):
         row = {}
         for busy in ((False, True) if r % 2 == 0 else (True, False)):
             if not busy:
-                o = compare.loadgen(p.port, queries, "udp", duration, rate=rate)
-                row.update(quiet_p99=o["p99_us"], quiet_sent=o["sent"], quiet_lost=o["lost"])
+                o = run_load(p, queries, duration, rate)
+                row.update(quiet_p99=o["p99_us"], quiet_sent=o["sent"], quiet_lost=o["lost"], quiet_drops=o["drops"])
                 continue
-            d = Drain(p.port, timeout=args.timeout)
+            d = Drain(p.port, timeout=args.timeout, nice=False)
             try:
                 # The transfers run before the generator starts and until after its last reply; the
                 # generator's measured window is its last `duration` s before the 100 ms it drains.
-                o = compare.loadgen(p.port, queries, "udp", duration, rate=rate)
+                o = run_load(p, queries, duration, rate)
                 hi = time.monotonic() - 0.1
             finally:
                 x = d.result(stop=True)
@@ -470,14 +503,16 @@ def latency(p, queries, args, peak, duration):
             # The transfer in progress at the end counts for the window's coverage, not as completed.
             running = x["transfers"] + ([{"start": x["transfers"][-1]["end"] if x["transfers"] else lo}]
                                         if x["cut"] else [])
-            row.update(busy_p99=o["p99_us"], busy_sent=o["sent"], busy_lost=o["lost"], axfrs=len(done),
+            row.update(busy_p99=o["p99_us"], busy_sent=o["sent"], busy_lost=o["lost"], busy_drops=o["drops"],
+                       axfrs=len(done),
                        axfr_mb=sum(t["bytes"] for t in done) / 1e6, covered=overlap(running, lo, hi) / duration,
                        errors=x["errors"])
         row["valid"] = not invalid(row)
         out.append(row)
         log(f"  p99 round {r + 1}: {row['quiet_p99']:.0f} us without a transfer (lost {row['quiet_lost']:.0f} of "
-            f"{row['quiet_sent']:.0f}), {row['busy_p99']:.0f} us during {row['axfrs']} AXFRs (lost "
-            f"{row['busy_lost']:.0f} of {row['busy_sent']:.0f}; transfers {row['covered']:.0%} of the window)"
+            f"{row['quiet_sent']:.0f}, {row['quiet_drops']} dropped at the server), {row['busy_p99']:.0f} us during "
+            f"{row['axfrs']} AXFRs (lost {row['busy_lost']:.0f} of {row['busy_sent']:.0f}, {row['busy_drops']} dropped "
+            f"at the server; transfers {row['covered']:.0%} of the window)"
             + (f"; not valid: {invalid(row)}" if invalid(row) else ""))
     return rate, out
 
@@ -654,7 +689,9 @@ def report(a, sections, kinds, res, sizes, lat, duration):
         others = [k for k in kinds if k != "phoenix"]
         if "phoenix" in kinds and others:
             figs = [f for f in ("axfr", "drain", "change") if f in sections]
-            out += ["", "| ratio | " + " | ".join(figs) + " |", "|---|" + "---:|" * len(figs)]
+            title = {"axfr": "AXFR", "drain": "raw drain", "change": "change"}
+            out += ["", "| ratio (below 1: phoenix-dns faster) | " + " | ".join(title[f] for f in figs) + " |",
+                    "|---|" + "---:|" * len(figs)]
             for k in others:
                 out.append(f"| phoenix / {k} | " + " | ".join(f"{med['phoenix'][f] / med[k][f]:.2f}" for f in figs) + " |")
     if lat:
@@ -666,14 +703,18 @@ def report(a, sections, kinds, res, sizes, lat, duration):
                 f"{rate:,.0f} qps (half of its peak measured here with the same zone and queries), {duration:.1f} s "
                 f"windows: without a transfer, and while the drain client (CPU 1) transfers the zone back to back "
                 f"throughout the window (AXFRs completed inside it; covered: share of the window with a transfer in "
-                f"progress). A round is not valid when a run lost more than 1% of its queries or no AXFR "
-                f"completed.\n",
-                "| round | p99 us, no transfer | lost / sent | p99 us, during AXFRs | lost / sent | AXFRs | MB | "
-                "covered | valid |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+                f"progress). The client reads as fast as the primary sends, so a transfer takes all the CPU "
+                f"the TCP thread is given: the query path's worst case. Lost: unanswered after 1 s (the "
+                f"generator's count); dropped: of all the run's datagrams (warm-up included), those the kernel "
+                f"dropped at phoenix-dns's socket (/proc/net/udp), the server's share of the loss. A round is "
+                f"not valid when a run lost more than 1% of its queries or no AXFR completed.\n",
+                "| round | p99 us, no transfer | lost / sent (dropped) | p99 us, during AXFRs | lost / sent (dropped) | "
+                "AXFRs | MB | covered | valid |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
         for i, row in enumerate(rows):
-            out.append(f"| {i + 1} | {row['quiet_p99']:.0f} | {row['quiet_lost']:.0f} / {row['quiet_sent']:.0f} | "
-                       f"{row['busy_p99']:.0f} | {row['busy_lost']:.0f} / {row['busy_sent']:.0f} | {row['axfrs']} | "
-                       f"{row['axfr_mb']:.0f} | {row['covered']:.0%} | "
+            out.append(f"| {i + 1} | {row['quiet_p99']:.0f} | {row['quiet_lost']:.0f} / {row['quiet_sent']:.0f} "
+                       f"({row['quiet_drops']}) | {row['busy_p99']:.0f} | {row['busy_lost']:.0f} / "
+                       f"{row['busy_sent']:.0f} ({row['busy_drops']}) | {row['axfrs']} | "
+                       f"{row['axfr_mb']:.1f} | {row['covered']:.0%} | "
                        f"{'yes' if row['valid'] else 'no: ' + invalid(row)} |")
         good = [row for row in rows if row["valid"]]
         if good:

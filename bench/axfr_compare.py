@@ -388,9 +388,10 @@ def axfr_drain(port, zone=ZONE, timeout=60.0):
 def drain_main(argv):
     """`axfr_compare.py drain --port P [--count N]`: the transfer client, in its own pinned process.
 
-    With --count, N transfers one after the other; without, transfers back to back until SIGTERM. On
-    its first message it prints "ready" (stdout); at the end one JSON line: every completed transfer,
-    the octets of the one cut off, and the errors."""
+    With --count, N transfers one after the other; without, transfers back to back until SIGTERM (which
+    cuts the one in progress). Prints "ready" (stdout) once its signal handler is in place, and at the
+    end one JSON line: every completed transfer (start, end, bytes, messages, records), whether one
+    was cut, and the errors."""
     ap = argparse.ArgumentParser(prog="axfr_compare.py drain")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--count", type=int, default=0)

@@ -524,7 +524,7 @@ def invalid(row):
     for k in ("quiet", "busy"):
         if row[f"{k}_lost"] > 0.01 * max(row[f"{k}_sent"], 1):
             why.append(f"{'during AXFRs' if k == 'busy' else 'without a transfer'} lost "
-                       f"{row[f'{k}_lost'] / max(row[f'{k}_sent'], 1):.1%} of the queries")
+                       f"{row[f'{k}_lost'] / max(row[f'{k}_sent'], 1):.2%} of the queries")
     if row["axfrs"] == 0:
         why.append("no AXFR completed in the window")
     if row["errors"]:

@@ -438,8 +438,15 @@ class Drain:
     def result(self, stop=False, timeout=600):
         if stop:
             self.proc.send_signal(signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=timeout)
-        return json.loads(out.strip().splitlines()[-1])
+        # Read through the pipe's reader, not communicate(): the readline of "ready" may already hold
+        # the result in its buffer (a small zone's transfers finish that fast), which communicate()
+        # would skip. The client ends by itself: its socket operations time out.
+        out = self.proc.stdout.read()
+        self.proc.wait(timeout=timeout)
+        lines = out.strip().splitlines()
+        if self.proc.returncode != 0 or not lines:
+            raise RuntimeError(f"the drain client exited with {self.proc.returncode}: {out[-500:]!r}")
+        return json.loads(lines[-1])
 
 
 def drain_times(port, count, timeout):

@@ -69,24 +69,22 @@ size_t decode_name(const uint8_t* msg, size_t len, size_t& off, uint8_t* out, bo
 }
 
 size_t read_uncompressed_name(const uint8_t* msg, size_t len, size_t& off, uint8_t* exact, uint8_t* lower) noexcept {
-  size_t pos = off, total = 0;
+  // The labels are checked first and the name copied after, in two straight loops over all of it:
+  // a loop per label and octet was a seventh of the instructions of a pipelined TCP query. Length
+  // octets (0..63) are below 'A', so lowering the whole name leaves them as they are.
+  size_t total = 0;
   for (;;) {
-    if (pos >= len) return 0;
-    uint8_t l = msg[pos];
+    if (off + total >= len) return 0;
+    const uint8_t l = msg[off + total];
     if (l & kPointer) return 0;
-    if (total + l + 1u > zones::kMaxNameWire || pos + l + 1u > len) return 0;
-    exact[total] = l;
-    lower[total] = l;
-    for (size_t k = 1; k <= l; ++k) {
-      uint8_t c = msg[pos + k];
-      exact[total + k] = c;
-      lower[total + k] = zones::lower_octet(c);
-    }
+    if (total + l + 1u > zones::kMaxNameWire || off + total + l + 1u > len) return 0;
     total += l + 1u;
-    pos += l + 1u;
     if (l == 0) break;
   }
-  off = pos;
+  const uint8_t* name = msg + off;
+  std::memcpy(exact, name, total);
+  for (size_t i = 0; i < total; ++i) lower[i] = zones::lower_octet(name[i]);
+  off += total;
   return total;
 }
 

@@ -394,8 +394,8 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
       const bool wrote = pending != 0;
       co_await flush();
       // The client has rarely sent its next queries the moment our replies left: a read now mostly
-      // fails (EAGAIN) and is tried again once epoll reports data, a wasted system call every other
-      // batch. Letting the other connections' ready work run first gives the client that time.
+      // fails (EAGAIN) and is tried again once epoll reports data, a wasted system call in most
+      // batches. Letting the other connections' ready work run first gives the client that time.
       if (wrote && !ec) co_await asio::post(io_, asio::use_awaitable);
       if (ec || !socket.is_open()) break;
       std::memmove(in.get(), in.get() + off, have - off);

@@ -287,7 +287,23 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
     for (;;) {
       size_t off = 0, pending = 0;  // pending: reply bytes (with length prefixes) in `out`
       bool completed = false;       // a message was taken from `in` in this pass
+      bool answered = false;        // a reply was written since the session was last touched
+      // What the queries of a pass share is read once per pass, as the UDP worker does per batch (the
+      // snapshot, the cookie secrets and clock), and read again after anything that may have waited:
+      // a reload may have come meanwhile. `stale` says when.
+      bool stale = true;
+      const zones::Snapshot* snap = nullptr;
+      query::CookieState cookie;
+      query::QueryContext ctx{nullptr, s.client, true, &stats_, forwarder_ ? &fwd : nullptr};
+      ctx.forwarded = forwarder_;
+      ctx.xfr = &xfr;
       auto flush = [&]() -> asio::awaitable<void> {
+        // The idle time (RFC 7766 §6.2.3) counts from the last answer: a client trickling bytes, or
+        // sending what gets no reply, cannot keep a connection by it. Touched here, before the
+        // replies leave and before anything that can wait (an upstream, a transfer), rather than per
+        // reply: once per batch keeps the clock read and the table's relinking off the per-query path.
+        if (answered && s.in_table) touch(s);
+        answered = false;
         if (!pending) co_return;
         // Most writes complete at once; one that cannot means the client's window and our send
         // buffer (sized to max_unsent) are full. Past the bound the client is not reading: close.
@@ -320,28 +336,31 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
         completed = true;
         if (kOutCap - pending < 2 + query::kMaxTcpReply) {
           co_await flush();
+          stale = true;
           if (ec) break;
         }
-        const zones::Snapshot* snap = holder_.acquire(slot_);
-        query::QueryContext ctx{snap, s.client, true, &stats_, forwarder_ ? &fwd : nullptr};
-        ctx.forwarded = forwarder_;
-        if (snap->views.has_destinations()) {
-          if (!s.local_known) {
-            boost::system::error_code le;
-            auto ep = socket.local_endpoint(le);
-            if (!le) s.local = to_ip(ep.address());
-            s.local_known = true;
+        if (stale) {
+          stale = false;
+          snap = holder_.acquire(slot_);
+          ctx.snapshot = snap;
+          ctx.local = {};
+          if (snap->views.has_destinations()) {
+            if (!s.local_known) {
+              boost::system::error_code le;
+              auto ep = socket.local_endpoint(le);
+              if (!le) s.local = to_ip(ep.address());
+              s.local_known = true;
+            }
+            ctx.local = s.local;
           }
-          ctx.local = s.local;
+          if (cookies_) {
+            cookie.secrets = cookies_->load(std::memory_order_acquire);
+            cookie.now = static_cast<uint32_t>(::time(nullptr));
+            ctx.cookie = &cookie;
+          }
         }
         xfr.busy = transfers_ >= limits_.max_transfers;
-        ctx.xfr = &xfr;
-        query::CookieState cookie;
-        if (cookies_) {
-          cookie.secrets = cookies_->load(std::memory_order_acquire);
-          cookie.now = static_cast<uint32_t>(::time(nullptr));
-          ctx.cookie = &cookie;
-        }
+        cookie.valid = false;
         size_t reply = query::process_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
         const bool forwarded = fwd.from_cache || (reply == 0 && fwd.wanted);
         fwd.from_cache = false;
@@ -349,6 +368,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
           fwd.wanted = false;
           // The replies before this one go out first: they must not wait for an upstream.
           co_await flush();
+          stale = true;
           if (ec) break;
           reply = co_await forward(fwd, *snap, out.get() + 2);
         }
@@ -356,6 +376,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
           // The replies before it go out first; then the transfer, from the zone the processor chose
           // (the request holds it: a reload meanwhile changes nothing of what is sent).
           co_await flush();
+          stale = true;
           if (ec) break;
           bool ok = co_await transfer(session, xfr, out.get());
           xfr = query::XfrRequest{};
@@ -364,15 +385,18 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
         }
         if (tap_) tap_->exchange(*snap, true, s.client, client_port, q, len, out.get() + pending + 2, reply, forwarded);
         if (reply == 0) continue;  // dropped (a response, say): does not count as activity
-        // The idle time (RFC 7766 §6.2.3) counts from the last answer: a client trickling bytes, or
-        // sending what gets no reply, cannot keep a connection by it.
-        if (s.in_table) touch(s);
+        answered = true;
         out[pending] = static_cast<uint8_t>(reply >> 8);
         out[pending + 1] = static_cast<uint8_t>(reply);
         pending += 2 + reply;
       }
       if (ec) break;
+      const bool wrote = pending != 0;
       co_await flush();
+      // The client has rarely sent its next queries the moment our replies left: a read now mostly
+      // fails (EAGAIN) and is tried again once epoll reports data, a wasted system call in most
+      // batches. Letting the other connections' ready work run first gives the client that time.
+      if (wrote && !ec) co_await asio::post(io_, asio::use_awaitable);
       if (ec || !socket.is_open()) break;
       std::memmove(in.get(), in.get() + off, have - off);
       have -= off;

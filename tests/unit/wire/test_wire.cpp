@@ -1,5 +1,7 @@
 // The wire module: names, records, EDNS options, the query writer and parser, the empty replies.
 #include <gtest/gtest.h>
+#include <algorithm>
+#include <cstring>
 
 #include <string>
 #include <vector>
@@ -66,6 +68,39 @@ TEST(WireNames, ForwardSelfAndHeaderPointersAndLongNamesAreMalformed) {
   uint8_t lower[255];
   off = 12;
   EXPECT_EQ(wire::read_uncompressed_name(long_name.data(), long_name.size(), off, out, lower), 0u);
+}
+
+TEST(WireNames, QuestionNamesAreCopiedAndLoweredOctetByOctetAtEveryLength) {
+  // Every octet value, in names of every length up to the bound (the copy works in words: short
+  // names, exact multiples of a word and overlapping last words must all come out the same).
+  for (size_t total = 1; total <= 255; ++total) {
+    if (total == 2) continue;  // no name is two octets: a label takes two at least, then the root
+    std::vector<uint8_t> m(12, 0);
+    size_t left = total - 1;  // octets before the root label
+    for (size_t k = 0; left > 0; ++k) {
+      size_t l = std::min<size_t>(left - 1, 63);
+      if (left - (l + 1) == 1) --l;  // never leave one octet: it could only be an empty label
+      m.push_back(static_cast<uint8_t>(l));
+      for (size_t i = 0; i < l; ++i) m.push_back(static_cast<uint8_t>((total * 7 + k * 64 + i) & 0xff));
+      left -= l + 1;
+    }
+    m.push_back(0);
+    m.insert(m.end(), {0xde, 0xad});  // what follows the name is not copied
+    uint8_t exact[255], lower[255];
+    std::memset(exact, 0xee, sizeof exact);
+    std::memset(lower, 0xee, sizeof lower);
+    size_t off = 12;
+    ASSERT_EQ(wire::read_uncompressed_name(m.data(), m.size(), off, exact, lower), total) << total;
+    EXPECT_EQ(off, 12 + total);
+    for (size_t i = 0; i < total; ++i) {
+      ASSERT_EQ(exact[i], m[12 + i]) << total << " at " << i;
+      ASSERT_EQ(lower[i], zones::lower_octet(m[12 + i])) << total << " at " << i;
+    }
+    if (total < 255) {
+      EXPECT_EQ(exact[total], 0xee) << total;
+      EXPECT_EQ(lower[total], 0xee) << total;
+    }
+  }
 }
 
 TEST(WireEdns, OptWithEdeAndAnOptionIsWrittenAndReadBack) {

@@ -107,6 +107,10 @@ class Server {
 
     for (auto& u : udp_) u->join();
     tcp_thread_.join();
+    // Only now: the TCP thread's transfers needed it to the end.
+    xfr_guard_.reset();
+    xfr_io_.stop();
+    xfr_thread_.join();
     if (metrics_) metrics_->stop();
     log_totals();
     // A reload still reading files finishes on its own; nothing it produces is published any more.
@@ -226,6 +230,7 @@ class Server {
       udp_[i]->set_cookies(&cookie_keeper_->secrets());
       udp_[i]->start(("udp-" + std::to_string(i)).c_str());
     }
+    tcp_->set_transfer_executor(xfr_io_.get_executor());
     tcp_->start();
     if (metrics_) {
       metrics_->start();
@@ -233,6 +238,15 @@ class Server {
     }
     tcp_thread_ = std::thread([this] { run_guarded(tcp_io_, "tcp"); });
     ::pthread_setname_np(tcp_thread_.native_handle(), "tcp");
+    xfr_thread_ = std::thread([this] {
+      // A secondary that reads as fast as we send would otherwise take half of a core the query
+      // threads share: the UDP socket then overflows and queries are lost while it transfers.
+      if (auto how = lower_own_priority(); how.empty())
+        spdlog::warn("xfr: cannot lower the transfer thread's priority ({}); transfers may slow answers "
+                     "on a busy core", std::strerror(errno));
+      run_guarded(xfr_io_, "xfr");
+    });
+    ::pthread_setname_np(xfr_thread_.native_handle(), "xfr");
     reload_thread_ = std::thread([this] {
       // Building and freeing a big zone take only the CPU the workers leave, so a reload on a busy
       // core does not stall answers.
@@ -684,6 +698,8 @@ class Server {
   // Registered before the first load so that an early SIGHUP or SIGTERM is queued, not fatal.
   asio::signal_set signals_{control_, SIGHUP, SIGTERM, SIGINT};
   asio::io_context tcp_io_{1};
+  asio::io_context xfr_io_{1};  ///< builds transfer messages for the TCP thread, at SCHED_IDLE
+  asio::executor_work_guard<asio::io_context::executor_type> xfr_guard_{xfr_io_.get_executor()};
   asio::io_context reload_io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> reload_guard_{reload_io_.get_executor()};
   asio::steady_timer retire_timer_{control_};
@@ -694,6 +710,7 @@ class Server {
   std::vector<std::unique_ptr<UdpWorker>> udp_;
   std::unique_ptr<TcpListener> tcp_;
   std::thread tcp_thread_;
+  std::thread xfr_thread_;
   std::thread reload_thread_;
   bool stopping_ = false;
   bool reload_running_ = false;

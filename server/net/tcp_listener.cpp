@@ -13,6 +13,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -454,6 +455,21 @@ asio::awaitable<size_t> TcpListener::forward(const query::ForwardRequest& req, c
   co_return w->reply.size();
 }
 
+template <class Build>
+asio::awaitable<size_t> TcpListener::build_elsewhere(Build& build) {
+  // The coroutine waits here while the transfer thread builds the message: what `build` uses lives in
+  // the waiting frame, and nothing else touches it meanwhile. The guard keeps the TCP io_context from
+  // running out of work (and its thread from ending) while the handler is away.
+  return asio::async_initiate<decltype(asio::use_awaitable), void(size_t)>(
+      [this, &build](auto handler) {
+        asio::post(*xfr_ex_, [this, &build, handler = std::move(handler), work = asio::make_work_guard(io_)]() mutable {
+          const size_t n = build();
+          asio::post(io_, [handler = std::move(handler), n]() mutable { std::move(handler)(n); });
+        });
+      },
+      asio::use_awaitable);
+}
+
 asio::awaitable<bool> TcpListener::transfer(std::shared_ptr<Session> session, query::XfrRequest& r, uint8_t* buf) {
   Session& s = *session;
   ++transfers_;
@@ -471,9 +487,12 @@ asio::awaitable<bool> TcpListener::transfer(std::shared_ptr<Session> session, qu
   boost::system::error_code ec;
   auto timed_out = std::make_shared<bool>(false);  // the timer's handler may outlive this frame
   uint64_t sent = 0, octets = 0;  // taken by the socket
+  auto build = [&] {
+    return stream.next(*source, buf + 2, query::kMaxTcpReply, signer ? &*signer : nullptr,
+                       static_cast<uint64_t>(::time(nullptr)));
+  };
   while (s.socket.is_open()) {
-    const size_t n = stream.next(*source, buf + 2, query::kMaxTcpReply, signer ? &*signer : nullptr,
-                                 static_cast<uint64_t>(::time(nullptr)));
+    const size_t n = xfr_ex_ ? co_await build_elsewhere(build) : build();
     if (n == 0) break;
     buf[0] = static_cast<uint8_t>(n >> 8);
     buf[1] = static_cast<uint8_t>(n);

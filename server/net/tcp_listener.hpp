@@ -3,6 +3,7 @@
 #pragma once
 
 #include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -90,6 +92,10 @@ class TcpListener {
   void set_tap(dnstap::Ring* ring) { tap_ = ring; }
   /// DNS cookies are answered with these secrets; unset: not answered.
   void set_cookies(const std::atomic<const query::CookieSecrets*>* s) { cookies_ = s; }
+  /// Transfer messages are built on this executor's thread (the server's runs at SCHED_IDLE), so a
+  /// secondary reading as fast as we send takes only CPU time the query threads leave; unset: on the
+  /// TCP thread. The thread must run until this listener's io_context has stopped.
+  void set_transfer_executor(boost::asio::any_io_executor ex) { xfr_ex_ = std::move(ex); }
 
  private:
   struct Session;
@@ -118,6 +124,9 @@ class TcpListener {
   /// Streams one allowed transfer (RFC 5936 §2.2, RFC 1995 §4) into `buf` message by message, each
   /// TSIG-signed when the request was (RFC 8945 §5.3.1). False when the connection must close.
   boost::asio::awaitable<bool> transfer(std::shared_ptr<Session> session, query::XfrRequest& r, uint8_t* buf);
+  /// Runs build() (one transfer message) on the transfer executor, then resumes on the TCP thread.
+  template <class Build>
+  boost::asio::awaitable<size_t> build_elsewhere(Build& build);
   /// Takes the session out of the table and closes its socket; its coroutine ends at its next step.
   void close(Session& s, CloseReason why);
   /// Closes the connections idle too long and the messages arriving too slowly; re-arms itself.
@@ -125,6 +134,7 @@ class TcpListener {
   void touch(Session& s);  ///< a query was answered: the session is now the most recently active
 
   boost::asio::io_context& io_;
+  std::optional<boost::asio::any_io_executor> xfr_ex_;
   SnapshotHolder& holder_;
   SnapshotHolder::Slot slot_;
   TcpLimits limits_;

@@ -360,7 +360,7 @@ asio::awaitable<void> TcpListener::serve(std::shared_ptr<Session> session) {
             ctx.cookie = &cookie;
           }
         }
-        xfr.busy = transfers_ >= limits_.max_transfers;
+        xfr.busy = *transfers_ >= limits_.max_transfers;
         cookie.valid = false;
         size_t reply = query::process_query(q, len, ctx, out.get() + pending + 2, query::kMaxTcpReply);
         const bool forwarded = fwd.from_cache || (reply == 0 && fwd.wanted);
@@ -472,10 +472,12 @@ asio::awaitable<size_t> TcpListener::build_elsewhere(Build& build) {
 
 asio::awaitable<bool> TcpListener::transfer(std::shared_ptr<Session> session, query::XfrRequest& r, uint8_t* buf) {
   Session& s = *session;
-  ++transfers_;
+  // The count outlives the listener: a transfer still suspended when the stop's grace period ends is
+  // destroyed with the io_context, after the listener (see Server's members).
+  ++*transfers_;
   struct Count {
-    size_t& n;
-    ~Count() { --n; }
+    std::shared_ptr<size_t> n;
+    ~Count() { --*n; }
   } count{transfers_};
   const auto start = Clock::now();
   query::XfrForm form = query::XfrForm::axfr;

@@ -85,7 +85,7 @@ class TcpListener {
   void refresh() { holder_.acquire(slot_); }
   const query::QueryStats& stats() const { return stats_; }
   const TcpStats& tcp_stats() const { return tcp_stats_; }
-  size_t transfers() const { return transfers_; }
+  size_t transfers() const { return *transfers_; }
   /// Names outside our zones in views with recursion go there; without one they are REFUSED.
   void set_forwarder(forward::Forwarder* f) { forwarder_ = f; }
   /// dnstap: the TCP thread's ring (set before start()).
@@ -148,7 +148,7 @@ class TcpListener {
   boost::asio::steady_timer sweep_timer_;
   std::chrono::steady_clock::time_point last_full_warning_{};
   bool stopping_ = false;
-  size_t transfers_ = 0;  ///< transfers streaming now
+  std::shared_ptr<size_t> transfers_ = std::make_shared<size_t>(0);  ///< transfers streaming now
   forward::Forwarder* forwarder_ = nullptr;
   const std::atomic<const query::CookieSecrets*>* cookies_ = nullptr;
   dnstap::Ring* tap_ = nullptr;

@@ -3,6 +3,7 @@ import signal
 import socket
 import time
 import unittest
+from pathlib import Path
 
 from dnswire import make_query, parse_reply, tcp_frame, tcp_read_reply, udp_ask
 from harness import Server, copy_inventory, dig
@@ -102,6 +103,47 @@ class StopTest(unittest.TestCase):
             server.signal(signal.SIGTERM)
             self.assertEqual(server.proc.wait(timeout=15), 0, server.output())
             self.assertLess(time.monotonic() - t0, 6)  # the default grace period is 3 s
+            s.close()
+        finally:
+            server.stop()
+
+
+    def test_a_transfer_to_a_client_that_stopped_reading_ends_with_the_grace_period(self):
+        """A secondary stops reading halfway through an AXFR (its window full) and the server is told to
+        stop: the stop takes the grace period, not the 20 s transfer timeout, and exits 0 (under
+        AddressSanitizer too: the suspended transfer is torn down after the listener)."""
+        def edit(files):
+            dns = files["phoenix_hypervisor_config.json"]["dns_server"]
+            dns["zone_files"] = [{"file": "big.zone", "origin": "big.test"}]
+            dns["views"][0]["transfer"] = {"allow": ["127.0.0.0/8"]}
+        inv = copy_inventory(edit=edit)
+        lines = ["$ORIGIN big.test.", "$TTL 300", "@ SOA ns1 hostmaster 1 3600 900 1209600 300", "@ NS ns1",
+                 "ns1 A 10.255.0.1"] + [f"host{i} A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(200000)]
+        (inv / "big.zone").write_text("\n".join(lines) + "\n")
+        server = Server(inv).start()
+        try:
+            # The state files of the start are written first: a stop while the reload thread is still
+            # busy ends without destroying anything (std::_Exit), which is not the path under test.
+            deadline = time.monotonic() + 120
+            while not (Path(server.state_dir) / "last-good.json").exists():
+                self.assertLess(time.monotonic(), deadline, "the start's last good data was not written")
+                time.sleep(0.1)
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # set before connecting: a small window
+            s.settimeout(10)
+            s.connect(("127.0.0.1", server.port))
+            s.sendall(tcp_frame(make_query(7, "big.test", "AXFR")))
+            first = s.recv(2)  # the transfer has begun; nothing more is read
+            self.assertEqual(len(first), 2)
+            # The server writes until both socket buffers are full (far less than the 5 MB of the
+            # zone) and then waits, well within the 20 s transfer timeout.
+            time.sleep(1)
+            t0 = time.monotonic()
+            server.signal(signal.SIGTERM)
+            self.assertEqual(server.proc.wait(timeout=15), 0, server.output())
+            self.assertLess(time.monotonic() - t0, 8)  # the default grace period is 3 s
+            self.assertNotIn("AddressSanitizer", server.output())
+            self.assertNotIn("stopping without it", server.output())
             s.close()
         finally:
             server.stop()
